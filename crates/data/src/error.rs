@@ -1,0 +1,159 @@
+//! Errors of the `data` crate.
+
+use std::path::PathBuf;
+
+use arrow::datatypes::DataType;
+use arrow::error::ArrowError;
+use parquet::errors::ParquetError;
+
+/// Result with the crate's [`Error`] as default error type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong while reading a dataset file.
+///
+/// Messages name the file, and where it applies the 0-based row (parquet),
+/// 1-based line (text files) and column.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The file could not be opened or read (missing, permissions, ...).
+    #[error("cannot read {}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The file is not a parquet file, or its footer/metadata is truncated or corrupt.
+    #[error("{}: not a readable parquet file", path.display())]
+    Parquet {
+        path: PathBuf,
+        #[source]
+        source: ParquetError,
+    },
+
+    /// A record batch could not be decoded (corrupt page, bad compression, ...).
+    #[error("{}: cannot decode parquet data", path.display())]
+    Decode {
+        path: PathBuf,
+        #[source]
+        source: ArrowError,
+    },
+
+    /// A requested column is not in the file.
+    #[error(
+        "{}: column `{column}` not found; columns present: {}",
+        path.display(),
+        present.join(", ")
+    )]
+    MissingColumn {
+        path: PathBuf,
+        column: String,
+        present: Vec<String>,
+    },
+
+    /// A column has an arrow type the reader does not accept.
+    #[error("{}: column `{column}` has type {found}, expected {expected}", path.display())]
+    ColumnType {
+        path: PathBuf,
+        column: String,
+        expected: &'static str,
+        found: DataType,
+    },
+
+    /// The parquet file holds no rows.
+    #[error("{}: file has no rows", path.display())]
+    NoRows { path: PathBuf },
+
+    /// A value is null where the reader needs one.
+    #[error("{}: row {row}, column `{column}`: null value", path.display())]
+    Null {
+        path: PathBuf,
+        row: usize,
+        column: String,
+    },
+
+    /// A score is NaN or infinite (or too large for `f32`).
+    #[error("{}: row {row}, column `{column}`: score {value} is not finite", path.display())]
+    NonFiniteScore {
+        path: PathBuf,
+        row: usize,
+        column: String,
+        value: f64,
+    },
+
+    /// A score is negative: GLUE marks rows without gold score with -1 (STS-B test split).
+    #[error(
+        "{}: row {row}, column `{column}`: score {value} is negative; the split has no gold labels \
+         (GLUE test splits mark them with -1)",
+        path.display()
+    )]
+    NoGoldScore {
+        path: PathBuf,
+        row: usize,
+        column: String,
+        value: f64,
+    },
+
+    /// An NLI label of -1 (no gold label, as in SNLI) while such rows are rejected.
+    #[error(
+        "{}: row {row}, column `{column}`: label -1 marks a row without gold label; \
+         use UnlabeledRows::Skip to skip such rows",
+        path.display()
+    )]
+    UnlabeledNliRow {
+        path: PathBuf,
+        row: usize,
+        column: String,
+    },
+
+    /// An NLI label outside 0 (entailment), 1 (neutral), 2 (contradiction) and -1.
+    #[error(
+        "{}: row {row}, column `{column}`: label {value} is not an nli label \
+         (0 entailment, 1 neutral, 2 contradiction)",
+        path.display()
+    )]
+    InvalidNliLabel {
+        path: PathBuf,
+        row: usize,
+        column: String,
+        value: i64,
+    },
+
+    /// A text file is not valid UTF-8.
+    #[error("{}: line {line}: invalid utf-8", path.display())]
+    InvalidUtf8 {
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        #[source]
+        source: std::str::Utf8Error,
+    },
+
+    /// A text file holds no lines.
+    #[error("{}: file has no lines", path.display())]
+    NoLines { path: PathBuf },
+
+    /// A file could not be written.
+    #[error("cannot write {}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A `.npy` file is not a float32 matrix we can read.
+    #[error("{}: not a float32 2-d .npy matrix: {reason}", path.display())]
+    Npy { path: PathBuf, reason: String },
+
+    /// An in-memory matrix does not have `rows × dim` values.
+    #[error("embedding buffer holds {len} values, expected {rows} rows × {dim} = {}", rows * dim)]
+    MatrixShape { len: usize, rows: usize, dim: usize },
+
+    /// Writing a parquet file failed.
+    #[error("cannot write parquet file {}", path.display())]
+    ParquetWrite {
+        path: PathBuf,
+        #[source]
+        source: ParquetError,
+    },
+}

@@ -1,0 +1,26 @@
+//! Datasets for training and evaluating sentence embedding models.
+//!
+//! This crate has no tensor dependency: it reads files into typed records
+//! ([`ScoredPair`], [`NliPair`], plain strings). Parquet files are streamed as arrow
+//! record batches, projected onto the needed columns. Row numbers in errors are
+//! 0-based indices across the whole file.
+
+mod column;
+mod embeddings_parquet;
+mod error;
+mod lines;
+mod nli;
+mod npy;
+mod parquet_file;
+mod scored_pair;
+#[cfg(test)]
+mod test_support;
+mod text_column;
+
+pub use embeddings_parquet::write_embeddings_parquet;
+pub use error::{Error, Result};
+pub use lines::read_lines;
+pub use npy::{read_npy_f32, write_npy_f32};
+pub use nli::{read_nli_pairs, NliColumns, NliLabel, NliPair, NliPairs, UnlabeledRows};
+pub use scored_pair::{read_scored_pairs, ScoredPair, ScoredPairColumns};
+pub use text_column::read_text_column;

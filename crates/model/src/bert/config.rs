@@ -1,0 +1,198 @@
+//! `config.json` of a Hugging Face BERT checkpoint.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{read_json, Error, Result};
+
+/// Mirrors the keys of Hugging Face `BertConfig`: the architecture keys are required, the rest
+/// default exactly as transformers does when a checkpoint omits them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BertConfig {
+    pub vocab_size: i64,
+    pub hidden_size: i64,
+    pub num_hidden_layers: i64,
+    pub num_attention_heads: i64,
+    pub intermediate_size: i64,
+    #[serde(default = "default_hidden_act")]
+    pub hidden_act: Activation,
+    #[serde(default = "default_dropout")]
+    pub hidden_dropout_prob: f64,
+    #[serde(default = "default_dropout")]
+    pub attention_probs_dropout_prob: f64,
+    #[serde(default = "default_max_position_embeddings")]
+    pub max_position_embeddings: i64,
+    #[serde(default = "default_type_vocab_size")]
+    pub type_vocab_size: i64,
+    #[serde(default = "default_layer_norm_eps")]
+    pub layer_norm_eps: f64,
+    #[serde(default)]
+    pub pad_token_id: i64,
+    #[serde(default = "default_initializer_range")]
+    pub initializer_range: f64,
+    #[serde(default = "default_position_embedding_type")]
+    pub position_embedding_type: String,
+    #[serde(default = "default_model_type")]
+    pub model_type: String,
+}
+
+/// `hidden_act` values of BERT-family checkpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Activation {
+    /// The exact, erf-based GELU.
+    Gelu,
+    /// The tanh approximation (`gelu_new` and `gelu_pytorch_tanh` are the same function).
+    #[serde(alias = "gelu_pytorch_tanh")]
+    GeluNew,
+    Relu,
+}
+
+fn default_hidden_act() -> Activation {
+    Activation::Gelu
+}
+fn default_dropout() -> f64 {
+    0.1
+}
+fn default_max_position_embeddings() -> i64 {
+    512
+}
+fn default_type_vocab_size() -> i64 {
+    2
+}
+fn default_layer_norm_eps() -> f64 {
+    1e-12
+}
+fn default_initializer_range() -> f64 {
+    0.02
+}
+fn default_position_embedding_type() -> String {
+    "absolute".into()
+}
+fn default_model_type() -> String {
+    "bert".into()
+}
+
+impl BertConfig {
+    /// Reads and validates `config.json`, keeping the raw JSON so that saving writes back the
+    /// keys this crate does not model (`transformers_version`, `torch_dtype`, …).
+    pub fn from_file(path: &Path) -> Result<(Self, serde_json::Value)> {
+        let raw: serde_json::Value = read_json(path, "a model config")?;
+        let model_type = raw.get("model_type").and_then(|v| v.as_str()).unwrap_or("bert");
+        if model_type != "bert" {
+            return Err(Error::UnsupportedArchitecture {
+                path: path.to_path_buf(),
+                model_type: model_type.to_string(),
+            });
+        }
+        let config: BertConfig = serde_json::from_value(raw.clone()).map_err(|source| Error::Json {
+            path: path.to_path_buf(),
+            what: "a BERT config",
+            source,
+        })?;
+        config.validate().map_err(|message| Error::Config { path: path.to_path_buf(), message })?;
+        Ok((config, raw))
+    }
+
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        let positive = [
+            ("vocab_size", self.vocab_size),
+            ("hidden_size", self.hidden_size),
+            ("num_hidden_layers", self.num_hidden_layers),
+            ("num_attention_heads", self.num_attention_heads),
+            ("intermediate_size", self.intermediate_size),
+            ("max_position_embeddings", self.max_position_embeddings),
+            ("type_vocab_size", self.type_vocab_size),
+        ];
+        for (key, value) in positive {
+            if value <= 0 {
+                return Err(format!("key {key} must be positive, got {value}"));
+            }
+        }
+        if self.hidden_size % self.num_attention_heads != 0 {
+            return Err(format!(
+                "hidden_size {} is not a multiple of num_attention_heads {}",
+                self.hidden_size, self.num_attention_heads
+            ));
+        }
+        if self.position_embedding_type != "absolute" {
+            return Err(format!(
+                "position_embedding_type {:?} is not supported (only \"absolute\")",
+                self.position_embedding_type
+            ));
+        }
+        for (key, p) in [
+            ("hidden_dropout_prob", self.hidden_dropout_prob),
+            ("attention_probs_dropout_prob", self.attention_probs_dropout_prob),
+        ] {
+            if !(0.0..1.0).contains(&p) {
+                return Err(format!("key {key} must be in [0, 1), got {p}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The JSON written for a model created in code rather than loaded.
+    pub fn to_hf_json(&self) -> serde_json::Value {
+        let mut value = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
+        if let Some(map) = value.as_object_mut() {
+            map.insert("architectures".into(), serde_json::json!(["BertModel"]));
+        }
+        value
+    }
+
+    /// A tiny random-initialisable BERT, for tests and examples.
+    pub fn tiny(vocab_size: i64) -> Self {
+        BertConfig {
+            vocab_size,
+            hidden_size: 32,
+            num_hidden_layers: 2,
+            num_attention_heads: 4,
+            intermediate_size: 64,
+            hidden_act: Activation::Gelu,
+            hidden_dropout_prob: 0.1,
+            attention_probs_dropout_prob: 0.1,
+            max_position_embeddings: 128,
+            type_vocab_size: 2,
+            layer_norm_eps: 1e-12,
+            pad_token_id: 0,
+            initializer_range: 0.02,
+            position_embedding_type: "absolute".into(),
+            model_type: "bert".into(),
+        }
+    }
+
+    pub fn head_dim(&self) -> i64 {
+        self.hidden_size / self.num_attention_heads
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minimal_config_gets_hf_defaults() {
+        let json = r#"{"vocab_size": 10, "hidden_size": 8, "num_hidden_layers": 1,
+                       "num_attention_heads": 2, "intermediate_size": 16}"#;
+        let c: BertConfig = serde_json::from_str(json).unwrap();
+        assert_eq!(c.hidden_act, Activation::Gelu);
+        assert_eq!(c.layer_norm_eps, 1e-12);
+        assert_eq!(c.max_position_embeddings, 512);
+    }
+
+    #[test]
+    fn activation_aliases() {
+        let a: Activation = serde_json::from_str("\"gelu_pytorch_tanh\"").unwrap();
+        assert_eq!(a, Activation::GeluNew);
+        assert!(serde_json::from_str::<Activation>("\"swish\"").is_err());
+    }
+
+    #[test]
+    fn rejects_bad_head_count() {
+        let mut c = BertConfig::tiny(10);
+        c.num_attention_heads = 3;
+        assert!(c.validate().unwrap_err().contains("num_attention_heads"));
+    }
+}

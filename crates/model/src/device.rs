@@ -1,0 +1,73 @@
+//! Which device tensors live on.
+
+use serde::{Deserialize, Serialize};
+use tch::Device;
+
+use crate::error::{Error, Result};
+
+/// The user's choice of device (`--device auto|cpu|cuda|cuda:N`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceChoice {
+    /// CUDA device 0 when this libtorch build sees one, else the CPU.
+    #[default]
+    Auto,
+    Cpu,
+    Cuda(usize),
+}
+
+impl DeviceChoice {
+    pub fn resolve(self) -> Result<Device> {
+        match self {
+            DeviceChoice::Auto => Ok(Device::cuda_if_available()),
+            DeviceChoice::Cpu => Ok(Device::Cpu),
+            DeviceChoice::Cuda(index) => {
+                if tch::Cuda::is_available() && (index as i64) < tch::Cuda::device_count() {
+                    Ok(Device::Cuda(index))
+                } else {
+                    Err(Error::CudaUnavailable)
+                }
+            }
+        }
+    }
+}
+
+impl std::str::FromStr for DeviceChoice {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        match s {
+            "auto" => Ok(DeviceChoice::Auto),
+            "cpu" => Ok(DeviceChoice::Cpu),
+            "cuda" => Ok(DeviceChoice::Cuda(0)),
+            other => other
+                .strip_prefix("cuda:")
+                .and_then(|n| n.parse().ok())
+                .map(DeviceChoice::Cuda)
+                .ok_or_else(|| format!("unknown device {other:?}: use auto, cpu, cuda or cuda:N")),
+        }
+    }
+}
+
+impl std::fmt::Display for DeviceChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DeviceChoice::Auto => f.write_str("auto"),
+            DeviceChoice::Cpu => f.write_str("cpu"),
+            DeviceChoice::Cuda(i) => write!(f, "cuda:{i}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_device_names() {
+        assert_eq!("auto".parse::<DeviceChoice>(), Ok(DeviceChoice::Auto));
+        assert_eq!("cuda:1".parse::<DeviceChoice>(), Ok(DeviceChoice::Cuda(1)));
+        assert!("tpu".parse::<DeviceChoice>().unwrap_err().contains("tpu"));
+        assert_eq!(DeviceChoice::Cpu.resolve().unwrap(), Device::Cpu);
+    }
+}

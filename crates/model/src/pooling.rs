@@ -1,0 +1,307 @@
+//! The Pooling module: token embeddings to one sentence embedding (`1_Pooling/config.json`).
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use tch::{Kind, Tensor};
+
+use crate::error::{read_json, write_json, Error, Result};
+
+/// A pooling strategy of sentence-transformers' `Pooling` module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum PoolingMode {
+    /// The first real token (`[CLS]` for BERT).
+    #[serde(rename = "cls")]
+    Cls,
+    /// Element-wise maximum over real tokens.
+    #[serde(rename = "max")]
+    Max,
+    /// Average of real tokens.
+    #[serde(rename = "mean")]
+    Mean,
+    /// Sum of real tokens divided by the square root of their count.
+    #[serde(rename = "mean_sqrt_len_tokens")]
+    MeanSqrtLen,
+    /// Average weighted by position (1, 2, 3, …), as in SGPT.
+    #[serde(rename = "weightedmean")]
+    WeightedMean,
+    /// The last real token.
+    #[serde(rename = "lasttoken")]
+    LastToken,
+}
+
+impl PoolingMode {
+    /// sentence-transformers' order, which is also the concatenation order of legacy configs.
+    pub const ALL: [PoolingMode; 6] = [
+        PoolingMode::Cls,
+        PoolingMode::Max,
+        PoolingMode::Mean,
+        PoolingMode::MeanSqrtLen,
+        PoolingMode::WeightedMean,
+        PoolingMode::LastToken,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PoolingMode::Cls => "cls",
+            PoolingMode::Max => "max",
+            PoolingMode::Mean => "mean",
+            PoolingMode::MeanSqrtLen => "mean_sqrt_len_tokens",
+            PoolingMode::WeightedMean => "weightedmean",
+            PoolingMode::LastToken => "lasttoken",
+        }
+    }
+
+    fn legacy_key(self) -> &'static str {
+        match self {
+            PoolingMode::Cls => "pooling_mode_cls_token",
+            PoolingMode::Max => "pooling_mode_max_tokens",
+            PoolingMode::Mean => "pooling_mode_mean_tokens",
+            PoolingMode::MeanSqrtLen => "pooling_mode_mean_sqrt_len_tokens",
+            PoolingMode::WeightedMean => "pooling_mode_weightedmean_tokens",
+            PoolingMode::LastToken => "pooling_mode_lasttoken",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.name() == name)
+    }
+}
+
+impl std::str::FromStr for PoolingMode {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        Self::from_name(s).ok_or_else(|| {
+            let names: Vec<&str> = Self::ALL.iter().map(|m| m.name()).collect();
+            format!("unknown pooling mode {s:?} (valid: {})", names.join(", "))
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pooling {
+    modes: Vec<PoolingMode>,
+    embedding_dimension: i64,
+    include_prompt: bool,
+}
+
+impl Pooling {
+    pub fn new(embedding_dimension: i64, modes: Vec<PoolingMode>) -> Result<Self> {
+        if modes.is_empty() {
+            return Err(Error::InvalidInput("pooling needs at least one mode".into()));
+        }
+        Ok(Pooling { modes, embedding_dimension, include_prompt: true })
+    }
+
+    pub fn modes(&self) -> &[PoolingMode] {
+        &self.modes
+    }
+
+    /// Size of the pooled vector: one `embedding_dimension` per mode.
+    pub fn output_dimension(&self) -> i64 {
+        self.embedding_dimension * self.modes.len() as i64
+    }
+
+    pub fn embedding_dimension(&self) -> i64 {
+        self.embedding_dimension
+    }
+
+    /// Reads both config formats: the legacy `pooling_mode_*` booleans (sentence-transformers
+    /// < 6 and most hub models) and the newer `pooling_mode` string or list.
+    pub fn from_config_file(path: &Path) -> Result<Self> {
+        let raw: Value = read_json(path, "a pooling config")?;
+        let bad = |message: String| Error::Config { path: path.to_path_buf(), message };
+        let obj = raw.as_object().ok_or_else(|| bad("expected a JSON object".into()))?;
+        let dim = obj
+            .get("embedding_dimension")
+            .or_else(|| obj.get("word_embedding_dimension"))
+            .and_then(Value::as_i64)
+            .ok_or_else(|| bad("key word_embedding_dimension (an integer) is missing".into()))?;
+        let modes = match obj.get("pooling_mode") {
+            Some(Value::String(name)) => vec![name.parse().map_err(|e: String| bad(format!("key pooling_mode: {e}")))?],
+            Some(Value::Array(names)) => names
+                .iter()
+                .map(|v| {
+                    let name = v.as_str().ok_or_else(|| bad(format!("key pooling_mode: {v} is not a string")))?;
+                    name.parse().map_err(|e: String| bad(format!("key pooling_mode: {e}")))
+                })
+                .collect::<Result<Vec<_>>>()?,
+            Some(other) => return Err(bad(format!("key pooling_mode must be a string or a list, got {other}"))),
+            None => {
+                for key in obj.keys().filter(|k| k.starts_with("pooling_mode_")) {
+                    if !PoolingMode::ALL.iter().any(|m| m.legacy_key() == key) {
+                        return Err(bad(format!("unknown pooling mode key {key}")));
+                    }
+                }
+                let on: Vec<PoolingMode> = PoolingMode::ALL
+                    .into_iter()
+                    .filter(|m| obj.get(m.legacy_key()).and_then(Value::as_bool).unwrap_or(false))
+                    .collect();
+                if on.is_empty() { vec![PoolingMode::Mean] } else { on }
+            }
+        };
+        let include_prompt = obj.get("include_prompt").and_then(Value::as_bool).unwrap_or(true);
+        if dim <= 0 {
+            return Err(bad(format!("key word_embedding_dimension must be positive, got {dim}")));
+        }
+        Ok(Pooling { modes, embedding_dimension: dim, include_prompt })
+    }
+
+    /// Writes the legacy boolean format when it can express the modes (every version of
+    /// sentence-transformers reads it), else the newer `pooling_mode` list.
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(|source| Error::Io { path: dir.to_path_buf(), source })?;
+        let canonical: Vec<PoolingMode> =
+            PoolingMode::ALL.into_iter().filter(|m| self.modes.contains(m)).collect();
+        let mut obj = Map::new();
+        if canonical == self.modes {
+            obj.insert("word_embedding_dimension".into(), json!(self.embedding_dimension));
+            for mode in PoolingMode::ALL {
+                obj.insert(mode.legacy_key().into(), json!(self.modes.contains(&mode)));
+            }
+        } else {
+            obj.insert("embedding_dimension".into(), json!(self.embedding_dimension));
+            let names: Vec<&str> = self.modes.iter().map(|m| m.name()).collect();
+            obj.insert("pooling_mode".into(), json!(names));
+        }
+        obj.insert("include_prompt".into(), json!(self.include_prompt));
+        write_json(&dir.join("config.json"), &Value::Object(obj))
+    }
+
+    /// # Shapes
+    /// token_embeddings: `[batch, seq, dim]`, attention_mask: `[batch, seq]` → `[batch, dim × modes]`
+    pub fn forward(&self, token_embeddings: &Tensor, attention_mask: &Tensor) -> Result<Tensor> {
+        let (batch, seq, dim) = token_embeddings.size3().map_err(|_| Error::Shape {
+            context: "pooling expects token embeddings [batch, seq, dim]",
+            left: token_embeddings.size(),
+            right: vec![],
+        })?;
+        if attention_mask.size() != [batch, seq] {
+            return Err(Error::Shape {
+                context: "pooling: token embeddings [batch, seq, dim] vs attention mask [batch, seq]",
+                left: token_embeddings.size(),
+                right: attention_mask.size(),
+            });
+        }
+        if dim != self.embedding_dimension {
+            return Err(Error::Shape {
+                context: "pooling: token embedding size vs the config's word_embedding_dimension",
+                left: vec![dim],
+                right: vec![self.embedding_dimension],
+            });
+        }
+        let kind = token_embeddings.kind();
+        let mask = attention_mask.unsqueeze(-1).to_kind(kind);
+        let mut outputs = Vec::with_capacity(self.modes.len());
+        for mode in &self.modes {
+            let pooled = match mode {
+                PoolingMode::Cls => {
+                    let first = attention_mask.to_kind(Kind::Int).argmax(1, false);
+                    gather_positions(token_embeddings, &first, dim)
+                }
+                PoolingMode::Max => token_embeddings.masked_fill(&mask.eq(0.0), f64::NEG_INFINITY).amax(1, false),
+                PoolingMode::Mean | PoolingMode::MeanSqrtLen => {
+                    let sum = (token_embeddings * &mask).sum_dim_intlist(1, false, Kind::Float);
+                    let count = mask.sum_dim_intlist(1, false, Kind::Float).clamp_min(1e-9);
+                    let denominator = if *mode == PoolingMode::Mean { count } else { count.sqrt() };
+                    (sum / denominator).to_kind(kind)
+                }
+                PoolingMode::WeightedMean => {
+                    let pad_lengths = attention_mask.to_kind(Kind::Int).argmax(1, false).to_kind(Kind::Float);
+                    let positions = Tensor::arange_start(1, seq + 1, (Kind::Float, token_embeddings.device()))
+                        .view([1, seq, 1]);
+                    let weights = positions - pad_lengths.view([batch, 1, 1]);
+                    let weighted_mask = mask.to_kind(Kind::Float) * weights;
+                    let sum = (token_embeddings.to_kind(Kind::Float) * &weighted_mask).sum_dim_intlist(1, false, Kind::Float);
+                    let total = weighted_mask.sum_dim_intlist(1, false, Kind::Float).clamp_min(1e-9);
+                    (sum / total).to_kind(kind)
+                }
+                PoolingMode::LastToken => {
+                    let flipped = attention_mask.flip([1]);
+                    let (values, indices) = flipped.max_dim(1, false);
+                    let indices = indices.where_self(&values.ne(0), &Tensor::from(seq - 1).to_device(indices.device()));
+                    let last = (seq - 1) - indices;
+                    gather_positions(&(token_embeddings * &mask), &last, dim)
+                }
+            };
+            outputs.push(pooled);
+        }
+        Ok(if outputs.len() == 1 { outputs.remove(0) } else { Tensor::cat(&outputs, -1) })
+    }
+}
+
+/// Picks `xs[b, positions[b], :]` for every row `b`.
+fn gather_positions(xs: &Tensor, positions: &Tensor, dim: i64) -> Tensor {
+    let index = positions.to_kind(Kind::Int64).view([-1, 1, 1]).expand([-1, 1, dim], false);
+    xs.gather(1, &index, false).squeeze_dim(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tokens() -> (Tensor, Tensor) {
+        // batch 2, seq 3, dim 2; the second row has one padding position holding garbage
+        let xs = Tensor::from_slice(&[1f32, 2., 3., 4., 5., 6., 10., 20., 30., 40., 999., -999.]).view([2, 3, 2]);
+        let mask = Tensor::from_slice(&[1i64, 1, 1, 1, 1, 0]).view([2, 3]);
+        (xs, mask)
+    }
+
+    fn pool(mode: PoolingMode) -> Vec<f32> {
+        let (xs, mask) = tokens();
+        let out = Pooling::new(2, vec![mode]).unwrap().forward(&xs, &mask).unwrap();
+        Vec::<f32>::try_from(out.flatten(0, -1)).unwrap()
+    }
+
+    #[test]
+    fn every_mode_ignores_padding() {
+        assert_eq!(pool(PoolingMode::Cls), vec![1., 2., 10., 20.]);
+        assert_eq!(pool(PoolingMode::Max), vec![5., 6., 30., 40.]);
+        assert_eq!(pool(PoolingMode::Mean), vec![3., 4., 20., 30.]);
+        let s3 = 3f32.sqrt();
+        let s2 = 2f32.sqrt();
+        let got = pool(PoolingMode::MeanSqrtLen);
+        for (g, e) in got.iter().zip([9. / s3, 12. / s3, 40. / s2, 60. / s2]) {
+            assert!((g - e).abs() < 1e-5, "{got:?}");
+        }
+        // weights 1,2,3 and 1,2: (1+6+15)/6, (2+8+18)/6 ; (10+60)/3, (20+80)/3
+        let got = pool(PoolingMode::WeightedMean);
+        for (g, e) in got.iter().zip([22. / 6., 28. / 6., 70. / 3., 100. / 3.]) {
+            assert!((g - e).abs() < 1e-5, "{got:?}");
+        }
+        assert_eq!(pool(PoolingMode::LastToken), vec![5., 6., 30., 40.]);
+    }
+
+    #[test]
+    fn reads_legacy_and_new_configs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.json");
+        std::fs::write(&path, r#"{"word_embedding_dimension": 4, "pooling_mode_cls_token": true, "pooling_mode_max_tokens": true}"#).unwrap();
+        let p = Pooling::from_config_file(&path).unwrap();
+        assert_eq!(p.modes(), &[PoolingMode::Cls, PoolingMode::Max]);
+        assert_eq!(p.output_dimension(), 8);
+        std::fs::write(&path, r#"{"embedding_dimension": 4, "pooling_mode": ["mean", "cls"]}"#).unwrap();
+        assert_eq!(Pooling::from_config_file(&path).unwrap().modes(), &[PoolingMode::Mean, PoolingMode::Cls]);
+        std::fs::write(&path, r#"{"embedding_dimension": 4, "pooling_mode": "median"}"#).unwrap();
+        let err = Pooling::from_config_file(&path).unwrap_err().to_string();
+        assert!(err.contains("median") && err.contains("config.json"), "{err}");
+    }
+
+    #[test]
+    fn save_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        for modes in [vec![PoolingMode::Mean], vec![PoolingMode::LastToken, PoolingMode::Cls]] {
+            let p = Pooling::new(8, modes).unwrap();
+            p.save(dir.path()).unwrap();
+            assert_eq!(Pooling::from_config_file(&dir.path().join("config.json")).unwrap(), p);
+        }
+    }
+
+    #[test]
+    fn shape_errors_name_both_shapes() {
+        let (xs, _) = tokens();
+        let err = Pooling::new(2, vec![PoolingMode::Mean]).unwrap().forward(&xs, &Tensor::ones([2, 4], (Kind::Int64, tch::Device::Cpu))).unwrap_err();
+        assert!(err.to_string().contains("[2, 3, 2]") && err.to_string().contains("[2, 4]"), "{err}");
+    }
+}

@@ -1,0 +1,368 @@
+//! A sentence-transformers model: Transformer (BERT + tokenizer), then Pooling, optionally
+//! Normalize. Loads and saves the sentence-transformers folder format unchanged.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+use tch::{nn, Device, Kind, Tensor};
+
+use crate::bert::{load_weights, save_weights, BertConfig, BertModel, TokenBatch};
+use crate::error::{read_json, write_json, Error, Result};
+use crate::modules::{read_modules, ModuleEntry, ModuleKind};
+use crate::normalize::l2_normalize;
+use crate::pooling::{Pooling, PoolingMode};
+use crate::tokenizer::{EncodedBatch, SentenceTokenizer};
+
+/// Files of the Transformer module that we carry over verbatim when saving.
+const TOKENIZER_SIDE_FILES: [&str; 4] =
+    ["tokenizer_config.json", "special_tokens_map.json", "vocab.txt", "added_tokens.json"];
+
+#[derive(Debug)]
+enum Stage {
+    Pooling(Pooling),
+    Normalize,
+}
+
+#[derive(Debug)]
+pub struct SentenceTransformer {
+    vs: nn::VarStore,
+    bert: BertModel,
+    tokenizer: SentenceTokenizer,
+    /// Modules after the Transformer, in order, with their `modules.json` entries.
+    stages: Vec<(ModuleEntry, Stage)>,
+    transformer_entry: ModuleEntry,
+    bert_config_json: Value,
+    st_config_json: Option<Value>,
+    side_files: Vec<(String, Vec<u8>)>,
+}
+
+impl SentenceTransformer {
+    /// Loads a sentence-transformers folder (or a plain Hugging Face BERT folder, which gets
+    /// mean pooling as sentence-transformers gives it).
+    pub fn load(dir: &Path, device: Device) -> Result<Self> {
+        if !dir.is_dir() {
+            return Err(Error::MissingFile { path: dir.to_path_buf() });
+        }
+        let modules_file = dir.join("modules.json");
+        let entries = match read_modules(dir)? {
+            Some(entries) => entries,
+            None => default_entries(),
+        };
+        let mut entries = entries.into_iter();
+        let transformer_entry = entries.next().ok_or_else(|| Error::Config {
+            path: modules_file.clone(),
+            message: "the module list is empty".into(),
+        })?;
+        if transformer_entry.kind(&modules_file)? != ModuleKind::Transformer {
+            return Err(Error::Config {
+                path: modules_file,
+                message: format!("the first module must be a Transformer, found {:?}", transformer_entry.module_type),
+            });
+        }
+        let transformer_dir = dir.join(&transformer_entry.path);
+        let (config, bert_config_json) = BertConfig::from_file(&transformer_dir.join("config.json"))?;
+
+        let weights = transformer_dir.join("model.safetensors");
+        if !weights.is_file() {
+            let pickle = transformer_dir.join("pytorch_model.bin");
+            return Err(if pickle.is_file() {
+                Error::PickleCheckpoint { path: pickle }
+            } else {
+                Error::MissingFile { path: weights }
+            });
+        }
+        let with_pooler = safetensors_has_pooler(&weights)?;
+        let mut vs = nn::VarStore::new(device);
+        let bert = BertModel::new(&vs.root(), &config, with_pooler);
+        load_weights(&mut vs, &weights)?;
+
+        let (max_seq_length, do_lower_case) = read_sbert_config(&transformer_dir, &config)?;
+        let tokenizer = SentenceTokenizer::from_dir(&transformer_dir, max_seq_length, do_lower_case)?;
+
+        let mut stages = Vec::new();
+        for entry in entries {
+            let stage = match entry.kind(&modules_file)? {
+                ModuleKind::Pooling => {
+                    let pooling = Pooling::from_config_file(&dir.join(&entry.path).join("config.json"))?;
+                    if pooling.embedding_dimension() != config.hidden_size {
+                        return Err(Error::Config {
+                            path: dir.join(&entry.path).join("config.json"),
+                            message: format!(
+                                "word_embedding_dimension {} differs from the transformer's hidden_size {}",
+                                pooling.embedding_dimension(),
+                                config.hidden_size
+                            ),
+                        });
+                    }
+                    Stage::Pooling(pooling)
+                }
+                ModuleKind::Normalize => Stage::Normalize,
+                ModuleKind::Transformer => {
+                    return Err(Error::Config {
+                        path: modules_file,
+                        message: format!("module {} is a second Transformer, which is not supported", entry.idx),
+                    })
+                }
+            };
+            stages.push((entry, stage));
+        }
+        if !stages.iter().any(|(_, s)| matches!(s, Stage::Pooling(_))) {
+            return Err(Error::Config { path: modules_file, message: "no Pooling module after the Transformer".into() });
+        }
+        let st_config_path = dir.join("config_sentence_transformers.json");
+        let st_config_json = if st_config_path.is_file() { Some(read_json(&st_config_path, "a sentence-transformers config")?) } else { None };
+        let mut side_files = Vec::new();
+        for name in TOKENIZER_SIDE_FILES {
+            let path = transformer_dir.join(name);
+            if path.is_file() {
+                let bytes = std::fs::read(&path).map_err(|source| Error::Io { path: path.clone(), source })?;
+                side_files.push((name.to_string(), bytes));
+            }
+        }
+        tracing::info!(model = %dir.display(), layers = config.num_hidden_layers, hidden = config.hidden_size, max_seq_length, "loaded model");
+        Ok(SentenceTransformer { vs, bert, tokenizer, stages, transformer_entry, bert_config_json, st_config_json, side_files })
+    }
+
+    /// A randomly initialised model (e.g. a tiny BERT for tests, or training from scratch).
+    pub fn from_config(
+        config: &BertConfig,
+        tokenizer: SentenceTokenizer,
+        pooling: Vec<PoolingMode>,
+        normalize: bool,
+        device: Device,
+    ) -> Result<Self> {
+        config.validate().map_err(|message| Error::Config { path: PathBuf::from("<in-memory config>"), message })?;
+        let vs = nn::VarStore::new(device);
+        let bert = BertModel::new(&vs.root(), config, true);
+        let mut entries = default_entries().into_iter();
+        let transformer_entry = entries.next().ok_or_else(|| Error::InvalidInput("no default modules".into()))?;
+        let mut stages = vec![(entries.next().ok_or_else(|| Error::InvalidInput("no default modules".into()))?, Stage::Pooling(Pooling::new(config.hidden_size, pooling)?))];
+        if normalize {
+            stages.push((
+                ModuleEntry { idx: 2, name: "2".into(), path: "2_Normalize".into(), module_type: ModuleKind::Normalize.python_type().into() },
+                Stage::Normalize,
+            ));
+        }
+        let vocab = tokenizer.vocab_in_id_order().join("\n") + "\n";
+        let tokenizer_config = json!({
+            "tokenizer_class": "BertTokenizer", "do_lower_case": true, "model_max_length": tokenizer.max_seq_length(),
+            "unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]", "cls_token": "[CLS]", "mask_token": "[MASK]",
+        });
+        let side_files = vec![
+            ("vocab.txt".to_string(), vocab.into_bytes()),
+            ("tokenizer_config.json".to_string(), serde_json::to_vec_pretty(&tokenizer_config).unwrap_or_default()),
+        ];
+        Ok(SentenceTransformer {
+            vs,
+            bert,
+            tokenizer,
+            stages,
+            transformer_entry,
+            bert_config_json: config.to_hf_json(),
+            st_config_json: None,
+            side_files,
+        })
+    }
+
+    /// Writes the sentence-transformers folder format, atomically: everything goes to a
+    /// sibling folder that replaces `dir` only once complete, so a crash never leaves a
+    /// half-written model where a good one was.
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| Error::Io { path, source }
+        };
+        let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        std::fs::create_dir_all(parent).map_err(io(parent))?;
+        let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into());
+        let staging = parent.join(format!(".{name}.partial-{}", std::process::id()));
+        if staging.exists() {
+            std::fs::remove_dir_all(&staging).map_err(io(&staging))?;
+        }
+        let transformer_dir = staging.join(&self.transformer_entry.path);
+        std::fs::create_dir_all(&transformer_dir).map_err(io(&transformer_dir))?;
+
+        let mut entries = vec![json_entry(&self.transformer_entry, ModuleKind::Transformer)];
+        for (entry, stage) in &self.stages {
+            match stage {
+                Stage::Pooling(pooling) => {
+                    pooling.save(&staging.join(&entry.path))?;
+                    entries.push(json_entry(entry, ModuleKind::Pooling));
+                }
+                Stage::Normalize => {
+                    let d = staging.join(&entry.path);
+                    std::fs::create_dir_all(&d).map_err(io(&d))?;
+                    entries.push(json_entry(entry, ModuleKind::Normalize));
+                }
+            }
+        }
+        write_json(&staging.join("modules.json"), &entries)?;
+        write_json(&transformer_dir.join("config.json"), &self.bert_config_json)?;
+        save_weights(&self.vs, &transformer_dir.join("model.safetensors"))?;
+        self.tokenizer.save(&transformer_dir)?;
+        for (name, bytes) in &self.side_files {
+            let path = transformer_dir.join(name);
+            std::fs::write(&path, bytes).map_err(io(&path))?;
+        }
+        write_json(
+            &transformer_dir.join("sentence_bert_config.json"),
+            &json!({ "max_seq_length": self.tokenizer.max_seq_length(), "do_lower_case": self.tokenizer.do_lower_case() }),
+        )?;
+        let st_config = self.st_config_json.clone().unwrap_or_else(|| {
+            json!({
+                "__version__": { "sentence_transformers": "5.1.0", "transformers": "4.56.0", "pytorch": "2.11.0" },
+                "prompts": {}, "default_prompt_name": null, "similarity_fn_name": "cosine",
+            })
+        });
+        write_json(&staging.join("config_sentence_transformers.json"), &st_config)?;
+
+        // Swap in the finished folder; the old one is removed only after the new one is in place.
+        let old = parent.join(format!(".{name}.old-{}", std::process::id()));
+        if dir.exists() {
+            std::fs::rename(dir, &old).map_err(io(dir))?;
+        }
+        std::fs::rename(&staging, dir).map_err(io(dir))?;
+        if old.exists() {
+            std::fs::remove_dir_all(&old).map_err(io(&old))?;
+        }
+        Ok(())
+    }
+
+    pub fn device(&self) -> Device {
+        self.vs.device()
+    }
+
+    pub fn var_store(&self) -> &nn::VarStore {
+        &self.vs
+    }
+
+    pub fn var_store_mut(&mut self) -> &mut nn::VarStore {
+        &mut self.vs
+    }
+
+    pub fn tokenizer(&self) -> &SentenceTokenizer {
+        &self.tokenizer
+    }
+
+    pub fn bert_config(&self) -> &BertConfig {
+        self.bert.config()
+    }
+
+    pub fn max_seq_length(&self) -> usize {
+        self.tokenizer.max_seq_length()
+    }
+
+    pub fn pooling_modes(&self) -> Vec<PoolingMode> {
+        self.stages
+            .iter()
+            .find_map(|(_, s)| match s {
+                Stage::Pooling(p) => Some(p.modes().to_vec()),
+                Stage::Normalize => None,
+            })
+            .unwrap_or_default()
+    }
+
+    pub fn normalizes(&self) -> bool {
+        self.stages.iter().any(|(_, s)| matches!(s, Stage::Normalize))
+    }
+
+    /// Size of the sentence embeddings.
+    pub fn embedding_dimension(&self) -> i64 {
+        self.stages
+            .iter()
+            .find_map(|(_, s)| match s {
+                Stage::Pooling(p) => Some(p.output_dimension()),
+                Stage::Normalize => None,
+            })
+            .unwrap_or(self.bert.config().hidden_size)
+    }
+
+    /// Moves a collated batch to the model's device.
+    pub fn to_tensors(&self, batch: &EncodedBatch) -> TokenBatch {
+        let shape = [batch.batch as i64, batch.seq_len as i64];
+        let device = self.device();
+        let t = |v: &[i64]| Tensor::from_slice(v).view(shape).to_device(device);
+        TokenBatch {
+            input_ids: t(&batch.input_ids),
+            attention_mask: t(&batch.attention_mask),
+            token_type_ids: t(&batch.token_type_ids),
+        }
+    }
+
+    /// Sentence embeddings of a batch, with gradients when called outside `no_grad`.
+    ///
+    /// # Shapes
+    /// ids, mask: `[batch, seq]` → `[batch, embedding_dimension]`
+    pub fn forward_t(&self, batch: &TokenBatch, train: bool) -> Result<Tensor> {
+        let mut xs = self.bert.forward_t(batch, train)?;
+        for (_, stage) in &self.stages {
+            xs = match stage {
+                Stage::Pooling(pooling) => pooling.forward(&xs, &batch.attention_mask)?,
+                Stage::Normalize => l2_normalize(&xs),
+            };
+        }
+        Ok(xs)
+    }
+
+    /// Casts the weights, e.g. to bf16 for faster inference on hardware that supports it.
+    pub fn set_kind(&mut self, kind: Kind) {
+        self.vs.set_kind(kind);
+    }
+}
+
+fn json_entry(entry: &ModuleEntry, kind: ModuleKind) -> Value {
+    json!({ "idx": entry.idx, "name": entry.name, "path": entry.path, "type": kind.python_type() })
+}
+
+fn default_entries() -> Vec<ModuleEntry> {
+    vec![
+        ModuleEntry { idx: 0, name: "0".into(), path: String::new(), module_type: ModuleKind::Transformer.python_type().into() },
+        ModuleEntry { idx: 1, name: "1".into(), path: "1_Pooling".into(), module_type: ModuleKind::Pooling.python_type().into() },
+    ]
+}
+
+/// `max_seq_length` as sentence-transformers resolves it: `sentence_bert_config.json`, else the
+/// tokenizer's `model_max_length`, capped by the position embeddings.
+fn read_sbert_config(dir: &Path, config: &BertConfig) -> Result<(usize, bool)> {
+    let cap = config.max_position_embeddings as usize;
+    let path = dir.join("sentence_bert_config.json");
+    let (mut max_len, mut lower) = (None, false);
+    if path.is_file() {
+        let v: Value = read_json(&path, "a sentence-transformers Transformer config")?;
+        if let Some(m) = v.get("max_seq_length") {
+            if !m.is_null() {
+                let n = m.as_u64().ok_or_else(|| Error::Config {
+                    path: path.clone(),
+                    message: format!("key max_seq_length must be a positive integer, got {m}"),
+                })?;
+                max_len = Some(n as usize);
+            }
+        }
+        lower = v.get("do_lower_case").and_then(Value::as_bool).unwrap_or(false);
+    }
+    if max_len.is_none() {
+        let tc = dir.join("tokenizer_config.json");
+        if tc.is_file() {
+            let v: Value = read_json(&tc, "a tokenizer config")?;
+            max_len = v.get("model_max_length").and_then(Value::as_u64).map(|n| n as usize);
+        }
+    }
+    Ok((max_len.unwrap_or(cap).min(cap), lower))
+}
+
+fn safetensors_has_pooler(path: &Path) -> Result<bool> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    let mut len = [0u8; 8];
+    let corrupt = |message: String| Error::Config { path: path.to_path_buf(), message };
+    file.read_exact(&mut len).map_err(|_| corrupt("not a safetensors file (shorter than its 8-byte header)".into()))?;
+    let n = u64::from_le_bytes(len);
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    if n > size.saturating_sub(8) || n > 100_000_000 {
+        return Err(corrupt(format!("not a safetensors file (header length {n} exceeds the file size {size})")));
+    }
+    let mut header = vec![0u8; n as usize];
+    file.read_exact(&mut header).map_err(|_| corrupt("truncated safetensors header".into()))?;
+    let header: Value = serde_json::from_slice(&header).map_err(|e| corrupt(format!("corrupt safetensors header: {e}")))?;
+    Ok(header.as_object().is_some_and(|o| o.keys().any(|k| k.contains("pooler.dense.weight"))))
+}
