@@ -1,6 +1,9 @@
 //! Project automation: `cargo xtask <command>`. Never links libtorch, so it builds on a fresh
 //! machine before `setup` has run.
 
+mod bench;
+mod fetch;
+mod python_env;
 mod setup;
 
 use std::path::{Path, PathBuf};
@@ -29,6 +32,40 @@ enum Command {
         #[arg(long, default_value = "python3")]
         python: String,
     },
+    /// Download a model (hub id, optionally @revision) into the Hugging Face cache
+    FetchModel {
+        #[arg(default_value = bench::BENCH_MODEL)]
+        model: String,
+    },
+    /// Benchmarks against Python sentence-transformers (same machine, same threads)
+    Bench {
+        #[command(subcommand)]
+        which: BenchKind,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchKind {
+    /// Encode the 3,000 STS-B validation sentences with all-MiniLM-L6-v2
+    Encode {
+        /// CPU threads for both sides (default: all cores)
+        #[arg(long)]
+        threads: Option<usize>,
+        #[arg(long, default_value_t = 32)]
+        batch_size: usize,
+        /// Timed runs per side; the median is reported
+        #[arg(long, default_value_t = 3)]
+        repeats: usize,
+        /// Run both sides in bfloat16 instead of float32
+        #[arg(long)]
+        bf16: bool,
+        /// Run both sides on CUDA device 0
+        #[arg(long)]
+        cuda: bool,
+        /// A Python with sentence-transformers to use instead of the project's .venv-bench
+        #[arg(long)]
+        python: Option<String>,
+    },
 }
 
 fn main() -> Result<()> {
@@ -38,6 +75,11 @@ fn main() -> Result<()> {
         Command::Setup { cuda, force, python } => {
             let flavour = if cuda { setup::Flavour::Cuda } else { setup::Flavour::Cpu };
             setup::run(&root, &setup::SetupOptions { flavour, force, python })
+        }
+        Command::FetchModel { model } => fetch::fetch_model(&model),
+        Command::Bench { which: BenchKind::Encode { threads, batch_size, repeats, bf16, cuda, python } } => {
+            let threads = threads.unwrap_or_else(bench::default_threads);
+            bench::encode(&root, &bench::EncodeBench { threads, batch_size, repeats, bf16, cuda, python })
         }
     }
 }

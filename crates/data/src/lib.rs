@@ -8,6 +8,7 @@
 mod column;
 mod embeddings_parquet;
 mod error;
+mod hub_datasets;
 mod lines;
 mod nli;
 mod npy;
@@ -19,6 +20,7 @@ mod text_column;
 
 pub use embeddings_parquet::write_embeddings_parquet;
 pub use error::{Error, Result};
+pub use hub_datasets::{known_dataset_names, HubDatasetFile, KnownDataset, KNOWN_DATASETS};
 pub use lines::read_lines;
 pub use npy::{read_npy_f32, write_npy_f32};
 pub use nli::{read_nli_pairs, NliColumns, NliLabel, NliPair, NliPairs, UnlabeledRows};
