@@ -5,6 +5,7 @@ mod bench;
 mod fetch;
 mod python_env;
 mod setup;
+mod test;
 
 use std::path::{Path, PathBuf};
 
@@ -31,6 +32,12 @@ enum Command {
         /// Python interpreter used for pip
         #[arg(long, default_value = "python3")]
         python: String,
+    },
+    /// Run every test of the workspace (installs libtorch first if needed)
+    Test {
+        /// Extra arguments for `cargo test`
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
     },
     /// Download a model (hub id, optionally @revision) into the Hugging Face cache
     FetchModel {
@@ -76,6 +83,7 @@ fn main() -> Result<()> {
             let flavour = if cuda { setup::Flavour::Cuda } else { setup::Flavour::Cpu };
             setup::run(&root, &setup::SetupOptions { flavour, force, python })
         }
+        Command::Test { args } => test::run(&root, &args),
         Command::FetchModel { model } => fetch::fetch_model(&model),
         Command::Bench { which: BenchKind::Encode { threads, batch_size, repeats, bf16, cuda, python } } => {
             let threads = threads.unwrap_or_else(bench::default_threads);
