@@ -12,8 +12,8 @@ extra = sys.argv[6:]
 torch.set_num_threads(int(threads))
 device = "cuda" if "cuda" in extra else "cpu"
 model = SentenceTransformer(model_dir, device=device)
-if "bf16" in extra:
-    model = model.to(torch.bfloat16)
+# Both sides compute in the same dtype, whatever the checkpoint stores.
+model = model.to(torch.bfloat16 if "bf16" in extra else torch.float32)
 texts = open(text_file, encoding="utf-8").read().split("\n")
 if texts and texts[-1] == "":
     texts.pop()
