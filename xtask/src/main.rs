@@ -13,7 +13,10 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "xtask", about = "Set-up, downloads and benchmarks for this workspace")]
+#[command(
+    name = "xtask",
+    about = "Set-up, downloads and benchmarks for this workspace"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -79,15 +82,50 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     let root = project_root()?;
     match cli.command {
-        Command::Setup { cuda, force, python } => {
-            let flavour = if cuda { setup::Flavour::Cuda } else { setup::Flavour::Cpu };
-            setup::run(&root, &setup::SetupOptions { flavour, force, python })
+        Command::Setup {
+            cuda,
+            force,
+            python,
+        } => {
+            let flavour = if cuda {
+                setup::Flavour::Cuda
+            } else {
+                setup::Flavour::Cpu
+            };
+            setup::run(
+                &root,
+                &setup::SetupOptions {
+                    flavour,
+                    force,
+                    python,
+                },
+            )
         }
         Command::Test { args } => test::run(&root, &args),
         Command::FetchModel { model } => fetch::fetch_model(&model),
-        Command::Bench { which: BenchKind::Encode { threads, batch_size, repeats, bf16, cuda, python } } => {
+        Command::Bench {
+            which:
+                BenchKind::Encode {
+                    threads,
+                    batch_size,
+                    repeats,
+                    bf16,
+                    cuda,
+                    python,
+                },
+        } => {
             let threads = threads.unwrap_or_else(bench::default_threads);
-            bench::encode(&root, &bench::EncodeBench { threads, batch_size, repeats, bf16, cuda, python })
+            bench::encode(
+                &root,
+                &bench::EncodeBench {
+                    threads,
+                    batch_size,
+                    repeats,
+                    bf16,
+                    cuda,
+                    python,
+                },
+            )
         }
     }
 }
@@ -95,5 +133,6 @@ fn main() -> Result<()> {
 fn project_root() -> Result<PathBuf> {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     let root = manifest.parent().context("xtask has no parent folder")?;
-    root.canonicalize().with_context(|| format!("resolving {}", root.display()))
+    root.canonicalize()
+        .with_context(|| format!("resolving {}", root.display()))
 }

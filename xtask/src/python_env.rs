@@ -19,14 +19,36 @@ pub fn reference_python(root: &Path, explicit: Option<&str>) -> Result<PathBuf> 
     if python.exists() && imports_sentence_transformers(&python) {
         return Ok(python);
     }
-    println!("creating {} with torch=={TORCH_VERSION} and sentence-transformers (first run only)", venv.display());
-    let status = Command::new("python3").arg("-m").arg("venv").arg(&venv).status().context("running python3 -m venv")?;
-    ensure!(status.success(), "creating the venv {} failed ({status})", venv.display());
+    println!(
+        "creating {} with torch=={TORCH_VERSION} and sentence-transformers (first run only)",
+        venv.display()
+    );
+    let status = Command::new("python3")
+        .arg("-m")
+        .arg("venv")
+        .arg(&venv)
+        .status()
+        .context("running python3 -m venv")?;
+    ensure!(
+        status.success(),
+        "creating the venv {} failed ({status})",
+        venv.display()
+    );
     let status = Command::new(&python)
-        .args(["-m", "pip", "install", "--quiet", &format!("torch=={TORCH_VERSION}"), "sentence-transformers"])
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            &format!("torch=={TORCH_VERSION}"),
+            "sentence-transformers",
+        ])
         .status()
         .context("running pip install")?;
-    ensure!(status.success(), "pip install torch=={TORCH_VERSION} sentence-transformers failed ({status})");
+    ensure!(
+        status.success(),
+        "pip install torch=={TORCH_VERSION} sentence-transformers failed ({status})"
+    );
     Ok(python)
 }
 

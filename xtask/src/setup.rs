@@ -46,7 +46,8 @@ pub fn run(root: &Path, opts: &SetupOptions) -> Result<()> {
         // `.cargo/config.toml` sets LIBTORCH for cargo-run children, so only a *foreign* value
         // means the user chose their own libtorch.
         let ours = libtorch_dir(root);
-        let same = dir == ours || (dir.exists() && dir.canonicalize().ok() == ours.canonicalize().ok());
+        let same =
+            dir == ours || (dir.exists() && dir.canonicalize().ok() == ours.canonicalize().ok());
         if !same {
             println!("LIBTORCH is set to {user}: using your libtorch, nothing to install");
             return Ok(());
@@ -55,7 +56,10 @@ pub fn run(root: &Path, opts: &SetupOptions) -> Result<()> {
     let dest = libtorch_dir(root);
     let wanted = opts.flavour.marker();
     if !opts.force && installed_flavour(root).as_deref() == Some(wanted.as_str()) {
-        println!("{wanted} already installed at {} (nothing to do)", dest.display());
+        println!(
+            "{wanted} already installed at {} (nothing to do)",
+            dest.display()
+        );
         return Ok(());
     }
     match opts.flavour {
@@ -80,16 +84,30 @@ fn installed_marker(dest: &Path) -> Option<String> {
 fn install_cpu(root: &Path, dest: &Path, python: &str) -> Result<()> {
     let downloads = root.join("target").join("libtorch-wheels");
     fs::create_dir_all(&downloads).with_context(|| format!("creating {}", downloads.display()))?;
-    for spec in [format!("torch=={TORCH_VERSION}"), CUDA_RUNTIME_WHEEL.into(), CUDA_CUPTI_WHEEL.into()] {
+    for spec in [
+        format!("torch=={TORCH_VERSION}"),
+        CUDA_RUNTIME_WHEEL.into(),
+        CUDA_CUPTI_WHEEL.into(),
+    ] {
         println!("fetching wheel {spec} from PyPI (pip's cache makes re-runs quick)");
         let status = Command::new(python)
-            .args(["-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:"])
+            .args([
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--no-deps",
+                "--only-binary=:all:",
+            ])
             .arg("-d")
             .arg(&downloads)
             .arg(&spec)
             .status()
             .with_context(|| format!("running `{python} -m pip download {spec}`"))?;
-        ensure!(status.success(), "`{python} -m pip download {spec}` failed ({status})");
+        ensure!(
+            status.success(),
+            "`{python} -m pip download {spec}` failed ({status})"
+        );
     }
     let torch_wheel = find_wheel(&downloads, &format!("torch-{TORCH_VERSION}-"))?;
     let cudart_wheel = find_wheel(&downloads, "nvidia_cuda_runtime-")?;
@@ -124,21 +142,37 @@ extract(torch_whl, torch_files, None)
 extract(cudart_whl, lambda n: "lib/libcudart.so.13" if n.endswith("/libcudart.so.13") else None, None)
 extract(cupti_whl, lambda n: "lib/libcupti.so.13" if n.endswith("/libcupti.so.13") else None, None)
 "#;
-    println!("unpacking libtorch {TORCH_VERSION} (CPU) into {}", dest.display());
+    println!(
+        "unpacking libtorch {TORCH_VERSION} (CPU) into {}",
+        dest.display()
+    );
     let status = Command::new(python)
         .args(["-c", script])
         .args([&torch_wheel, &cudart_wheel, &cupti_wheel])
         .arg(&staging)
         .status()
         .context("running the wheel-unpacking script")?;
-    ensure!(status.success(), "unpacking the torch wheel failed ({status})");
-    for lib in ["libtorch_cpu.so", "libc10.so", "libtorch.so", "libcudart.so.13", "libcupti.so.13"] {
-        ensure!(staging.join("lib").join(lib).is_file(), "the wheels did not contain {lib}");
+    ensure!(
+        status.success(),
+        "unpacking the torch wheel failed ({status})"
+    );
+    for lib in [
+        "libtorch_cpu.so",
+        "libc10.so",
+        "libtorch.so",
+        "libcudart.so.13",
+        "libcupti.so.13",
+    ] {
+        ensure!(
+            staging.join("lib").join(lib).is_file(),
+            "the wheels did not contain {lib}"
+        );
     }
     fs::write(staging.join(MARKER), Flavour::Cpu.marker())?;
     remove_path(dest)?;
     remove_path(&root.join(".libtorch-flavour"))?;
-    fs::rename(&staging, dest).with_context(|| format!("moving libtorch into {}", dest.display()))?;
+    fs::rename(&staging, dest)
+        .with_context(|| format!("moving libtorch into {}", dest.display()))?;
     Ok(())
 }
 
@@ -154,15 +188,30 @@ fn install_cuda(root: &Path, dest: &Path, python: &str) -> Result<()> {
             let venv = root.join(".venv-torch-cuda");
             let venv_python = venv.join("bin").join("python");
             if !venv_python.exists() {
-                println!("creating {} with torch=={TORCH_VERSION} (CUDA, ≈ 3 GB)", venv.display());
-                let status = Command::new(python).args(["-m", "venv"]).arg(&venv).status()?;
+                println!(
+                    "creating {} with torch=={TORCH_VERSION} (CUDA, ≈ 3 GB)",
+                    venv.display()
+                );
+                let status = Command::new(python)
+                    .args(["-m", "venv"])
+                    .arg(&venv)
+                    .status()?;
                 ensure!(status.success(), "creating the venv failed ({status})");
             }
             let status = Command::new(&venv_python)
-                .args(["-m", "pip", "install", "--quiet", &format!("torch=={TORCH_VERSION}")])
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    &format!("torch=={TORCH_VERSION}"),
+                ])
                 .status()
                 .context("running pip install torch")?;
-            ensure!(status.success(), "pip install torch=={TORCH_VERSION} failed ({status})");
+            ensure!(
+                status.success(),
+                "pip install torch=={TORCH_VERSION} failed ({status})"
+            );
             let venv_python = venv_python.to_string_lossy().into_owned();
             match torch_of(&venv_python)? {
                 Some((_, dir)) => dir,
@@ -186,7 +235,10 @@ fn install_cuda(root: &Path, dest: &Path, python: &str) -> Result<()> {
 /// `(version, torch package dir)` of the torch importable by `python`, if any.
 fn torch_of(python: &str) -> Result<Option<(String, PathBuf)>> {
     let out = Command::new(python)
-        .args(["-c", "import torch, os; print(torch.__version__); print(os.path.dirname(torch.__file__))"])
+        .args([
+            "-c",
+            "import torch, os; print(torch.__version__); print(os.path.dirname(torch.__file__))",
+        ])
         .output();
     let Ok(out) = out else { return Ok(None) };
     if !out.status.success() {
@@ -204,13 +256,18 @@ fn find_wheel(dir: &Path, prefix: &str) -> Result<PathBuf> {
     let mut found = Vec::new();
     for entry in fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
         let path = entry?.path();
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         if name.starts_with(prefix) && name.ends_with(".whl") {
             found.push(path);
         }
     }
     found.sort();
-    found.pop().with_context(|| format!("no wheel named {prefix}*.whl in {}", dir.display()))
+    found
+        .pop()
+        .with_context(|| format!("no wheel named {prefix}*.whl in {}", dir.display()))
 }
 
 fn remove_path(path: &Path) -> Result<()> {
@@ -227,7 +284,9 @@ fn remove_path(path: &Path) -> Result<()> {
 pub fn installed_flavour(root: &Path) -> Option<String> {
     let dest = libtorch_dir(root);
     if fs::symlink_metadata(&dest).ok()?.file_type().is_symlink() {
-        return fs::read_to_string(root.join(".libtorch-flavour")).ok().map(|s| s.trim().into());
+        return fs::read_to_string(root.join(".libtorch-flavour"))
+            .ok()
+            .map(|s| s.trim().into());
     }
     installed_marker(&dest)
 }

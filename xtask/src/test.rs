@@ -9,7 +9,14 @@ use anyhow::{ensure, Result};
 use crate::setup;
 
 pub fn run(root: &Path, extra: &[String]) -> Result<()> {
-    setup::run(root, &setup::SetupOptions { flavour: setup::Flavour::Cpu, force: false, python: "python3".into() })?;
+    setup::run(
+        root,
+        &setup::SetupOptions {
+            flavour: setup::Flavour::Cpu,
+            force: false,
+            python: "python3".into(),
+        },
+    )?;
     let status = Command::new(env!("CARGO"))
         .current_dir(root)
         .args(["test", "--workspace"])

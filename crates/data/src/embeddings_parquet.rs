@@ -20,21 +20,43 @@ pub fn write_embeddings_parquet<S: AsRef<str>>(
     let path = path.as_ref();
     let rows = texts.len();
     if data.len() != rows * dim {
-        return Err(Error::MatrixShape { len: data.len(), rows, dim });
+        return Err(Error::MatrixShape {
+            len: data.len(),
+            rows,
+            dim,
+        });
     }
     let item = Arc::new(Field::new("item", DataType::Float32, false));
-    let dim_i32 = i32::try_from(dim).map_err(|_| Error::MatrixShape { len: data.len(), rows, dim })?;
-    let embedding = FixedSizeListArray::try_new(item.clone(), dim_i32, Arc::new(Float32Array::from(data.to_vec())), None)
-        .map_err(|source| Error::Decode { path: path.to_path_buf(), source })?;
+    let dim_i32 = i32::try_from(dim).map_err(|_| Error::MatrixShape {
+        len: data.len(),
+        rows,
+        dim,
+    })?;
+    let embedding = FixedSizeListArray::try_new(
+        item.clone(),
+        dim_i32,
+        Arc::new(Float32Array::from(data.to_vec())),
+        None,
+    )
+    .map_err(|source| Error::Decode {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let text = StringArray::from_iter_values(texts.iter().map(|t| t.as_ref()));
     let schema = Arc::new(Schema::new(vec![
         Field::new("text", DataType::Utf8, false),
         Field::new("embedding", DataType::FixedSizeList(item, dim_i32), false),
     ]));
     let columns: Vec<ArrayRef> = vec![Arc::new(text), Arc::new(embedding)];
-    let batch = RecordBatch::try_new(schema.clone(), columns).map_err(|source| Error::Decode { path: path.to_path_buf(), source })?;
+    let batch = RecordBatch::try_new(schema.clone(), columns).map_err(|source| Error::Decode {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let mut buffer = Vec::new();
-    let write_err = |source| Error::ParquetWrite { path: path.to_path_buf(), source };
+    let write_err = |source| Error::ParquetWrite {
+        path: path.to_path_buf(),
+        source,
+    };
     let mut writer = ArrowWriter::try_new(&mut buffer, schema, None).map_err(write_err)?;
     writer.write(&batch).map_err(write_err)?;
     writer.close().map_err(write_err)?;
@@ -50,7 +72,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("e.parquet");
         write_embeddings_parquet(&path, &["a", "b"], &[1.0, 2.0, 3.0, 4.0], 2).unwrap();
-        assert_eq!(crate::read_text_column(&path, "text").unwrap(), vec!["a", "b"]);
+        assert_eq!(
+            crate::read_text_column(&path, "text").unwrap(),
+            vec!["a", "b"]
+        );
         assert!(write_embeddings_parquet(&path, &["a"], &[1.0, 2.0, 3.0], 2).is_err());
     }
 }

@@ -21,28 +21,54 @@ pub struct KnownDataset {
 }
 
 pub const KNOWN_DATASETS: [KnownDataset; 3] = [
-    KnownDataset { name: "glue/stsb", repo: "nyu-mll/glue", folder: "stsb", splits: &["train", "validation", "test"] },
+    KnownDataset {
+        name: "glue/stsb",
+        repo: "nyu-mll/glue",
+        folder: "stsb",
+        splits: &["train", "validation", "test"],
+    },
     KnownDataset {
         name: "glue/mnli",
         repo: "nyu-mll/glue",
         folder: "mnli",
-        splits: &["train", "validation_matched", "validation_mismatched", "test_matched", "test_mismatched"],
+        splits: &[
+            "train",
+            "validation_matched",
+            "validation_mismatched",
+            "test_matched",
+            "test_mismatched",
+        ],
     },
-    KnownDataset { name: "snli", repo: "stanfordnlp/snli", folder: "plain_text", splits: &["train", "validation", "test"] },
+    KnownDataset {
+        name: "snli",
+        repo: "stanfordnlp/snli",
+        folder: "plain_text",
+        splits: &["train", "validation", "test"],
+    },
 ];
 
 impl KnownDataset {
     pub fn find(name: &str) -> Option<&'static KnownDataset> {
-        let name = name.strip_prefix("nyu-mll/").or_else(|| name.strip_prefix("stanfordnlp/")).unwrap_or(name);
+        let name = name
+            .strip_prefix("nyu-mll/")
+            .or_else(|| name.strip_prefix("stanfordnlp/"))
+            .unwrap_or(name);
         KNOWN_DATASETS.iter().find(|d| d.name == name)
     }
 
     /// The file of `split`, or an error message listing the valid splits.
     pub fn file(&self, split: &str) -> Result<HubDatasetFile, String> {
         if !self.splits.contains(&split) {
-            return Err(format!("dataset {} has no split {split:?} (splits: {})", self.name, self.splits.join(", ")));
+            return Err(format!(
+                "dataset {} has no split {split:?} (splits: {})",
+                self.name,
+                self.splits.join(", ")
+            ));
         }
-        Ok(HubDatasetFile { repo: self.repo, path: format!("{}/{split}-00000-of-00001.parquet", self.folder) })
+        Ok(HubDatasetFile {
+            repo: self.repo,
+            path: format!("{}/{split}-00000-of-00001.parquet", self.folder),
+        })
     }
 }
 
@@ -60,10 +86,23 @@ mod tests {
         let stsb = KnownDataset::find("glue/stsb").unwrap();
         assert_eq!(
             stsb.file("validation").unwrap(),
-            HubDatasetFile { repo: "nyu-mll/glue", path: "stsb/validation-00000-of-00001.parquet".into() }
+            HubDatasetFile {
+                repo: "nyu-mll/glue",
+                path: "stsb/validation-00000-of-00001.parquet".into()
+            }
         );
-        assert_eq!(KnownDataset::find("stanfordnlp/snli").unwrap().file("test").unwrap().path, "plain_text/test-00000-of-00001.parquet");
-        assert!(stsb.file("dev").unwrap_err().contains("train, validation, test"));
+        assert_eq!(
+            KnownDataset::find("stanfordnlp/snli")
+                .unwrap()
+                .file("test")
+                .unwrap()
+                .path,
+            "plain_text/test-00000-of-00001.parquet"
+        );
+        assert!(stsb
+            .file("dev")
+            .unwrap_err()
+            .contains("train, validation, test"));
         assert!(KnownDataset::find("imdb").is_none());
     }
 }

@@ -12,9 +12,14 @@ const MAGIC: &[u8] = b"\x93NUMPY";
 pub fn write_npy_f32(path: impl AsRef<Path>, data: &[f32], rows: usize, dim: usize) -> Result<()> {
     let path = path.as_ref();
     if data.len() != rows * dim {
-        return Err(Error::MatrixShape { len: data.len(), rows, dim });
+        return Err(Error::MatrixShape {
+            len: data.len(),
+            rows,
+            dim,
+        });
     }
-    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {dim}), }}");
+    let mut header =
+        format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {dim}), }}");
     // The header (with magic, version and length) is padded to a multiple of 64 bytes and ends in '\n'.
     let unpadded = MAGIC.len() + 2 + 2 + header.len() + 1;
     header.push_str(&" ".repeat((64 - unpadded % 64) % 64));
@@ -33,14 +38,23 @@ pub fn write_npy_f32(path: impl AsRef<Path>, data: &[f32], rows: usize, dim: usi
 /// Reads a float32 `[rows, dim]` C-order matrix written by NumPy or [`write_npy_f32`].
 pub fn read_npy_f32(path: impl AsRef<Path>) -> Result<(Vec<f32>, usize, usize)> {
     let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
-    let bad = |reason: &str| Error::Npy { path: path.to_path_buf(), reason: reason.to_string() };
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let bad = |reason: &str| Error::Npy {
+        path: path.to_path_buf(),
+        reason: reason.to_string(),
+    };
     if bytes.len() < 10 || &bytes[..6] != MAGIC {
         return Err(bad("missing the \\x93NUMPY magic"));
     }
     let (header_len, header_start) = match bytes[6] {
         1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
-        2 | 3 if bytes.len() >= 12 => (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12),
+        2 | 3 if bytes.len() >= 12 => (
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+            12,
+        ),
         _ => return Err(bad("unknown format version")),
     };
     let header = bytes
@@ -63,20 +77,38 @@ pub fn read_npy_f32(path: impl AsRef<Path>) -> Result<(Vec<f32>, usize, usize)> 
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(|s| s.parse().map_err(|_| bad("shape is not a tuple of integers")))
+        .map(|s| {
+            s.parse()
+                .map_err(|_| bad("shape is not a tuple of integers"))
+        })
         .collect::<Result<_>>()?;
-    let [rows, dim] = dims[..] else { return Err(bad("shape is not 2-d")) };
+    let [rows, dim] = dims[..] else {
+        return Err(bad("shape is not 2-d"));
+    };
     let payload = &bytes[header_start + header_len..];
     if payload.len() != rows * dim * 4 {
-        return Err(bad(&format!("payload has {} bytes, shape ({rows}, {dim}) needs {}", payload.len(), rows * dim * 4)));
+        return Err(bad(&format!(
+            "payload has {} bytes, shape ({rows}, {dim}) needs {}",
+            payload.len(),
+            rows * dim * 4
+        )));
     }
-    let data = payload.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+    let data = payload
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
     Ok((data, rows, dim))
 }
 
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let err = |source| Error::Write { path: path.to_path_buf(), source };
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let err = |source| Error::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(err)?;
     tmp.write_all(bytes).map_err(err)?;
     tmp.persist(path).map_err(|e| err(e.error))?;
@@ -102,7 +134,10 @@ mod tests {
     fn rejects_wrong_shapes_and_garbage() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.npy");
-        assert!(matches!(write_npy_f32(&path, &[1.0; 5], 2, 3), Err(Error::MatrixShape { .. })));
+        assert!(matches!(
+            write_npy_f32(&path, &[1.0; 5], 2, 3),
+            Err(Error::MatrixShape { .. })
+        ));
         std::fs::write(&path, b"not numpy").unwrap();
         let err = read_npy_f32(&path).unwrap_err().to_string();
         assert!(err.contains("x.npy") && err.contains("magic"), "{err}");

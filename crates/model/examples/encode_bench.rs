@@ -10,17 +10,29 @@ use model::{EncodeOptions, SentenceTransformer};
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let [_, model_dir, text_file, batch_size, threads, repeats, rest @ ..] = &args[..] else {
-        return Err("usage: encode_bench MODEL_DIR TEXT_FILE BATCH_SIZE THREADS REPEATS [f32|bf16]".into());
+        return Err(
+            "usage: encode_bench MODEL_DIR TEXT_FILE BATCH_SIZE THREADS REPEATS [f32|bf16]".into(),
+        );
     };
     let threads: i32 = threads.parse()?;
     tch::set_num_threads(threads);
-    let device = if rest.iter().any(|a| a == "cuda") { tch::Device::Cuda(0) } else { tch::Device::Cpu };
+    let device = if rest.iter().any(|a| a == "cuda") {
+        tch::Device::Cuda(0)
+    } else {
+        tch::Device::Cpu
+    };
     let mut model = SentenceTransformer::load(model_dir.as_ref(), device)?;
     if rest.iter().any(|a| a == "bf16") {
         model.set_kind(tch::Kind::BFloat16);
     }
-    let texts: Vec<String> = std::fs::read_to_string(text_file)?.lines().map(str::to_string).collect();
-    let options = EncodeOptions { batch_size: batch_size.parse()?, ..Default::default() };
+    let texts: Vec<String> = std::fs::read_to_string(text_file)?
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let options = EncodeOptions {
+        batch_size: batch_size.parse()?,
+        ..Default::default()
+    };
     model.encode(&texts[..64.min(texts.len())], &options)?;
     let mut seconds = Vec::new();
     for _ in 0..repeats.parse::<usize>()? {

@@ -9,7 +9,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    #[error("{path} is missing (expected in a sentence-transformers or Hugging Face model folder)")]
+    #[error(
+        "{path} is missing (expected in a sentence-transformers or Hugging Face model folder)"
+    )]
     MissingFile { path: PathBuf },
     #[error("{path} is not valid JSON for {what}")]
     Json {
@@ -31,13 +33,22 @@ pub enum Error {
     #[error("{path}: tensor {key} is missing from the checkpoint")]
     MissingTensor { path: PathBuf, key: String },
     #[error("{path}: tensor {key} has shape {found:?} but the model expects {expected:?}")]
-    TensorShape { path: PathBuf, key: String, expected: Vec<i64>, found: Vec<i64> },
+    TensorShape {
+        path: PathBuf,
+        key: String,
+        expected: Vec<i64>,
+        found: Vec<i64>,
+    },
     #[error("cannot load tokenizer from {path}: {message}")]
     Tokenizer { path: PathBuf, message: String },
     #[error("tokenizing the input failed: {0}")]
     Tokenize(String),
     #[error("shape mismatch in {context}: {left:?} vs {right:?}")]
-    Shape { context: &'static str, left: Vec<i64>, right: Vec<i64> },
+    Shape {
+        context: &'static str,
+        left: Vec<i64>,
+        right: Vec<i64>,
+    },
     #[error("{0}")]
     InvalidInput(String),
     #[error("cuda was requested but no CUDA device is available (is this a CUDA build of libtorch? see `cargo xtask setup --cuda`)")]
@@ -52,7 +63,10 @@ pub enum Error {
 
 impl From<tch::TchError> for Error {
     fn from(source: tch::TchError) -> Self {
-        Error::Torch { context: None, source }
+        Error::Torch {
+            context: None,
+            source,
+        }
     }
 }
 
@@ -64,16 +78,31 @@ pub(crate) fn read_json<T: serde::de::DeserializeOwned>(
 ) -> Result<T> {
     let text = std::fs::read_to_string(path).map_err(|source| {
         if source.kind() == std::io::ErrorKind::NotFound {
-            Error::MissingFile { path: path.to_path_buf() }
+            Error::MissingFile {
+                path: path.to_path_buf(),
+            }
         } else {
-            Error::Io { path: path.to_path_buf(), source }
+            Error::Io {
+                path: path.to_path_buf(),
+                source,
+            }
         }
     })?;
-    serde_json::from_str(&text).map_err(|source| Error::Json { path: path.to_path_buf(), what, source })
+    serde_json::from_str(&text).map_err(|source| Error::Json {
+        path: path.to_path_buf(),
+        what,
+        source,
+    })
 }
 
 pub(crate) fn write_json<T: serde::Serialize>(path: &std::path::Path, value: &T) -> Result<()> {
-    let text = serde_json::to_string_pretty(value)
-        .map_err(|source| Error::Json { path: path.to_path_buf(), what: "writing", source })?;
-    std::fs::write(path, text + "\n").map_err(|source| Error::Io { path: path.to_path_buf(), source })
+    let text = serde_json::to_string_pretty(value).map_err(|source| Error::Json {
+        path: path.to_path_buf(),
+        what: "writing",
+        source,
+    })?;
+    std::fs::write(path, text + "\n").map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }

@@ -65,7 +65,10 @@ pub fn read_modules(dir: &Path) -> Result<Option<Vec<ModuleEntry>>> {
         if entry.path.contains("..") || Path::new(&entry.path).is_absolute() {
             return Err(Error::Config {
                 path,
-                message: format!("module {} has path {:?}, outside the model folder", entry.idx, entry.path),
+                message: format!(
+                    "module {} has path {:?}, outside the model folder",
+                    entry.idx, entry.path
+                ),
             });
         }
     }

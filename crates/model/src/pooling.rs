@@ -89,9 +89,15 @@ pub struct Pooling {
 impl Pooling {
     pub fn new(embedding_dimension: i64, modes: Vec<PoolingMode>) -> Result<Self> {
         if modes.is_empty() {
-            return Err(Error::InvalidInput("pooling needs at least one mode".into()));
+            return Err(Error::InvalidInput(
+                "pooling needs at least one mode".into(),
+            ));
         }
-        Ok(Pooling { modes, embedding_dimension, include_prompt: true })
+        Ok(Pooling {
+            modes,
+            embedding_dimension,
+            include_prompt: true,
+        })
     }
 
     pub fn modes(&self) -> &[PoolingMode] {
@@ -111,23 +117,37 @@ impl Pooling {
     /// < 6 and most hub models) and the newer `pooling_mode` string or list.
     pub fn from_config_file(path: &Path) -> Result<Self> {
         let raw: Value = read_json(path, "a pooling config")?;
-        let bad = |message: String| Error::Config { path: path.to_path_buf(), message };
-        let obj = raw.as_object().ok_or_else(|| bad("expected a JSON object".into()))?;
+        let bad = |message: String| Error::Config {
+            path: path.to_path_buf(),
+            message,
+        };
+        let obj = raw
+            .as_object()
+            .ok_or_else(|| bad("expected a JSON object".into()))?;
         let dim = obj
             .get("embedding_dimension")
             .or_else(|| obj.get("word_embedding_dimension"))
             .and_then(Value::as_i64)
             .ok_or_else(|| bad("key word_embedding_dimension (an integer) is missing".into()))?;
         let modes = match obj.get("pooling_mode") {
-            Some(Value::String(name)) => vec![name.parse().map_err(|e: String| bad(format!("key pooling_mode: {e}")))?],
+            Some(Value::String(name)) => vec![name
+                .parse()
+                .map_err(|e: String| bad(format!("key pooling_mode: {e}")))?],
             Some(Value::Array(names)) => names
                 .iter()
                 .map(|v| {
-                    let name = v.as_str().ok_or_else(|| bad(format!("key pooling_mode: {v} is not a string")))?;
-                    name.parse().map_err(|e: String| bad(format!("key pooling_mode: {e}")))
+                    let name = v
+                        .as_str()
+                        .ok_or_else(|| bad(format!("key pooling_mode: {v} is not a string")))?;
+                    name.parse()
+                        .map_err(|e: String| bad(format!("key pooling_mode: {e}")))
                 })
                 .collect::<Result<Vec<_>>>()?,
-            Some(other) => return Err(bad(format!("key pooling_mode must be a string or a list, got {other}"))),
+            Some(other) => {
+                return Err(bad(format!(
+                    "key pooling_mode must be a string or a list, got {other}"
+                )))
+            }
             None => {
                 for key in obj.keys().filter(|k| k.starts_with("pooling_mode_")) {
                     if !PoolingMode::ALL.iter().any(|m| m.legacy_key() == key) {
@@ -136,32 +156,60 @@ impl Pooling {
                 }
                 let on: Vec<PoolingMode> = PoolingMode::ALL
                     .into_iter()
-                    .filter(|m| obj.get(m.legacy_key()).and_then(Value::as_bool).unwrap_or(false))
+                    .filter(|m| {
+                        obj.get(m.legacy_key())
+                            .and_then(Value::as_bool)
+                            .unwrap_or(false)
+                    })
                     .collect();
-                if on.is_empty() { vec![PoolingMode::Mean] } else { on }
+                if on.is_empty() {
+                    vec![PoolingMode::Mean]
+                } else {
+                    on
+                }
             }
         };
-        let include_prompt = obj.get("include_prompt").and_then(Value::as_bool).unwrap_or(true);
+        let include_prompt = obj
+            .get("include_prompt")
+            .and_then(Value::as_bool)
+            .unwrap_or(true);
         if dim <= 0 {
-            return Err(bad(format!("key word_embedding_dimension must be positive, got {dim}")));
+            return Err(bad(format!(
+                "key word_embedding_dimension must be positive, got {dim}"
+            )));
         }
-        Ok(Pooling { modes, embedding_dimension: dim, include_prompt })
+        Ok(Pooling {
+            modes,
+            embedding_dimension: dim,
+            include_prompt,
+        })
     }
 
     /// Writes the legacy boolean format when it can express the modes (every version of
     /// sentence-transformers reads it), else the newer `pooling_mode` list.
     pub fn save(&self, dir: &Path) -> Result<()> {
-        std::fs::create_dir_all(dir).map_err(|source| Error::Io { path: dir.to_path_buf(), source })?;
-        let canonical: Vec<PoolingMode> =
-            PoolingMode::ALL.into_iter().filter(|m| self.modes.contains(m)).collect();
+        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let canonical: Vec<PoolingMode> = PoolingMode::ALL
+            .into_iter()
+            .filter(|m| self.modes.contains(m))
+            .collect();
         let mut obj = Map::new();
         if canonical == self.modes {
-            obj.insert("word_embedding_dimension".into(), json!(self.embedding_dimension));
+            obj.insert(
+                "word_embedding_dimension".into(),
+                json!(self.embedding_dimension),
+            );
             for mode in PoolingMode::ALL {
                 obj.insert(mode.legacy_key().into(), json!(self.modes.contains(&mode)));
             }
         } else {
-            obj.insert("embedding_dimension".into(), json!(self.embedding_dimension));
+            obj.insert(
+                "embedding_dimension".into(),
+                json!(self.embedding_dimension),
+            );
             let names: Vec<&str> = self.modes.iter().map(|m| m.name()).collect();
             obj.insert("pooling_mode".into(), json!(names));
         }
@@ -179,7 +227,8 @@ impl Pooling {
         })?;
         if attention_mask.size() != [batch, seq] {
             return Err(Error::Shape {
-                context: "pooling: token embeddings [batch, seq, dim] vs attention mask [batch, seq]",
+                context:
+                    "pooling: token embeddings [batch, seq, dim] vs attention mask [batch, seq]",
                 left: token_embeddings.size(),
                 right: attention_mask.size(),
             });
@@ -200,40 +249,63 @@ impl Pooling {
                     let first = attention_mask.to_kind(Kind::Int).argmax(1, false);
                     gather_positions(token_embeddings, &first, dim)
                 }
-                PoolingMode::Max => token_embeddings.masked_fill(&mask.eq(0.0), f64::NEG_INFINITY).amax(1, false),
+                PoolingMode::Max => token_embeddings
+                    .masked_fill(&mask.eq(0.0), f64::NEG_INFINITY)
+                    .amax(1, false),
                 PoolingMode::Mean | PoolingMode::MeanSqrtLen => {
                     let sum = (token_embeddings * &mask).sum_dim_intlist(1, false, Kind::Float);
                     let count = mask.sum_dim_intlist(1, false, Kind::Float).clamp_min(1e-9);
-                    let denominator = if *mode == PoolingMode::Mean { count } else { count.sqrt() };
+                    let denominator = if *mode == PoolingMode::Mean {
+                        count
+                    } else {
+                        count.sqrt()
+                    };
                     (sum / denominator).to_kind(kind)
                 }
                 PoolingMode::WeightedMean => {
-                    let pad_lengths = attention_mask.to_kind(Kind::Int).argmax(1, false).to_kind(Kind::Float);
-                    let positions = Tensor::arange_start(1, seq + 1, (Kind::Float, token_embeddings.device()))
-                        .view([1, seq, 1]);
+                    let pad_lengths = attention_mask
+                        .to_kind(Kind::Int)
+                        .argmax(1, false)
+                        .to_kind(Kind::Float);
+                    let positions =
+                        Tensor::arange_start(1, seq + 1, (Kind::Float, token_embeddings.device()))
+                            .view([1, seq, 1]);
                     let weights = positions - pad_lengths.view([batch, 1, 1]);
                     let weighted_mask = mask.to_kind(Kind::Float) * weights;
-                    let sum = (token_embeddings.to_kind(Kind::Float) * &weighted_mask).sum_dim_intlist(1, false, Kind::Float);
-                    let total = weighted_mask.sum_dim_intlist(1, false, Kind::Float).clamp_min(1e-9);
+                    let sum = (token_embeddings.to_kind(Kind::Float) * &weighted_mask)
+                        .sum_dim_intlist(1, false, Kind::Float);
+                    let total = weighted_mask
+                        .sum_dim_intlist(1, false, Kind::Float)
+                        .clamp_min(1e-9);
                     (sum / total).to_kind(kind)
                 }
                 PoolingMode::LastToken => {
                     let flipped = attention_mask.flip([1]);
                     let (values, indices) = flipped.max_dim(1, false);
-                    let indices = indices.where_self(&values.ne(0), &Tensor::from(seq - 1).to_device(indices.device()));
+                    let indices = indices.where_self(
+                        &values.ne(0),
+                        &Tensor::from(seq - 1).to_device(indices.device()),
+                    );
                     let last = (seq - 1) - indices;
                     gather_positions(&(token_embeddings * &mask), &last, dim)
                 }
             };
             outputs.push(pooled);
         }
-        Ok(if outputs.len() == 1 { outputs.remove(0) } else { Tensor::cat(&outputs, -1) })
+        Ok(if outputs.len() == 1 {
+            outputs.remove(0)
+        } else {
+            Tensor::cat(&outputs, -1)
+        })
     }
 }
 
 /// Picks `xs[b, positions[b], :]` for every row `b`.
 fn gather_positions(xs: &Tensor, positions: &Tensor, dim: i64) -> Tensor {
-    let index = positions.to_kind(Kind::Int64).view([-1, 1, 1]).expand([-1, 1, dim], false);
+    let index = positions
+        .to_kind(Kind::Int64)
+        .view([-1, 1, 1])
+        .expand([-1, 1, dim], false);
     xs.gather(1, &index, false).squeeze_dim(1)
 }
 
@@ -243,14 +315,18 @@ mod tests {
 
     fn tokens() -> (Tensor, Tensor) {
         // batch 2, seq 3, dim 2; the second row has one padding position holding garbage
-        let xs = Tensor::from_slice(&[1f32, 2., 3., 4., 5., 6., 10., 20., 30., 40., 999., -999.]).view([2, 3, 2]);
+        let xs = Tensor::from_slice(&[1f32, 2., 3., 4., 5., 6., 10., 20., 30., 40., 999., -999.])
+            .view([2, 3, 2]);
         let mask = Tensor::from_slice(&[1i64, 1, 1, 1, 1, 0]).view([2, 3]);
         (xs, mask)
     }
 
     fn pool(mode: PoolingMode) -> Vec<f32> {
         let (xs, mask) = tokens();
-        let out = Pooling::new(2, vec![mode]).unwrap().forward(&xs, &mask).unwrap();
+        let out = Pooling::new(2, vec![mode])
+            .unwrap()
+            .forward(&xs, &mask)
+            .unwrap();
         Vec::<f32>::try_from(out.flatten(0, -1)).unwrap()
     }
 
@@ -281,27 +357,53 @@ mod tests {
         let p = Pooling::from_config_file(&path).unwrap();
         assert_eq!(p.modes(), &[PoolingMode::Cls, PoolingMode::Max]);
         assert_eq!(p.output_dimension(), 8);
-        std::fs::write(&path, r#"{"embedding_dimension": 4, "pooling_mode": ["mean", "cls"]}"#).unwrap();
-        assert_eq!(Pooling::from_config_file(&path).unwrap().modes(), &[PoolingMode::Mean, PoolingMode::Cls]);
-        std::fs::write(&path, r#"{"embedding_dimension": 4, "pooling_mode": "median"}"#).unwrap();
+        std::fs::write(
+            &path,
+            r#"{"embedding_dimension": 4, "pooling_mode": ["mean", "cls"]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            Pooling::from_config_file(&path).unwrap().modes(),
+            &[PoolingMode::Mean, PoolingMode::Cls]
+        );
+        std::fs::write(
+            &path,
+            r#"{"embedding_dimension": 4, "pooling_mode": "median"}"#,
+        )
+        .unwrap();
         let err = Pooling::from_config_file(&path).unwrap_err().to_string();
-        assert!(err.contains("median") && err.contains("config.json"), "{err}");
+        assert!(
+            err.contains("median") && err.contains("config.json"),
+            "{err}"
+        );
     }
 
     #[test]
     fn save_round_trips() {
         let dir = tempfile::tempdir().unwrap();
-        for modes in [vec![PoolingMode::Mean], vec![PoolingMode::LastToken, PoolingMode::Cls]] {
+        for modes in [
+            vec![PoolingMode::Mean],
+            vec![PoolingMode::LastToken, PoolingMode::Cls],
+        ] {
             let p = Pooling::new(8, modes).unwrap();
             p.save(dir.path()).unwrap();
-            assert_eq!(Pooling::from_config_file(&dir.path().join("config.json")).unwrap(), p);
+            assert_eq!(
+                Pooling::from_config_file(&dir.path().join("config.json")).unwrap(),
+                p
+            );
         }
     }
 
     #[test]
     fn shape_errors_name_both_shapes() {
         let (xs, _) = tokens();
-        let err = Pooling::new(2, vec![PoolingMode::Mean]).unwrap().forward(&xs, &Tensor::ones([2, 4], (Kind::Int64, tch::Device::Cpu))).unwrap_err();
-        assert!(err.to_string().contains("[2, 3, 2]") && err.to_string().contains("[2, 4]"), "{err}");
+        let err = Pooling::new(2, vec![PoolingMode::Mean])
+            .unwrap()
+            .forward(&xs, &Tensor::ones([2, 4], (Kind::Int64, tch::Device::Cpu)))
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("[2, 3, 2]") && err.to_string().contains("[2, 4]"),
+            "{err}"
+        );
     }
 }

@@ -14,8 +14,12 @@ use crate::pooling::{Pooling, PoolingMode};
 use crate::tokenizer::{EncodedBatch, SentenceTokenizer};
 
 /// Files of the Transformer module that we carry over verbatim when saving.
-const TOKENIZER_SIDE_FILES: [&str; 4] =
-    ["tokenizer_config.json", "special_tokens_map.json", "vocab.txt", "added_tokens.json"];
+const TOKENIZER_SIDE_FILES: [&str; 4] = [
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "vocab.txt",
+    "added_tokens.json",
+];
 
 #[derive(Debug)]
 enum Stage {
@@ -41,7 +45,9 @@ impl SentenceTransformer {
     /// mean pooling as sentence-transformers gives it).
     pub fn load(dir: &Path, device: Device) -> Result<Self> {
         if !dir.is_dir() {
-            return Err(Error::MissingFile { path: dir.to_path_buf() });
+            return Err(Error::MissingFile {
+                path: dir.to_path_buf(),
+            });
         }
         let modules_file = dir.join("modules.json");
         let entries = match read_modules(dir)? {
@@ -56,11 +62,15 @@ impl SentenceTransformer {
         if transformer_entry.kind(&modules_file)? != ModuleKind::Transformer {
             return Err(Error::Config {
                 path: modules_file,
-                message: format!("the first module must be a Transformer, found {:?}", transformer_entry.module_type),
+                message: format!(
+                    "the first module must be a Transformer, found {:?}",
+                    transformer_entry.module_type
+                ),
             });
         }
         let transformer_dir = dir.join(&transformer_entry.path);
-        let (config, bert_config_json) = BertConfig::from_file(&transformer_dir.join("config.json"))?;
+        let (config, bert_config_json) =
+            BertConfig::from_file(&transformer_dir.join("config.json"))?;
 
         let weights = transformer_dir.join("model.safetensors");
         if !weights.is_file() {
@@ -77,13 +87,15 @@ impl SentenceTransformer {
         load_weights(&mut vs, &weights)?;
 
         let (max_seq_length, do_lower_case) = read_sbert_config(&transformer_dir, &config)?;
-        let tokenizer = SentenceTokenizer::from_dir(&transformer_dir, max_seq_length, do_lower_case)?;
+        let tokenizer =
+            SentenceTokenizer::from_dir(&transformer_dir, max_seq_length, do_lower_case)?;
 
         let mut stages = Vec::new();
         for entry in entries {
             let stage = match entry.kind(&modules_file)? {
                 ModuleKind::Pooling => {
-                    let pooling = Pooling::from_config_file(&dir.join(&entry.path).join("config.json"))?;
+                    let pooling =
+                        Pooling::from_config_file(&dir.join(&entry.path).join("config.json"))?;
                     if pooling.embedding_dimension() != config.hidden_size {
                         return Err(Error::Config {
                             path: dir.join(&entry.path).join("config.json"),
@@ -100,27 +112,52 @@ impl SentenceTransformer {
                 ModuleKind::Transformer => {
                     return Err(Error::Config {
                         path: modules_file,
-                        message: format!("module {} is a second Transformer, which is not supported", entry.idx),
+                        message: format!(
+                            "module {} is a second Transformer, which is not supported",
+                            entry.idx
+                        ),
                     })
                 }
             };
             stages.push((entry, stage));
         }
         if !stages.iter().any(|(_, s)| matches!(s, Stage::Pooling(_))) {
-            return Err(Error::Config { path: modules_file, message: "no Pooling module after the Transformer".into() });
+            return Err(Error::Config {
+                path: modules_file,
+                message: "no Pooling module after the Transformer".into(),
+            });
         }
         let st_config_path = dir.join("config_sentence_transformers.json");
-        let st_config_json = if st_config_path.is_file() { Some(read_json(&st_config_path, "a sentence-transformers config")?) } else { None };
+        let st_config_json = if st_config_path.is_file() {
+            Some(read_json(
+                &st_config_path,
+                "a sentence-transformers config",
+            )?)
+        } else {
+            None
+        };
         let mut side_files = Vec::new();
         for name in TOKENIZER_SIDE_FILES {
             let path = transformer_dir.join(name);
             if path.is_file() {
-                let bytes = std::fs::read(&path).map_err(|source| Error::Io { path: path.clone(), source })?;
+                let bytes = std::fs::read(&path).map_err(|source| Error::Io {
+                    path: path.clone(),
+                    source,
+                })?;
                 side_files.push((name.to_string(), bytes));
             }
         }
         tracing::info!(model = %dir.display(), layers = config.num_hidden_layers, hidden = config.hidden_size, max_seq_length, "loaded model");
-        Ok(SentenceTransformer { vs, bert, tokenizer, stages, transformer_entry, bert_config_json, st_config_json, side_files })
+        Ok(SentenceTransformer {
+            vs,
+            bert,
+            tokenizer,
+            stages,
+            transformer_entry,
+            bert_config_json,
+            st_config_json,
+            side_files,
+        })
     }
 
     /// A randomly initialised model (e.g. a tiny BERT for tests, or training from scratch).
@@ -131,15 +168,30 @@ impl SentenceTransformer {
         normalize: bool,
         device: Device,
     ) -> Result<Self> {
-        config.validate().map_err(|message| Error::Config { path: PathBuf::from("<in-memory config>"), message })?;
+        config.validate().map_err(|message| Error::Config {
+            path: PathBuf::from("<in-memory config>"),
+            message,
+        })?;
         let vs = nn::VarStore::new(device);
         let bert = BertModel::new(&vs.root(), config, true);
         let mut entries = default_entries().into_iter();
-        let transformer_entry = entries.next().ok_or_else(|| Error::InvalidInput("no default modules".into()))?;
-        let mut stages = vec![(entries.next().ok_or_else(|| Error::InvalidInput("no default modules".into()))?, Stage::Pooling(Pooling::new(config.hidden_size, pooling)?))];
+        let transformer_entry = entries
+            .next()
+            .ok_or_else(|| Error::InvalidInput("no default modules".into()))?;
+        let mut stages = vec![(
+            entries
+                .next()
+                .ok_or_else(|| Error::InvalidInput("no default modules".into()))?,
+            Stage::Pooling(Pooling::new(config.hidden_size, pooling)?),
+        )];
         if normalize {
             stages.push((
-                ModuleEntry { idx: 2, name: "2".into(), path: "2_Normalize".into(), module_type: ModuleKind::Normalize.python_type().into() },
+                ModuleEntry {
+                    idx: 2,
+                    name: "2".into(),
+                    path: "2_Normalize".into(),
+                    module_type: ModuleKind::Normalize.python_type().into(),
+                },
                 Stage::Normalize,
             ));
         }
@@ -150,7 +202,10 @@ impl SentenceTransformer {
         });
         let side_files = vec![
             ("vocab.txt".to_string(), vocab.into_bytes()),
-            ("tokenizer_config.json".to_string(), serde_json::to_vec_pretty(&tokenizer_config).unwrap_or_default()),
+            (
+                "tokenizer_config.json".to_string(),
+                serde_json::to_vec_pretty(&tokenizer_config).unwrap_or_default(),
+            ),
         ];
         Ok(SentenceTransformer {
             vs,
@@ -172,9 +227,15 @@ impl SentenceTransformer {
             let path = path.to_path_buf();
             move |source| Error::Io { path, source }
         };
-        let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let parent = dir
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         std::fs::create_dir_all(parent).map_err(io(parent))?;
-        let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into());
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "model".into());
         let staging = parent.join(format!(".{name}.partial-{}", std::process::id()));
         if staging.exists() {
             std::fs::remove_dir_all(&staging).map_err(io(&staging))?;
@@ -214,7 +275,10 @@ impl SentenceTransformer {
                 "prompts": {}, "default_prompt_name": null, "similarity_fn_name": "cosine",
             })
         });
-        write_json(&staging.join("config_sentence_transformers.json"), &st_config)?;
+        write_json(
+            &staging.join("config_sentence_transformers.json"),
+            &st_config,
+        )?;
 
         // Swap in the finished folder; the old one is removed only after the new one is in place.
         let old = parent.join(format!(".{name}.old-{}", std::process::id()));
@@ -263,7 +327,9 @@ impl SentenceTransformer {
     }
 
     pub fn normalizes(&self) -> bool {
-        self.stages.iter().any(|(_, s)| matches!(s, Stage::Normalize))
+        self.stages
+            .iter()
+            .any(|(_, s)| matches!(s, Stage::Normalize))
     }
 
     /// Size of the sentence embeddings.
@@ -316,8 +382,18 @@ fn json_entry(entry: &ModuleEntry, kind: ModuleKind) -> Value {
 
 fn default_entries() -> Vec<ModuleEntry> {
     vec![
-        ModuleEntry { idx: 0, name: "0".into(), path: String::new(), module_type: ModuleKind::Transformer.python_type().into() },
-        ModuleEntry { idx: 1, name: "1".into(), path: "1_Pooling".into(), module_type: ModuleKind::Pooling.python_type().into() },
+        ModuleEntry {
+            idx: 0,
+            name: "0".into(),
+            path: String::new(),
+            module_type: ModuleKind::Transformer.python_type().into(),
+        },
+        ModuleEntry {
+            idx: 1,
+            name: "1".into(),
+            path: "1_Pooling".into(),
+            module_type: ModuleKind::Pooling.python_type().into(),
+        },
     ]
 }
 
@@ -338,13 +414,19 @@ fn read_sbert_config(dir: &Path, config: &BertConfig) -> Result<(usize, bool)> {
                 max_len = Some(n as usize);
             }
         }
-        lower = v.get("do_lower_case").and_then(Value::as_bool).unwrap_or(false);
+        lower = v
+            .get("do_lower_case")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
     }
     if max_len.is_none() {
         let tc = dir.join("tokenizer_config.json");
         if tc.is_file() {
             let v: Value = read_json(&tc, "a tokenizer config")?;
-            max_len = v.get("model_max_length").and_then(Value::as_u64).map(|n| n as usize);
+            max_len = v
+                .get("model_max_length")
+                .and_then(Value::as_u64)
+                .map(|n| n as usize);
         }
     }
     Ok((max_len.unwrap_or(cap).min(cap), lower))
@@ -352,17 +434,30 @@ fn read_sbert_config(dir: &Path, config: &BertConfig) -> Result<(usize, bool)> {
 
 fn safetensors_has_pooler(path: &Path) -> Result<bool> {
     use std::io::Read;
-    let mut file = std::fs::File::open(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    let mut file = std::fs::File::open(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let mut len = [0u8; 8];
-    let corrupt = |message: String| Error::Config { path: path.to_path_buf(), message };
-    file.read_exact(&mut len).map_err(|_| corrupt("not a safetensors file (shorter than its 8-byte header)".into()))?;
+    let corrupt = |message: String| Error::Config {
+        path: path.to_path_buf(),
+        message,
+    };
+    file.read_exact(&mut len)
+        .map_err(|_| corrupt("not a safetensors file (shorter than its 8-byte header)".into()))?;
     let n = u64::from_le_bytes(len);
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
     if n > size.saturating_sub(8) || n > 100_000_000 {
-        return Err(corrupt(format!("not a safetensors file (header length {n} exceeds the file size {size})")));
+        return Err(corrupt(format!(
+            "not a safetensors file (header length {n} exceeds the file size {size})"
+        )));
     }
     let mut header = vec![0u8; n as usize];
-    file.read_exact(&mut header).map_err(|_| corrupt("truncated safetensors header".into()))?;
-    let header: Value = serde_json::from_slice(&header).map_err(|e| corrupt(format!("corrupt safetensors header: {e}")))?;
-    Ok(header.as_object().is_some_and(|o| o.keys().any(|k| k.contains("pooler.dense.weight"))))
+    file.read_exact(&mut header)
+        .map_err(|_| corrupt("truncated safetensors header".into()))?;
+    let header: Value = serde_json::from_slice(&header)
+        .map_err(|e| corrupt(format!("corrupt safetensors header: {e}")))?;
+    Ok(header
+        .as_object()
+        .is_some_and(|o| o.keys().any(|k| k.contains("pooler.dense.weight"))))
 }

@@ -70,10 +70,20 @@ impl SentenceTokenizer {
     }
 
     pub fn from_vocab(vocab: &Path, lowercase: bool, max_seq_length: usize) -> Result<Self> {
-        Self::new(bert_wordpiece(vocab, lowercase)?, max_seq_length, false, vocab)
+        Self::new(
+            bert_wordpiece(vocab, lowercase)?,
+            max_seq_length,
+            false,
+            vocab,
+        )
     }
 
-    fn new(original: Tokenizer, max_seq_length: usize, do_lower_case: bool, origin: &Path) -> Result<Self> {
+    fn new(
+        original: Tokenizer,
+        max_seq_length: usize,
+        do_lower_case: bool,
+        origin: &Path,
+    ) -> Result<Self> {
         if max_seq_length < 3 {
             return Err(Error::Tokenizer {
                 path: origin.to_path_buf(),
@@ -95,7 +105,13 @@ impl SentenceTokenizer {
                 direction: TruncationDirection::Right,
             }))
             .map_err(|e| tokenizer_error(origin, e))?;
-        Ok(SentenceTokenizer { original, runtime, pad_id: i64::from(pad_id), max_seq_length, do_lower_case })
+        Ok(SentenceTokenizer {
+            original,
+            runtime,
+            pad_id: i64::from(pad_id),
+            max_seq_length,
+            do_lower_case,
+        })
     }
 
     pub fn max_seq_length(&self) -> usize {
@@ -118,10 +134,18 @@ impl SentenceTokenizer {
     pub fn tokenize<S: AsRef<str> + Sync>(&self, texts: &[S]) -> Result<Vec<TokenizedText>> {
         let inputs: Vec<String> = texts
             .iter()
-            .map(|t| if self.do_lower_case { t.as_ref().to_lowercase() } else { t.as_ref().to_string() })
+            .map(|t| {
+                if self.do_lower_case {
+                    t.as_ref().to_lowercase()
+                } else {
+                    t.as_ref().to_string()
+                }
+            })
             .collect();
-        let encodings =
-            self.runtime.encode_batch_fast(inputs, true).map_err(|e| Error::Tokenize(e.to_string()))?;
+        let encodings = self
+            .runtime
+            .encode_batch_fast(inputs, true)
+            .map_err(|e| Error::Tokenize(e.to_string()))?;
         Ok(encodings
             .into_iter()
             .map(|e| TokenizedText {
@@ -145,13 +169,21 @@ impl SentenceTokenizer {
             token_type_ids[start..start + n].copy_from_slice(&text.type_ids);
             attention_mask[start..start + n].fill(1);
         }
-        EncodedBatch { input_ids, attention_mask, token_type_ids, batch, seq_len }
+        EncodedBatch {
+            input_ids,
+            attention_mask,
+            token_type_ids,
+            batch,
+            seq_len,
+        }
     }
 
     /// Writes `tokenizer.json` as it was loaded.
     pub fn save(&self, dir: &Path) -> Result<()> {
         let path = dir.join("tokenizer.json");
-        self.original.save(&path, true).map_err(|e| tokenizer_error(&path, e))
+        self.original
+            .save(&path, true)
+            .map_err(|e| tokenizer_error(&path, e))
     }
 
     /// The WordPiece vocabulary in id order, for writing `vocab.txt` when none was loaded.
@@ -173,16 +205,21 @@ fn bert_wordpiece(vocab: &Path, lowercase: bool) -> Result<Tokenizer> {
         .map_err(|e| tokenizer_error(vocab, e))?;
     let mut tokenizer = Tokenizer::new(model);
     let id = |token: &str| {
-        tokenizer.token_to_id(token).ok_or_else(|| Error::Tokenizer {
-            path: vocab.to_path_buf(),
-            message: format!("the vocabulary has no {token} token"),
-        })
+        tokenizer
+            .token_to_id(token)
+            .ok_or_else(|| Error::Tokenizer {
+                path: vocab.to_path_buf(),
+                message: format!("the vocabulary has no {token} token"),
+            })
     };
     let (cls, sep) = (id("[CLS]")?, id("[SEP]")?);
     tokenizer
         .with_normalizer(Some(BertNormalizer::new(true, true, None, lowercase)))
         .with_pre_tokenizer(Some(BertPreTokenizer))
-        .with_post_processor(Some(BertProcessing::new(("[SEP]".into(), sep), ("[CLS]".into(), cls))))
+        .with_post_processor(Some(BertProcessing::new(
+            ("[SEP]".into(), sep),
+            ("[CLS]".into(), cls),
+        )))
         .with_decoder(Some(WordPieceDecoder::default()));
     Ok(tokenizer)
 }
@@ -196,7 +233,10 @@ fn read_lowercase_flag(path: &Path) -> bool {
 }
 
 fn tokenizer_error(path: &Path, e: impl std::fmt::Display) -> Error {
-    Error::Tokenizer { path: PathBuf::from(path), message: e.to_string() }
+    Error::Tokenizer {
+        path: PathBuf::from(path),
+        message: e.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -204,7 +244,10 @@ mod tests {
     use super::*;
 
     pub(crate) fn tiny_vocab(dir: &Path) -> PathBuf {
-        let words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "cat", "dog", "sits", "the", "##s", "on", "mat", "."];
+        let words = [
+            "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "cat", "dog", "sits", "the", "##s",
+            "on", "mat", ".",
+        ];
         let path = dir.join("vocab.txt");
         std::fs::write(&path, words.join("\n")).unwrap();
         path
@@ -214,8 +257,14 @@ mod tests {
     fn truncates_and_pads_dynamically() {
         let dir = tempfile::tempdir().unwrap();
         let tok = SentenceTokenizer::from_vocab(&tiny_vocab(dir.path()), true, 5).unwrap();
-        let texts = tok.tokenize(&["The cat sits on the mat.", "A dog"]).unwrap();
-        assert_eq!(texts[0].ids.len(), 5, "truncated to max_seq_length including [CLS]/[SEP]");
+        let texts = tok
+            .tokenize(&["The cat sits on the mat.", "A dog"])
+            .unwrap();
+        assert_eq!(
+            texts[0].ids.len(),
+            5,
+            "truncated to max_seq_length including [CLS]/[SEP]"
+        );
         assert_eq!(texts[0].ids[0], 2);
         assert_eq!(*texts[0].ids.last().unwrap(), 3);
         assert_eq!(texts[1].ids, vec![2, 5, 7, 3]);

@@ -14,23 +14,38 @@ const TOLERANCE: f32 = 1e-5;
 fn minilm_dir() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../../shared/hf-mirror/sentence-transformers/all-MiniLM-L6-v2/resolve/main");
-    assert!(dir.is_dir(), "hub mirror not found at {} (expected ../shared beside the repo)", dir.display());
+    assert!(
+        dir.is_dir(),
+        "hub mirror not found at {} (expected ../shared beside the repo)",
+        dir.display()
+    );
     dir
 }
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 fn sentences() -> Vec<String> {
     let meta: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(fixture("minilm_sentences.json")).unwrap()).unwrap();
-    meta["sentences"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect()
+        serde_json::from_str(&std::fs::read_to_string(fixture("minilm_sentences.json")).unwrap())
+            .unwrap();
+    meta["sentences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect()
 }
 
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 #[test]
@@ -42,10 +57,21 @@ fn embeddings_match_sentence_transformers() {
     assert_eq!((rows, dim), (texts.len(), 384));
     // Batch sizes that change padding and grouping must not change the result.
     for batch_size in [1, 7, 32] {
-        let got = model.encode(&texts, &EncodeOptions { batch_size, ..Default::default() }).unwrap();
+        let got = model
+            .encode(
+                &texts,
+                &EncodeOptions {
+                    batch_size,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
         assert_eq!((got.rows, got.dim), (rows, dim));
         let diff = max_abs_diff(&got.data, &expected);
-        assert!(diff <= TOLERANCE, "batch size {batch_size}: max abs diff {diff:e} > {TOLERANCE:e}");
+        assert!(
+            diff <= TOLERANCE,
+            "batch size {batch_size}: max abs diff {diff:e} > {TOLERANCE:e}"
+        );
     }
 }
 
@@ -57,10 +83,21 @@ fn save_then_load_gives_identical_embeddings() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("saved");
     model.save(&out).unwrap();
-    for file in ["modules.json", "config.json", "model.safetensors", "tokenizer.json", "vocab.txt",
-                 "tokenizer_config.json", "sentence_bert_config.json", "config_sentence_transformers.json",
-                 "1_Pooling/config.json"] {
-        assert!(out.join(file).is_file(), "{file} missing from the saved folder");
+    for file in [
+        "modules.json",
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "vocab.txt",
+        "tokenizer_config.json",
+        "sentence_bert_config.json",
+        "config_sentence_transformers.json",
+        "1_Pooling/config.json",
+    ] {
+        assert!(
+            out.join(file).is_file(),
+            "{file} missing from the saved folder"
+        );
     }
     let reloaded = SentenceTransformer::load(&out, tch::Device::Cpu).unwrap();
     let after = reloaded.encode(texts, &EncodeOptions::default()).unwrap();

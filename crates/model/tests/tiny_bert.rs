@@ -6,8 +6,10 @@ use std::path::Path;
 use model::{BertConfig, EncodeOptions, PoolingMode, SentenceTokenizer, SentenceTransformer};
 use proptest::prelude::*;
 
-const WORDS: [&str; 16] =
-    ["the", "a", "cat", "dog", "sits", "runs", "on", "mat", "big", "small", "red", "house", "tree", "and", "is", "."];
+const WORDS: [&str; 16] = [
+    "the", "a", "cat", "dog", "sits", "runs", "on", "mat", "big", "small", "red", "house", "tree",
+    "and", "is", ".",
+];
 
 fn tiny_model(dir: &Path, pooling: Vec<PoolingMode>, normalize: bool) -> SentenceTransformer {
     let mut vocab = vec!["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
@@ -17,19 +19,33 @@ fn tiny_model(dir: &Path, pooling: Vec<PoolingMode>, normalize: bool) -> Sentenc
     let tokenizer = SentenceTokenizer::from_vocab(&path, true, 64).unwrap();
     tch::manual_seed(7);
     let config = BertConfig::tiny(vocab.len() as i64);
-    SentenceTransformer::from_config(&config, tokenizer, pooling, normalize, tch::Device::Cpu).unwrap()
+    SentenceTransformer::from_config(&config, tokenizer, pooling, normalize, tch::Device::Cpu)
+        .unwrap()
 }
 
 fn sentence(indices: &[usize]) -> String {
-    indices.iter().map(|&i| WORDS[i % WORDS.len()]).collect::<Vec<_>>().join(" ")
+    indices
+        .iter()
+        .map(|&i| WORDS[i % WORDS.len()])
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[test]
 fn save_load_round_trip_for_every_pooling_mode() {
     let dir = tempfile::tempdir().unwrap();
-    let texts = ["the cat sits on the mat .", "a dog", "big red house and a small tree"];
-    for modes in [vec![PoolingMode::Cls], vec![PoolingMode::Max, PoolingMode::Mean], vec![PoolingMode::WeightedMean],
-                  vec![PoolingMode::MeanSqrtLen], vec![PoolingMode::LastToken]] {
+    let texts = [
+        "the cat sits on the mat .",
+        "a dog",
+        "big red house and a small tree",
+    ];
+    for modes in [
+        vec![PoolingMode::Cls],
+        vec![PoolingMode::Max, PoolingMode::Mean],
+        vec![PoolingMode::WeightedMean],
+        vec![PoolingMode::MeanSqrtLen],
+        vec![PoolingMode::LastToken],
+    ] {
         let model = tiny_model(dir.path(), modes.clone(), true);
         let before = model.encode(&texts, &EncodeOptions::default()).unwrap();
         assert_eq!(before.dim, 32 * modes.len());
@@ -37,7 +53,11 @@ fn save_load_round_trip_for_every_pooling_mode() {
         model.save(&out).unwrap();
         let loaded = SentenceTransformer::load(&out, tch::Device::Cpu).unwrap();
         assert_eq!(loaded.pooling_modes(), modes);
-        assert_eq!(before, loaded.encode(&texts, &EncodeOptions::default()).unwrap(), "modes {modes:?}");
+        assert_eq!(
+            before,
+            loaded.encode(&texts, &EncodeOptions::default()).unwrap(),
+            "modes {modes:?}"
+        );
         // Saving over an existing folder replaces it whole.
         model.save(&out).unwrap();
     }
@@ -47,21 +67,30 @@ fn save_load_round_trip_for_every_pooling_mode() {
 fn dropout_acts_only_in_train_mode() {
     let dir = tempfile::tempdir().unwrap();
     let model = tiny_model(dir.path(), vec![PoolingMode::Mean], false);
-    let tokenized = model.tokenizer().tokenize(&["the big red dog runs on the mat"]).unwrap();
+    let tokenized = model
+        .tokenizer()
+        .tokenize(&["the big red dog runs on the mat"])
+        .unwrap();
     let batch = model.to_tensors(&model.tokenizer().collate(&[&tokenized[0]]));
     let eval1 = model.forward_t(&batch, false).unwrap();
     let eval2 = model.forward_t(&batch, false).unwrap();
     assert!(eval1.equal(&eval2));
     let train1 = model.forward_t(&batch, true).unwrap();
     let train2 = model.forward_t(&batch, true).unwrap();
-    assert!(!train1.allclose(&train2, 1e-6, 1e-6, false), "dropout must change train-mode outputs");
+    assert!(
+        !train1.allclose(&train2, 1e-6, 1e-6, false),
+        "dropout must change train-mode outputs"
+    );
 }
 
 #[test]
 fn gradients_reach_every_weight() {
     let dir = tempfile::tempdir().unwrap();
     let model = tiny_model(dir.path(), vec![PoolingMode::Mean], true);
-    let tokenized = model.tokenizer().tokenize(&["the cat", "a dog runs"]).unwrap();
+    let tokenized = model
+        .tokenizer()
+        .tokenize(&["the cat", "a dog runs"])
+        .unwrap();
     let batch = model.to_tensors(&model.tokenizer().collate(&[&tokenized[0], &tokenized[1]]));
     let loss = model.forward_t(&batch, true).unwrap().sum(tch::Kind::Float);
     loss.backward();

@@ -49,8 +49,15 @@ pub fn run(args: &EncodeArgs) -> Result<()> {
     let embeddings = model.encode(&texts, &options).context("encoding")?;
     let seconds = start.elapsed().as_secs_f64();
     match format {
-        OutputFormat::Npy => data::write_npy_f32(&args.output, &embeddings.data, embeddings.rows, embeddings.dim)?,
-        OutputFormat::Parquet => data::write_embeddings_parquet(&args.output, &texts, &embeddings.data, embeddings.dim)?,
+        OutputFormat::Npy => data::write_npy_f32(
+            &args.output,
+            &embeddings.data,
+            embeddings.rows,
+            embeddings.dim,
+        )?,
+        OutputFormat::Parquet => {
+            data::write_embeddings_parquet(&args.output, &texts, &embeddings.data, embeddings.dim)?
+        }
     }
     eprintln!(
         "encoded {} texts into [{}, {}] in {seconds:.2} s ({:.0} texts/s), wrote {}",
@@ -75,8 +82,14 @@ fn read_texts(input: &Path, column: Option<&str>) -> Result<Vec<String>> {
     let is_parquet = input.extension().is_some_and(|e| e == "parquet");
     let texts = match (is_parquet, column) {
         (true, Some(column)) => data::read_text_column(input, column)?,
-        (true, None) => bail!("{} is a parquet file: name its text column with --column", input.display()),
-        (false, Some(_)) => bail!("--column applies to parquet input only, {} is read as text lines", input.display()),
+        (true, None) => bail!(
+            "{} is a parquet file: name its text column with --column",
+            input.display()
+        ),
+        (false, Some(_)) => bail!(
+            "--column applies to parquet input only, {} is read as text lines",
+            input.display()
+        ),
         (false, None) => data::read_lines(input)?,
     };
     Ok(texts)

@@ -37,17 +37,33 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     let model = args.model.load()?;
     let n = pairs.len();
     // One encode call for both columns batches them better; the evaluator pairs rows i and n+i.
-    let texts: Vec<&str> =
-        pairs.iter().map(|p| p.sentence1.as_str()).chain(pairs.iter().map(|p| p.sentence2.as_str())).collect();
-    let options = EncodeOptions { batch_size: args.model.batch_size as usize, normalize: false, show_progress: !args.json };
-    let embeddings = model.encode(&texts, &options).context("encoding the dataset")?;
+    let texts: Vec<&str> = pairs
+        .iter()
+        .map(|p| p.sentence1.as_str())
+        .chain(pairs.iter().map(|p| p.sentence2.as_str()))
+        .collect();
+    let options = EncodeOptions {
+        batch_size: args.model.batch_size as usize,
+        normalize: false,
+        show_progress: !args.json,
+    };
+    let embeddings = model
+        .encode(&texts, &options)
+        .context("encoding the dataset")?;
     let dim = embeddings.dim;
     let (first, second) = embeddings.data.split_at(n * dim);
-    let metrics = evaluate_sts(Embeddings::new(first, n, dim)?, Embeddings::new(second, n, dim)?, &scores)?;
+    let metrics = evaluate_sts(
+        Embeddings::new(first, n, dim)?,
+        Embeddings::new(second, n, dim)?,
+        &scores,
+    )?;
     if args.json {
         println!("{}", serde_json::to_string(&metrics)?);
     } else {
-        println!("{} on {} ({}, {n} pairs)", args.model.model, args.dataset, args.split);
+        println!(
+            "{} on {} ({}, {n} pairs)",
+            args.model.model, args.dataset, args.split
+        );
         println!("{}", metrics.to_table());
     }
     Ok(())
@@ -62,10 +78,15 @@ fn dataset_file(name: &str, split: &str) -> Result<std::path::PathBuf> {
         return Ok(local.to_path_buf());
     }
     let known = KnownDataset::find(name).ok_or_else(|| {
-        anyhow!("unknown dataset {name:?}: use one of {} or a local .parquet file", data::known_dataset_names().join(", "))
+        anyhow!(
+            "unknown dataset {name:?}: use one of {} or a local .parquet file",
+            data::known_dataset_names().join(", ")
+        )
     })?;
     let file = known.file(split).map_err(|e| anyhow!(e))?;
     let client = hub::HubClient::from_env()?;
     let repo = hub::Repo::dataset(file.repo)?;
-    client.get(&repo, &file.path).with_context(|| format!("downloading {} {split}", known.name))
+    client
+        .get(&repo, &file.path)
+        .with_context(|| format!("downloading {} {split}", known.name))
 }

@@ -29,11 +29,13 @@ impl ModelArgs {
         }
         let device = self.device.resolve()?;
         let dir = self.resolve_dir()?;
-        SentenceTransformer::load(&dir, device).with_context(|| format!("loading model {}", self.model))
+        SentenceTransformer::load(&dir, device)
+            .with_context(|| format!("loading model {}", self.model))
     }
 
     fn resolve_dir(&self) -> Result<PathBuf> {
         let client = hub::HubClient::from_env()?;
-        hub::resolve_model(&client, &self.model).with_context(|| format!("resolving model {}", self.model))
+        hub::resolve_model(&client, &self.model)
+            .with_context(|| format!("resolving model {}", self.model))
     }
 }

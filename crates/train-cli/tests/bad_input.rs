@@ -12,8 +12,18 @@ fn encode_with_model(model: &Path, endpoint: &str) -> std::process::Output {
     std::fs::write(&input, "hello world\n").unwrap();
     let output = work.path().join("out.npy");
     train_cli(
-        &["encode", "--model", model.to_str().unwrap(), "--input", input.to_str().unwrap(), "--output",
-          output.to_str().unwrap(), "--device", "cpu", "--quiet"],
+        &[
+            "encode",
+            "--model",
+            model.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            output.to_str().unwrap(),
+            "--device",
+            "cpu",
+            "--quiet",
+        ],
         endpoint,
         work.path(),
     )
@@ -24,7 +34,10 @@ fn missing_weights_file_is_named() {
     let dir = tempfile::tempdir().unwrap();
     link_minilm(dir.path());
     std::fs::remove_file(dir.path().join("model.safetensors")).unwrap();
-    assert_fails_with(&encode_with_model(dir.path(), "http://127.0.0.1:9"), &["model.safetensors"]);
+    assert_fails_with(
+        &encode_with_model(dir.path(), "http://127.0.0.1:9"),
+        &["model.safetensors"],
+    );
 }
 
 #[test]
@@ -32,16 +45,30 @@ fn pickle_only_checkpoint_is_refused_with_advice() {
     let dir = tempfile::tempdir().unwrap();
     link_minilm(dir.path());
     std::fs::remove_file(dir.path().join("model.safetensors")).unwrap();
-    replace(dir.path(), "pytorch_model.bin", b"\x80\x02not really a pickle");
-    assert_fails_with(&encode_with_model(dir.path(), "http://127.0.0.1:9"), &["pytorch_model.bin", "safetensors"]);
+    replace(
+        dir.path(),
+        "pytorch_model.bin",
+        b"\x80\x02not really a pickle",
+    );
+    assert_fails_with(
+        &encode_with_model(dir.path(), "http://127.0.0.1:9"),
+        &["pytorch_model.bin", "safetensors"],
+    );
 }
 
 #[test]
 fn corrupt_weights_file_is_named() {
     let dir = tempfile::tempdir().unwrap();
     link_minilm(dir.path());
-    replace(dir.path(), "model.safetensors", b"\x10\x00\x00\x00\x00\x00\x00\x00{garbage");
-    assert_fails_with(&encode_with_model(dir.path(), "http://127.0.0.1:9"), &["model.safetensors"]);
+    replace(
+        dir.path(),
+        "model.safetensors",
+        b"\x10\x00\x00\x00\x00\x00\x00\x00{garbage",
+    );
+    assert_fails_with(
+        &encode_with_model(dir.path(), "http://127.0.0.1:9"),
+        &["model.safetensors"],
+    );
 }
 
 #[test]
@@ -49,7 +76,13 @@ fn wrong_tensor_shape_names_key_and_both_shapes() {
     let dir = tempfile::tempdir().unwrap();
     link_minilm(dir.path());
     let config = std::fs::read_to_string(minilm_dir().join("config.json")).unwrap();
-    replace(dir.path(), "config.json", config.replace("\"intermediate_size\": 1536", "\"intermediate_size\": 1024").as_bytes());
+    replace(
+        dir.path(),
+        "config.json",
+        config
+            .replace("\"intermediate_size\": 1536", "\"intermediate_size\": 1024")
+            .as_bytes(),
+    );
     let out = encode_with_model(dir.path(), "http://127.0.0.1:9");
     assert_fails_with(&out, &["intermediate.dense", "[1024, 384]", "[1536, 384]"]);
 }
@@ -58,8 +91,15 @@ fn wrong_tensor_shape_names_key_and_both_shapes() {
 fn unknown_pooling_mode_names_file_and_mode() {
     let dir = tempfile::tempdir().unwrap();
     link_minilm(dir.path());
-    replace(dir.path(), "1_Pooling/config.json", br#"{"embedding_dimension": 384, "pooling_mode": "median"}"#);
-    assert_fails_with(&encode_with_model(dir.path(), "http://127.0.0.1:9"), &["1_Pooling/config.json", "median"]);
+    replace(
+        dir.path(),
+        "1_Pooling/config.json",
+        br#"{"embedding_dimension": 384, "pooling_mode": "median"}"#,
+    );
+    assert_fails_with(
+        &encode_with_model(dir.path(), "http://127.0.0.1:9"),
+        &["1_Pooling/config.json", "median"],
+    );
 }
 
 #[test]
@@ -67,8 +107,17 @@ fn non_bert_architecture_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     link_minilm(dir.path());
     let config = std::fs::read_to_string(minilm_dir().join("config.json")).unwrap();
-    replace(dir.path(), "config.json", config.replace("\"model_type\": \"bert\"", "\"model_type\": \"gpt2\"").as_bytes());
-    assert_fails_with(&encode_with_model(dir.path(), "http://127.0.0.1:9"), &["config.json", "gpt2"]);
+    replace(
+        dir.path(),
+        "config.json",
+        config
+            .replace("\"model_type\": \"bert\"", "\"model_type\": \"gpt2\"")
+            .as_bytes(),
+    );
+    assert_fails_with(
+        &encode_with_model(dir.path(), "http://127.0.0.1:9"),
+        &["config.json", "gpt2"],
+    );
 }
 
 #[test]
@@ -76,13 +125,19 @@ fn corrupt_config_json_is_named() {
     let dir = tempfile::tempdir().unwrap();
     link_minilm(dir.path());
     replace(dir.path(), "config.json", b"{ not json");
-    assert_fails_with(&encode_with_model(dir.path(), "http://127.0.0.1:9"), &["config.json"]);
+    assert_fails_with(
+        &encode_with_model(dir.path(), "http://127.0.0.1:9"),
+        &["config.json"],
+    );
 }
 
 #[test]
 fn unreachable_endpoint_says_so() {
     // Port 9 (discard) on loopback: nothing listens there.
-    let out = encode_with_model(Path::new("sentence-transformers/all-MiniLM-L6-v2"), "http://127.0.0.1:9");
+    let out = encode_with_model(
+        Path::new("sentence-transformers/all-MiniLM-L6-v2"),
+        "http://127.0.0.1:9",
+    );
     assert_fails_with(&out, &["HF_ENDPOINT"]);
 }
 
@@ -99,8 +154,15 @@ fn empty_input_file_is_named() {
     let input = work.path().join("empty.txt");
     std::fs::write(&input, "").unwrap();
     let out = train_cli(
-        &["encode", "--model", minilm_dir().to_str().unwrap(), "--input", input.to_str().unwrap(), "--output",
-          work.path().join("o.npy").to_str().unwrap()],
+        &[
+            "encode",
+            "--model",
+            minilm_dir().to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            work.path().join("o.npy").to_str().unwrap(),
+        ],
         "http://127.0.0.1:9",
         work.path(),
     );
@@ -110,18 +172,37 @@ fn empty_input_file_is_named() {
 #[test]
 fn wrong_column_and_output_format_are_reported_before_loading() {
     let work = tempfile::tempdir().unwrap();
-    let stsb = mirror_dir().join("datasets/nyu-mll/glue/resolve/main/stsb/test-00000-of-00001.parquet");
+    let stsb =
+        mirror_dir().join("datasets/nyu-mll/glue/resolve/main/stsb/test-00000-of-00001.parquet");
     let model = minilm_dir();
     let out = train_cli(
-        &["encode", "--model", model.to_str().unwrap(), "--input", stsb.to_str().unwrap(), "--column", "text",
-          "--output", work.path().join("o.npy").to_str().unwrap()],
+        &[
+            "encode",
+            "--model",
+            model.to_str().unwrap(),
+            "--input",
+            stsb.to_str().unwrap(),
+            "--column",
+            "text",
+            "--output",
+            work.path().join("o.npy").to_str().unwrap(),
+        ],
         "http://127.0.0.1:9",
         work.path(),
     );
     assert_fails_with(&out, &["text", "sentence1"]);
     let out = train_cli(
-        &["encode", "--model", model.to_str().unwrap(), "--input", stsb.to_str().unwrap(), "--column", "sentence1",
-          "--output", work.path().join("o.csv").to_str().unwrap()],
+        &[
+            "encode",
+            "--model",
+            model.to_str().unwrap(),
+            "--input",
+            stsb.to_str().unwrap(),
+            "--column",
+            "sentence1",
+            "--output",
+            work.path().join("o.csv").to_str().unwrap(),
+        ],
         "http://127.0.0.1:9",
         work.path(),
     );
@@ -133,7 +214,15 @@ fn eval_on_a_split_without_gold_scores_is_refused() {
     let endpoint = serve(mirror_dir());
     let home = tempfile::tempdir().unwrap();
     let out = train_cli(
-        &["eval", "--model", minilm_dir().to_str().unwrap(), "--dataset", "glue/stsb", "--split", "test"],
+        &[
+            "eval",
+            "--model",
+            minilm_dir().to_str().unwrap(),
+            "--dataset",
+            "glue/stsb",
+            "--split",
+            "test",
+        ],
         &endpoint,
         home.path(),
     );

@@ -8,13 +8,32 @@ use common::*;
 fn eval_minilm_on_stsb_validation_matches_sentence_transformers() {
     let endpoint = serve(mirror_dir());
     let home = tempfile::tempdir().unwrap();
-    let args = ["eval", "--model", "sentence-transformers/all-MiniLM-L6-v2", "--dataset", "glue/stsb",
-                "--split", "validation", "--json", "--device", "cpu"];
+    let args = [
+        "eval",
+        "--model",
+        "sentence-transformers/all-MiniLM-L6-v2",
+        "--dataset",
+        "glue/stsb",
+        "--split",
+        "validation",
+        "--json",
+        "--device",
+        "cpu",
+    ];
     let out = train_cli(&args, &endpoint, home.path());
     assert!(out.status.success(), "{}", stderr(&out));
-    let metrics: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object on stdout");
-    let keys = ["pearson_cosine", "spearman_cosine", "pearson_euclidean", "spearman_euclidean",
-                "pearson_manhattan", "spearman_manhattan", "pearson_dot", "spearman_dot"];
+    let metrics: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("one JSON object on stdout");
+    let keys = [
+        "pearson_cosine",
+        "spearman_cosine",
+        "pearson_euclidean",
+        "spearman_euclidean",
+        "pearson_manhattan",
+        "spearman_manhattan",
+        "pearson_dot",
+        "spearman_dot",
+    ];
     assert_eq!(metrics.as_object().unwrap().len(), keys.len());
     for key in keys {
         assert!(metrics[key].is_f64(), "missing {key}");
@@ -23,7 +42,10 @@ fn eval_minilm_on_stsb_validation_matches_sentence_transformers() {
     let pearson = metrics["pearson_cosine"].as_f64().unwrap();
     let spearman = metrics["spearman_cosine"].as_f64().unwrap();
     assert!((pearson - 0.8696).abs() <= 5e-4, "pearson_cosine {pearson}");
-    assert!((spearman - 0.8672).abs() <= 5e-4, "spearman_cosine {spearman}");
+    assert!(
+        (spearman - 0.8672).abs() <= 5e-4,
+        "spearman_cosine {spearman}"
+    );
     // The files went into the standard cache layout.
     let cached = home.path().join("hub/datasets--nyu-mll--glue");
     assert!(cached.is_dir(), "dataset not cached under HF_HOME/hub");
@@ -35,12 +57,26 @@ fn encode_text_lines_to_npy_and_parquet_column_to_parquet() {
     let home = tempfile::tempdir().unwrap();
     let work = tempfile::tempdir().unwrap();
     let input = work.path().join("in.txt");
-    std::fs::write(&input, "A man is playing a guitar.\nA woman slices an onion.\nThe cat sleeps.\n").unwrap();
+    std::fs::write(
+        &input,
+        "A man is playing a guitar.\nA woman slices an onion.\nThe cat sleeps.\n",
+    )
+    .unwrap();
     let npy = work.path().join("out.npy");
     let model = minilm_dir();
     let out = train_cli(
-        &["encode", "--model", model.to_str().unwrap(), "--input", input.to_str().unwrap(), "--output",
-          npy.to_str().unwrap(), "--device", "cpu", "--quiet"],
+        &[
+            "encode",
+            "--model",
+            model.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            npy.to_str().unwrap(),
+            "--device",
+            "cpu",
+            "--quiet",
+        ],
         &endpoint,
         home.path(),
     );
@@ -49,19 +85,39 @@ fn encode_text_lines_to_npy_and_parquet_column_to_parquet() {
     assert_eq!((rows, dim), (3, 384));
     for row in values.chunks(dim) {
         let norm: f32 = row.iter().map(|v| v * v).sum::<f32>().sqrt();
-        assert!((norm - 1.0).abs() < 1e-5, "all-MiniLM-L6-v2 normalises: norm {norm}");
+        assert!(
+            (norm - 1.0).abs() < 1e-5,
+            "all-MiniLM-L6-v2 normalises: norm {norm}"
+        );
     }
 
-    let stsb = mirror_dir().join("datasets/nyu-mll/glue/resolve/main/stsb/test-00000-of-00001.parquet");
+    let stsb =
+        mirror_dir().join("datasets/nyu-mll/glue/resolve/main/stsb/test-00000-of-00001.parquet");
     let parquet_out = work.path().join("out.parquet");
     let out = train_cli(
-        &["encode", "--model", "sentence-transformers/all-MiniLM-L6-v2", "--input", stsb.to_str().unwrap(),
-          "--column", "sentence1", "--output", parquet_out.to_str().unwrap(), "--batch-size", "64", "--quiet"],
+        &[
+            "encode",
+            "--model",
+            "sentence-transformers/all-MiniLM-L6-v2",
+            "--input",
+            stsb.to_str().unwrap(),
+            "--column",
+            "sentence1",
+            "--output",
+            parquet_out.to_str().unwrap(),
+            "--batch-size",
+            "64",
+            "--quiet",
+        ],
         &endpoint,
         home.path(),
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let texts = data::read_text_column(&parquet_out, "text").unwrap();
     assert_eq!(texts.len(), 1379);
-    assert_eq!(texts, data::read_text_column(&stsb, "sentence1").unwrap(), "rows keep input order");
+    assert_eq!(
+        texts,
+        data::read_text_column(&stsb, "sentence1").unwrap(),
+        "rows keep input order"
+    );
 }

@@ -79,19 +79,26 @@ impl BertConfig {
     /// keys this crate does not model (`transformers_version`, `torch_dtype`, …).
     pub fn from_file(path: &Path) -> Result<(Self, serde_json::Value)> {
         let raw: serde_json::Value = read_json(path, "a model config")?;
-        let model_type = raw.get("model_type").and_then(|v| v.as_str()).unwrap_or("bert");
+        let model_type = raw
+            .get("model_type")
+            .and_then(|v| v.as_str())
+            .unwrap_or("bert");
         if model_type != "bert" {
             return Err(Error::UnsupportedArchitecture {
                 path: path.to_path_buf(),
                 model_type: model_type.to_string(),
             });
         }
-        let config: BertConfig = serde_json::from_value(raw.clone()).map_err(|source| Error::Json {
+        let config: BertConfig =
+            serde_json::from_value(raw.clone()).map_err(|source| Error::Json {
+                path: path.to_path_buf(),
+                what: "a BERT config",
+                source,
+            })?;
+        config.validate().map_err(|message| Error::Config {
             path: path.to_path_buf(),
-            what: "a BERT config",
-            source,
+            message,
         })?;
-        config.validate().map_err(|message| Error::Config { path: path.to_path_buf(), message })?;
         Ok((config, raw))
     }
 
@@ -124,7 +131,10 @@ impl BertConfig {
         }
         for (key, p) in [
             ("hidden_dropout_prob", self.hidden_dropout_prob),
-            ("attention_probs_dropout_prob", self.attention_probs_dropout_prob),
+            (
+                "attention_probs_dropout_prob",
+                self.attention_probs_dropout_prob,
+            ),
         ] {
             if !(0.0..1.0).contains(&p) {
                 return Err(format!("key {key} must be in [0, 1), got {p}"));

@@ -15,9 +15,20 @@ pub struct BertEmbeddings {
 
 impl BertEmbeddings {
     pub fn new(p: nn::Path, config: &BertConfig) -> Self {
-        let init = nn::Init::Randn { mean: 0.0, stdev: config.initializer_range };
+        let init = nn::Init::Randn {
+            mean: 0.0,
+            stdev: config.initializer_range,
+        };
         let emb = |name: &str, n: i64| {
-            nn::embedding(&p / name, n, config.hidden_size, nn::EmbeddingConfig { ws_init: init, ..Default::default() })
+            nn::embedding(
+                &p / name,
+                n,
+                config.hidden_size,
+                nn::EmbeddingConfig {
+                    ws_init: init,
+                    ..Default::default()
+                },
+            )
         };
         BertEmbeddings {
             word_embeddings: emb("word_embeddings", config.vocab_size),
@@ -32,7 +43,8 @@ impl BertEmbeddings {
     /// input_ids, token_type_ids: `[batch, seq]` → `[batch, seq, hidden]`
     pub fn forward_t(&self, input_ids: &Tensor, token_type_ids: &Tensor, train: bool) -> Tensor {
         let seq_len = input_ids.size()[1];
-        let positions = Tensor::arange(seq_len, (tch::Kind::Int64, input_ids.device())).unsqueeze(0);
+        let positions =
+            Tensor::arange(seq_len, (tch::Kind::Int64, input_ids.device())).unsqueeze(0);
         let xs = input_ids.apply(&self.word_embeddings)
             + positions.apply(&self.position_embeddings)
             + token_type_ids.apply(&self.token_type_embeddings);

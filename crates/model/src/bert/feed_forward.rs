@@ -17,8 +17,18 @@ impl BertFeedForward {
     /// `p` is the layer's path: the weights sit at `intermediate.dense` and `output.dense`.
     pub fn new(p: &nn::Path, config: &BertConfig) -> Self {
         BertFeedForward {
-            intermediate: super::linear(p / "intermediate" / "dense", config.hidden_size, config.intermediate_size, config),
-            output: super::linear(p / "output" / "dense", config.intermediate_size, config.hidden_size, config),
+            intermediate: super::linear(
+                p / "intermediate" / "dense",
+                config.hidden_size,
+                config.intermediate_size,
+                config,
+            ),
+            output: super::linear(
+                p / "output" / "dense",
+                config.intermediate_size,
+                config.hidden_size,
+                config,
+            ),
             layer_norm: super::layer_norm(p / "output" / "LayerNorm", config),
             activation: config.hidden_act,
             dropout: config.hidden_dropout_prob,

@@ -31,13 +31,24 @@ pub struct TokenBatch {
 impl TokenBatch {
     pub fn check(&self) -> Result<()> {
         let ids = self.input_ids.size();
-        for (what, other) in [("attention_mask", &self.attention_mask), ("token_type_ids", &self.token_type_ids)] {
+        for (what, other) in [
+            ("attention_mask", &self.attention_mask),
+            ("token_type_ids", &self.token_type_ids),
+        ] {
             if other.size() != ids {
-                return Err(Error::Shape { context: what, left: ids.clone(), right: other.size() });
+                return Err(Error::Shape {
+                    context: what,
+                    left: ids.clone(),
+                    right: other.size(),
+                });
             }
         }
         if ids.len() != 2 {
-            return Err(Error::Shape { context: "input_ids must be [batch, seq]", left: ids, right: vec![] });
+            return Err(Error::Shape {
+                context: "input_ids must be [batch, seq]",
+                left: ids,
+                right: vec![],
+            });
         }
         Ok(())
     }
@@ -66,13 +77,25 @@ impl BertModel {
         let layers = (0..config.num_hidden_layers)
             .map(|i| {
                 let lp = p / "encoder" / "layer" / i;
-                BertLayer { attention: BertAttention::new(&lp / "attention", config), feed_forward: BertFeedForward::new(&lp, config) }
+                BertLayer {
+                    attention: BertAttention::new(&lp / "attention", config),
+                    feed_forward: BertFeedForward::new(&lp, config),
+                }
             })
             .collect();
         if with_pooler {
-            let _pooler = linear(p / "pooler" / "dense", config.hidden_size, config.hidden_size, config);
+            let _pooler = linear(
+                p / "pooler" / "dense",
+                config.hidden_size,
+                config.hidden_size,
+                config,
+            );
         }
-        BertModel { embeddings, layers, config: config.clone() }
+        BertModel {
+            embeddings,
+            layers,
+            config: config.clone(),
+        }
     }
 
     pub fn config(&self) -> &BertConfig {
@@ -92,7 +115,9 @@ impl BertModel {
         }
         let _span = tracing::trace_span!("bert_forward", seq).entered();
         let mask = batch.attention_mask.gt(0).unsqueeze(1).unsqueeze(1);
-        let mut xs = self.embeddings.forward_t(&batch.input_ids, &batch.token_type_ids, train);
+        let mut xs = self
+            .embeddings
+            .forward_t(&batch.input_ids, &batch.token_type_ids, train);
         for layer in &self.layers {
             xs = layer.attention.forward_t(&xs, &mask, train);
             xs = layer.feed_forward.forward_t(&xs, train);
@@ -103,7 +128,10 @@ impl BertModel {
 
 fn linear(p: nn::Path, input: i64, output: i64, config: &BertConfig) -> nn::Linear {
     let cfg = nn::LinearConfig {
-        ws_init: nn::Init::Randn { mean: 0.0, stdev: config.initializer_range },
+        ws_init: nn::Init::Randn {
+            mean: 0.0,
+            stdev: config.initializer_range,
+        },
         bs_init: Some(nn::Init::Const(0.0)),
         bias: true,
     };
@@ -111,6 +139,9 @@ fn linear(p: nn::Path, input: i64, output: i64, config: &BertConfig) -> nn::Line
 }
 
 fn layer_norm(p: nn::Path, config: &BertConfig) -> nn::LayerNorm {
-    let cfg = nn::LayerNormConfig { eps: config.layer_norm_eps, ..Default::default() };
+    let cfg = nn::LayerNormConfig {
+        eps: config.layer_norm_eps,
+        ..Default::default()
+    };
     nn::layer_norm(p, vec![config.hidden_size], cfg)
 }

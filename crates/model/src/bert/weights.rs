@@ -13,10 +13,14 @@ use crate::error::{Error, Result};
 /// the `position_ids` buffer) are ignored.
 pub fn load_weights(vs: &mut nn::VarStore, path: &Path) -> Result<()> {
     if !path.is_file() {
-        return Err(Error::MissingFile { path: path.to_path_buf() });
+        return Err(Error::MissingFile {
+            path: path.to_path_buf(),
+        });
     }
-    let tensors = Tensor::read_safetensors(path)
-        .map_err(|source| Error::Torch { context: Some(format!("reading {}", path.display())), source })?;
+    let tensors = Tensor::read_safetensors(path).map_err(|source| Error::Torch {
+        context: Some(format!("reading {}", path.display())),
+        source,
+    })?;
     let mut by_name: HashMap<String, Tensor> = HashMap::with_capacity(tensors.len());
     for (name, tensor) in tensors {
         by_name.insert(canonical_key(&name), tensor);
@@ -26,12 +30,17 @@ pub fn load_weights(vs: &mut nn::VarStore, path: &Path) -> Result<()> {
     names.sort();
     for name in names.clone() {
         if !by_name.contains_key(name.as_str()) {
-            return Err(Error::MissingTensor { path: path.to_path_buf(), key: name.clone() });
+            return Err(Error::MissingTensor {
+                path: path.to_path_buf(),
+                key: name.clone(),
+            });
         }
     }
     tch::no_grad(|| -> Result<()> {
         for (name, var) in variables.iter_mut() {
-            let Some(source) = by_name.get(name.as_str()) else { continue };
+            let Some(source) = by_name.get(name.as_str()) else {
+                continue;
+            };
             if source.size() != var.size() {
                 return Err(Error::TensorShape {
                     path: path.to_path_buf(),
@@ -44,7 +53,10 @@ pub fn load_weights(vs: &mut nn::VarStore, path: &Path) -> Result<()> {
         }
         Ok(())
     })?;
-    let unused: Vec<&String> = by_name.keys().filter(|k| !variables.contains_key(k.as_str())).collect();
+    let unused: Vec<&String> = by_name
+        .keys()
+        .filter(|k| !variables.contains_key(k.as_str()))
+        .collect();
     if !unused.is_empty() {
         tracing::debug!(file = %path.display(), ?unused, "checkpoint tensors not used by the model");
     }
@@ -60,9 +72,14 @@ pub fn save_weights(vs: &nn::VarStore, path: &Path) -> Result<()> {
         .collect();
     named.sort_by(|a, b| a.0.cmp(&b.0));
     let tmp = path.with_extension("safetensors.tmp");
-    Tensor::write_safetensors(&named, &tmp)
-        .map_err(|source| Error::Torch { context: Some(format!("writing {}", tmp.display())), source })?;
-    std::fs::rename(&tmp, path).map_err(|source| Error::Io { path: path.to_path_buf(), source })
+    Tensor::write_safetensors(&named, &tmp).map_err(|source| Error::Torch {
+        context: Some(format!("writing {}", tmp.display())),
+        source,
+    })?;
+    std::fs::rename(&tmp, path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 fn canonical_key(name: &str) -> String {
@@ -82,8 +99,14 @@ mod tests {
 
     #[test]
     fn canonical_keys() {
-        assert_eq!(canonical_key("bert.embeddings.LayerNorm.gamma"), "embeddings.LayerNorm.weight");
-        assert_eq!(canonical_key("encoder.layer.0.output.LayerNorm.beta"), "encoder.layer.0.output.LayerNorm.bias");
+        assert_eq!(
+            canonical_key("bert.embeddings.LayerNorm.gamma"),
+            "embeddings.LayerNorm.weight"
+        );
+        assert_eq!(
+            canonical_key("encoder.layer.0.output.LayerNorm.beta"),
+            "encoder.layer.0.output.LayerNorm.bias"
+        );
         assert_eq!(canonical_key("pooler.dense.weight"), "pooler.dense.weight");
     }
 }

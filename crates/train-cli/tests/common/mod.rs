@@ -10,7 +10,11 @@ use std::process::{Command, Output};
 
 pub fn mirror_dir() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/hf-mirror");
-    assert!(dir.is_dir(), "hub mirror not found at {} (expected ../shared beside the repo)", dir.display());
+    assert!(
+        dir.is_dir(),
+        "hub mirror not found at {} (expected ../shared beside the repo)",
+        dir.display()
+    );
     dir
 }
 
@@ -46,17 +50,28 @@ fn handle(mut stream: TcpStream, root: &Path) -> std::io::Result<()> {
     }
     let mut parts = request.split_whitespace();
     let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or("/"));
-    let relative = target.split('?').next().unwrap_or("").trim_start_matches('/');
+    let relative = target
+        .split('?')
+        .next()
+        .unwrap_or("")
+        .trim_start_matches('/');
     let path = root.join(relative);
     let safe = !relative.split('/').any(|p| p == "..");
     match std::fs::read(&path) {
         Ok(body) if safe && path.is_file() => {
-            write!(stream, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len())?;
+            write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            )?;
             if method != "HEAD" {
                 stream.write_all(&body)?;
             }
         }
-        _ => write!(stream, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")?,
+        _ => write!(
+            stream,
+            "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )?,
     }
     stream.flush()
 }
@@ -81,8 +96,14 @@ pub fn stderr(out: &Output) -> String {
 /// Asserts a clean failure: non-zero exit, no panic, and stderr containing every `needle`.
 pub fn assert_fails_with(out: &Output, needles: &[&str]) {
     let err = stderr(out);
-    assert!(!out.status.success(), "expected failure, got success; stderr:\n{err}");
-    assert!(!err.contains("panicked"), "panicked instead of reporting an error:\n{err}");
+    assert!(
+        !out.status.success(),
+        "expected failure, got success; stderr:\n{err}"
+    );
+    assert!(
+        !err.contains("panicked"),
+        "panicked instead of reporting an error:\n{err}"
+    );
     for needle in needles {
         assert!(err.contains(needle), "stderr lacks {needle:?}:\n{err}");
     }
