@@ -6,6 +6,7 @@ mod fetch;
 mod python_env;
 mod setup;
 mod test;
+mod tidy;
 
 use std::path::{Path, PathBuf};
 
@@ -46,6 +47,11 @@ enum Command {
     FetchModel {
         #[arg(default_value = bench::BENCH_MODEL)]
         model: String,
+    },
+    /// Download datasets (glue/mnli, glue/stsb, snli) into the Hugging Face cache and check them
+    FetchData {
+        #[arg(default_values_t = ["glue/mnli".to_string(), "glue/stsb".to_string()])]
+        names: Vec<String>,
     },
     /// Benchmarks against Python sentence-transformers (same machine, same threads)
     Bench {
@@ -103,6 +109,7 @@ fn main() -> Result<()> {
         }
         Command::Test { args } => test::run(&root, &args),
         Command::FetchModel { model } => fetch::fetch_model(&model),
+        Command::FetchData { names } => fetch::fetch_data(&names),
         Command::Bench {
             which:
                 BenchKind::Encode {

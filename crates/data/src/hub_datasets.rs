@@ -18,6 +18,18 @@ pub struct KnownDataset {
     pub repo: &'static str,
     folder: &'static str,
     pub splits: &'static [&'static str],
+    /// What `cargo xtask fetch-data` downloads: what training and evaluation use.
+    pub fetch_splits: &'static [&'static str],
+    pub kind: DatasetKind,
+}
+
+/// What the rows of a known dataset are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatasetKind {
+    /// premise, hypothesis, label (0 entailment, 1 neutral, 2 contradiction)
+    Nli,
+    /// sentence1, sentence2, label (a similarity score)
+    ScoredPairs,
 }
 
 pub const KNOWN_DATASETS: [KnownDataset; 3] = [
@@ -26,6 +38,8 @@ pub const KNOWN_DATASETS: [KnownDataset; 3] = [
         repo: "nyu-mll/glue",
         folder: "stsb",
         splits: &["train", "validation", "test"],
+        fetch_splits: &["train", "validation", "test"],
+        kind: DatasetKind::ScoredPairs,
     },
     KnownDataset {
         name: "glue/mnli",
@@ -38,12 +52,16 @@ pub const KNOWN_DATASETS: [KnownDataset; 3] = [
             "test_matched",
             "test_mismatched",
         ],
+        fetch_splits: &["train", "validation_matched"],
+        kind: DatasetKind::Nli,
     },
     KnownDataset {
         name: "snli",
         repo: "stanfordnlp/snli",
         folder: "plain_text",
         splits: &["train", "validation", "test"],
+        fetch_splits: &["train", "validation", "test"],
+        kind: DatasetKind::Nli,
     },
 ];
 

@@ -20,7 +20,9 @@ mod text_column;
 
 pub use embeddings_parquet::write_embeddings_parquet;
 pub use error::{Error, Result};
-pub use hub_datasets::{known_dataset_names, HubDatasetFile, KnownDataset, KNOWN_DATASETS};
+pub use hub_datasets::{
+    known_dataset_names, DatasetKind, HubDatasetFile, KnownDataset, KNOWN_DATASETS,
+};
 pub use lines::read_lines;
 pub use nli::{read_nli_pairs, NliColumns, NliLabel, NliPair, NliPairs, UnlabeledRows};
 pub use npy::{read_npy_f32, write_npy_f32};
