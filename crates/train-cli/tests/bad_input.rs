@@ -11,19 +11,12 @@ fn encode_with_model(model: &Path, endpoint: &str) -> std::process::Output {
     let input = work.path().join("in.txt");
     std::fs::write(&input, "hello world\n").unwrap();
     let output = work.path().join("out.npy");
-    train_cli(
-        &[
-            "encode",
-            "--model",
-            model.to_str().unwrap(),
-            "--input",
-            input.to_str().unwrap(),
-            "--output",
-            output.to_str().unwrap(),
-            "--device",
-            "cpu",
-            "--quiet",
-        ],
+    let model = model.to_str().unwrap();
+    encode(
+        model,
+        &input,
+        &output,
+        &["--device", "cpu", "--quiet"],
         endpoint,
         work.path(),
     )
@@ -84,7 +77,14 @@ fn wrong_tensor_shape_names_key_and_both_shapes() {
             .as_bytes(),
     );
     let out = encode_with_model(dir.path(), "http://127.0.0.1:9");
-    assert_fails_with(&out, &["intermediate.dense", "[1024, 384]", "[1536, 384]"]);
+    assert_fails_with(
+        &out,
+        &[
+            "encoder.layer.0.intermediate.dense.bias",
+            "[1024]",
+            "[1536]",
+        ],
+    );
 }
 
 #[test]
@@ -153,16 +153,12 @@ fn empty_input_file_is_named() {
     let work = tempfile::tempdir().unwrap();
     let input = work.path().join("empty.txt");
     std::fs::write(&input, "").unwrap();
-    let out = train_cli(
-        &[
-            "encode",
-            "--model",
-            minilm_dir().to_str().unwrap(),
-            "--input",
-            input.to_str().unwrap(),
-            "--output",
-            work.path().join("o.npy").to_str().unwrap(),
-        ],
+    let (model, output) = (minilm_dir(), work.path().join("o.npy"));
+    let out = encode(
+        model.to_str().unwrap(),
+        &input,
+        &output,
+        &[],
         "http://127.0.0.1:9",
         work.path(),
     );
@@ -175,34 +171,22 @@ fn wrong_column_and_output_format_are_reported_before_loading() {
     let stsb =
         mirror_dir().join("datasets/nyu-mll/glue/resolve/main/stsb/test-00000-of-00001.parquet");
     let model = minilm_dir();
-    let out = train_cli(
-        &[
-            "encode",
-            "--model",
-            model.to_str().unwrap(),
-            "--input",
-            stsb.to_str().unwrap(),
-            "--column",
-            "text",
-            "--output",
-            work.path().join("o.npy").to_str().unwrap(),
-        ],
+    let model = model.to_str().unwrap();
+    let (npy, csv) = (work.path().join("o.npy"), work.path().join("o.csv"));
+    let out = encode(
+        model,
+        &stsb,
+        &npy,
+        &["--column", "text"],
         "http://127.0.0.1:9",
         work.path(),
     );
     assert_fails_with(&out, &["text", "sentence1"]);
-    let out = train_cli(
-        &[
-            "encode",
-            "--model",
-            model.to_str().unwrap(),
-            "--input",
-            stsb.to_str().unwrap(),
-            "--column",
-            "sentence1",
-            "--output",
-            work.path().join("o.csv").to_str().unwrap(),
-        ],
+    let out = encode(
+        model,
+        &stsb,
+        &csv,
+        &["--column", "sentence1"],
         "http://127.0.0.1:9",
         work.path(),
     );

@@ -1,6 +1,6 @@
 //! Loading and saving Hugging Face safetensors checkpoints into a `VarStore`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use tch::{nn, Tensor};
@@ -25,31 +25,30 @@ pub fn load_weights(vs: &mut nn::VarStore, path: &Path) -> Result<()> {
     for (name, tensor) in tensors {
         by_name.insert(canonical_key(&name), tensor);
     }
-    let mut variables = vs.variables();
-    let mut names: Vec<&String> = variables.keys().collect();
-    names.sort();
-    for name in names.clone() {
-        if !by_name.contains_key(name.as_str()) {
-            return Err(Error::MissingTensor {
+    // Sorted, and every key and shape checked before anything is copied: the first error
+    // reported is the same on every run, and a bad file never leaves half-loaded weights.
+    let mut variables: BTreeMap<String, Tensor> = vs.variables().into_iter().collect();
+    for (name, var) in &variables {
+        let source = by_name
+            .get(name.as_str())
+            .ok_or_else(|| Error::MissingTensor {
                 path: path.to_path_buf(),
                 key: name.clone(),
+            })?;
+        if source.size() != var.size() {
+            return Err(Error::TensorShape {
+                path: path.to_path_buf(),
+                key: name.clone(),
+                expected: var.size(),
+                found: source.size(),
             });
         }
     }
     tch::no_grad(|| -> Result<()> {
         for (name, var) in variables.iter_mut() {
-            let Some(source) = by_name.get(name.as_str()) else {
-                continue;
-            };
-            if source.size() != var.size() {
-                return Err(Error::TensorShape {
-                    path: path.to_path_buf(),
-                    key: name.clone(),
-                    expected: var.size(),
-                    found: source.size(),
-                });
+            if let Some(source) = by_name.get(name.as_str()) {
+                var.f_copy_(source)?;
             }
-            var.f_copy_(source)?;
         }
         Ok(())
     })?;

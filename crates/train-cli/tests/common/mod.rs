@@ -139,3 +139,19 @@ pub fn replace(dir: &Path, rel: &str, contents: &[u8]) {
     let _ = std::fs::remove_file(&path);
     std::fs::write(path, contents).unwrap();
 }
+
+/// `train-cli encode --model M --input I --output O EXTRA…` in its own HF cache `home`.
+pub fn encode(
+    model: &str,
+    input: &Path,
+    output: &Path,
+    extra: &[&str],
+    endpoint: &str,
+    home: &Path,
+) -> Output {
+    let mut args = vec!["encode", "--model", model, "--input"];
+    let (input, output) = (input.to_str().unwrap(), output.to_str().unwrap());
+    args.extend([input, "--output", output]);
+    args.extend(extra);
+    train_cli(&args, endpoint, home)
+}
