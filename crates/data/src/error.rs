@@ -9,7 +9,7 @@ use parquet::errors::ParquetError;
 /// Result with the crate's [`Error`] as default error type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Everything that can go wrong while reading a dataset file.
+/// Everything that can go wrong while reading a dataset file or configuring a sampler.
 ///
 /// Messages name the file, and where it applies the 0-based row (parquet),
 /// 1-based line (text files) and column.
@@ -156,4 +156,8 @@ pub enum Error {
         #[source]
         source: ParquetError,
     },
+
+    /// A batch sampler was configured inconsistently.
+    #[error("invalid batch sampler: {reason}")]
+    Sampler { reason: String },
 }

@@ -11,8 +11,10 @@ mod error;
 mod hub_datasets;
 mod lines;
 mod nli;
+mod nli_builders;
 mod npy;
 mod parquet_file;
+mod sampler;
 mod scored_pair;
 #[cfg(test)]
 mod test_support;
@@ -25,6 +27,11 @@ pub use hub_datasets::{
 };
 pub use lines::read_lines;
 pub use nli::{read_nli_pairs, NliColumns, NliLabel, NliPair, NliPairs, UnlabeledRows};
+pub use nli_builders::{
+    hard_triplets, labelled_pairs, scored_pairs, soft_triplets, LabelledPair, NeutralPolicy,
+    Triplet,
+};
 pub use npy::{read_npy_f32, write_npy_f32};
+pub use sampler::{BatchIter, EpochSampler, SamplerState, LENGTH_GROUP_WINDOW_BATCHES};
 pub use scored_pair::{read_scored_pairs, ScoredPair, ScoredPairColumns};
 pub use text_column::read_text_column;

@@ -6,8 +6,9 @@
 use std::path::PathBuf;
 
 use data::{
-    read_nli_pairs, read_scored_pairs, read_text_column, Error, NliColumns, NliLabel,
-    ScoredPairColumns, UnlabeledRows,
+    hard_triplets, labelled_pairs, read_nli_pairs, read_scored_pairs, read_text_column,
+    scored_pairs, soft_triplets, Error, NeutralPolicy, NliColumns, NliLabel, ScoredPairColumns,
+    UnlabeledRows,
 };
 
 const MIRROR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/hf-mirror");
@@ -89,3 +90,36 @@ fn snli_validation() {
     let strict = read_nli_pairs(&path, &NliColumns::GLUE, UnlabeledRows::Reject).unwrap();
     assert_eq!(strict, read);
 }
+
+#[test]
+fn mnli_train_builders() {
+    let path = mirror_file("datasets/nyu-mll/glue/resolve/main/mnli/train-00000-of-00001.parquet");
+    let pairs = read_nli_pairs(&path, &NliColumns::GLUE, UnlabeledRows::Skip)
+        .unwrap()
+        .pairs;
+    assert_eq!(labelled_pairs(&pairs, None).len(), 41_235);
+    assert_eq!(labelled_pairs(&pairs, Some(10_000)).len(), 10_000);
+    let scored = scored_pairs(&pairs, NeutralPolicy::AsZero, None);
+    assert_eq!(scored.len(), 41_235);
+    assert_eq!(scored.iter().filter(|p| p.score == 1.0).count(), 13_784);
+    let dropped = scored_pairs(&pairs, NeutralPolicy::Drop, None);
+    let neutral = pairs
+        .iter()
+        .filter(|p| p.label == NliLabel::Neutral)
+        .count();
+    assert_eq!(dropped.len(), 41_235 - neutral);
+
+    let soft = soft_triplets(&pairs, None, 42);
+    assert_eq!(soft.len(), 13_784);
+    assert_eq!(soft, soft_triplets(&pairs, None, 42));
+    assert_eq!(soft_triplets(&pairs, Some(1_000), 42).len(), 1_000);
+    assert!(soft.iter().all(|t| t.negative != t.positive));
+
+    let hard = hard_triplets(&pairs, None);
+    println!("mnli mirror train: {} hard triplets", hard.len());
+    assert_eq!(hard.len(), HARD_TRIPLETS);
+    assert!(hard.iter().all(|t| t.negative != t.positive));
+}
+
+/// Measured on the mirror's MNLI train copy (41,235 rows).
+const HARD_TRIPLETS: usize = 1_448;
