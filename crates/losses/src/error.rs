@@ -1,0 +1,31 @@
+/// Errors of the losses crate. Shape errors name both shapes.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{loss}: shape mismatch in {context}: {left:?} vs {right:?}")]
+    Shape {
+        loss: &'static str,
+        context: String,
+        left: Vec<i64>,
+        right: Vec<i64>,
+    },
+    #[error("{loss} expects {expected} but got {found}")]
+    Columns {
+        loss: &'static str,
+        expected: String,
+        found: usize,
+    },
+    #[error("{loss}: {message}")]
+    Targets { loss: &'static str, message: String },
+    #[error("invalid loss configuration: {0}")]
+    Config(String),
+    #[error(transparent)]
+    Model(#[from] model::Error),
+    #[error("libtorch error in {loss}")]
+    Torch {
+        loss: &'static str,
+        #[source]
+        source: tch::TchError,
+    },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

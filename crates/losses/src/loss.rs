@@ -1,0 +1,63 @@
+use model::{SentenceTransformer, TokenBatch};
+use tch::Tensor;
+
+use crate::error::Result;
+
+/// What a loss needs besides the texts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetKind {
+    /// In-batch negatives or triplets: the columns are the supervision.
+    None,
+    /// An int64 class per row in `0..num_labels` (SoftmaxLoss).
+    Class { num_labels: usize },
+    /// A float similarity score per row (CosineSimilarityLoss, CoSENT, AnglE; 0/1 pair labels for
+    /// the contrastive losses).
+    Score,
+}
+
+/// The supervision of one batch, on the same device as the embeddings.
+#[derive(Debug, Clone, Copy)]
+pub enum Targets<'a> {
+    None,
+    /// `[batch]` int64
+    Classes(&'a Tensor),
+    /// `[batch]` float
+    Scores(&'a Tensor),
+}
+
+/// A training objective over sentence embeddings.
+pub trait Loss: std::fmt::Debug {
+    /// The sentence-transformers class name, for logs and the model card.
+    fn name(&self) -> &'static str;
+
+    /// What the batch must carry besides its text columns.
+    fn target_kind(&self) -> TargetKind;
+
+    /// How many text columns the loss accepts: `(min, max)`, `max = None` for any number
+    /// (MNRL with any number of hard-negative columns).
+    fn columns(&self) -> (usize, Option<usize>);
+
+    /// The scalar loss from per-column embeddings `[batch, dim]` (gradients flow back through
+    /// them).
+    fn compute(&self, embeddings: &[Tensor], targets: Targets<'_>) -> Result<Tensor>;
+
+    /// One training step: embeds every column, computes the loss and back-propagates
+    /// `loss * grad_scale` into the model's (and the loss's own) parameters. Returns the
+    /// unscaled loss value. Losses that must control how the model is run (GradCache) override it.
+    fn forward_backward(
+        &self,
+        model: &SentenceTransformer,
+        columns: &[TokenBatch],
+        targets: Targets<'_>,
+        grad_scale: f64,
+    ) -> Result<f64> {
+        let embeddings = columns
+            .iter()
+            .map(|c| model.forward_t(c, true))
+            .collect::<model::Result<Vec<_>>>()?;
+        let loss = self.compute(&embeddings, targets)?;
+        let value = loss.double_value(&[]);
+        (loss * grad_scale).backward();
+        Ok(value)
+    }
+}
