@@ -160,4 +160,8 @@ pub enum Error {
     /// A batch sampler was configured inconsistently.
     #[error("invalid batch sampler: {reason}")]
     Sampler { reason: String },
+
+    /// Columns of a training set disagree (lengths, labels out of range, non-finite scores).
+    #[error("invalid training set: {reason}")]
+    TrainingSet { reason: String },
 }

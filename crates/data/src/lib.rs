@@ -19,6 +19,7 @@ mod scored_pair;
 #[cfg(test)]
 mod test_support;
 mod text_column;
+mod training_set;
 
 pub use embeddings_parquet::write_embeddings_parquet;
 pub use error::{Error, Result};
@@ -35,3 +36,4 @@ pub use npy::{read_npy_f32, write_npy_f32};
 pub use sampler::{BatchIter, EpochSampler, SamplerState, LENGTH_GROUP_WINDOW_BATCHES};
 pub use scored_pair::{read_scored_pairs, ScoredPair, ScoredPairColumns};
 pub use text_column::read_text_column;
+pub use training_set::{TargetColumn, TrainingSet};
