@@ -2,6 +2,7 @@
 //! machine before `setup` has run.
 
 mod bench;
+mod bench_data;
 mod fetch;
 mod python_env;
 mod setup;
@@ -82,6 +83,15 @@ enum BenchKind {
         #[arg(long)]
         python: Option<String>,
     },
+    /// Read a synthetic MNLI-shaped parquet file and build hard and soft triplets (release)
+    Data {
+        /// Rows of the generated file
+        #[arg(long, default_value_t = 400_000)]
+        rows: usize,
+        /// Timed runs; the median is reported
+        #[arg(long, default_value_t = 3)]
+        repeats: usize,
+    },
 }
 
 fn main() -> Result<()> {
@@ -110,6 +120,9 @@ fn main() -> Result<()> {
         Command::Test { args } => test::run(&root, &args),
         Command::FetchModel { model } => fetch::fetch_model(&model),
         Command::FetchData { names } => fetch::fetch_data(&names),
+        Command::Bench {
+            which: BenchKind::Data { rows, repeats },
+        } => bench_data::data(&root, &bench_data::DataBench { rows, repeats }),
         Command::Bench {
             which:
                 BenchKind::Encode {

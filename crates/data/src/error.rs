@@ -1,10 +1,13 @@
 //! Errors of the `data` crate.
 
+use std::fmt;
 use std::path::PathBuf;
 
 use arrow::datatypes::DataType;
 use arrow::error::ArrowError;
 use parquet::errors::ParquetError;
+
+use crate::column_mapping::MappingError;
 
 /// Result with the crate's [`Error`] as default error type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -164,4 +167,103 @@ pub enum Error {
     /// Columns of a training set disagree (lengths, labels out of range, non-finite scores).
     #[error("invalid training set: {reason}")]
     TrainingSet { reason: String },
+
+    /// A column mapping such as `anchor=question,positive=answer` does not parse.
+    #[error("invalid column mapping")]
+    ColumnMapping(#[from] MappingError),
+
+    /// A user dataset whose extension names no format we read.
+    #[error(
+        "{}: unsupported dataset format (accepted extensions: .csv, .tsv, .jsonl, .ndjson, .parquet)",
+        path.display()
+    )]
+    UnsupportedFormat { path: PathBuf },
+
+    /// A mapped column's name occurs more than once in a CSV/TSV header.
+    #[error("{}: column `{column}` appears more than once in the header", path.display())]
+    DuplicateColumn { path: PathBuf, column: String },
+
+    /// A value of a user dataset cannot be used (missing, empty, wrong type, out of range).
+    #[error("{}: {at}, column `{column}`: {problem}", path.display())]
+    Value {
+        path: PathBuf,
+        at: Position,
+        column: String,
+        problem: ValueProblem,
+    },
+
+    /// A CSV/TSV record has a different number of fields than the header.
+    #[error("{}: {at}: record has {found} fields, the header has {expected}", path.display())]
+    FieldCount {
+        path: PathBuf,
+        at: Position,
+        expected: usize,
+        found: usize,
+    },
+
+    /// A CSV/TSV record cannot be read (invalid UTF-8, an I/O error, ...).
+    #[error("{}: {at}: cannot read csv record", path.display())]
+    Csv {
+        path: PathBuf,
+        at: Position,
+        #[source]
+        source: csv::Error,
+    },
+
+    /// A JSONL line is not a JSON object.
+    #[error("{}: {at}: not a json object", path.display())]
+    Json {
+        path: PathBuf,
+        at: Position,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// Where in a file a value sits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Position {
+    /// 0-based row index across the whole file (parquet, as in every parquet reader here).
+    Row(usize),
+    /// 1-based line number in a text file (CSV/TSV: the line where the record starts, the
+    /// header being line 1; JSONL: the line of the object).
+    Line(u64),
+}
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Row(row) => write!(f, "row {row}"),
+            Self::Line(line) => write!(f, "line {line}"),
+        }
+    }
+}
+
+/// What is wrong with one value of a user dataset.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ValueProblem {
+    /// A JSONL object lacks the key.
+    #[error("missing value")]
+    Missing,
+    #[error("null value")]
+    Null,
+    /// An empty text (in CSV/TSV an empty field is how a missing value looks).
+    #[error("empty text")]
+    Empty,
+    /// A JSON value of the wrong type.
+    #[error("expected {expected}, found {found}")]
+    WrongType {
+        expected: &'static str,
+        found: &'static str,
+    },
+    #[error("`{text}` is not a number")]
+    NotANumber { text: String },
+    #[error("score {value:e} is not finite (as f32)")]
+    NonFiniteScore { value: f64 },
+    #[error("`{text}` is not an integer label")]
+    NotAnInteger { text: String },
+    #[error("label {value} is negative")]
+    NegativeLabel { value: i64 },
+    #[error("label {value} is outside 0..{num_labels}")]
+    LabelOutOfRange { value: i64, num_labels: usize },
 }

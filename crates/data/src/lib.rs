@@ -1,11 +1,15 @@
 //! Datasets for training and evaluating sentence embedding models.
 //!
 //! This crate has no tensor dependency: it reads files into typed records
-//! ([`ScoredPair`], [`NliPair`], plain strings). Parquet files are streamed as arrow
-//! record batches, projected onto the needed columns. Row numbers in errors are
-//! 0-based indices across the whole file.
+//! ([`ScoredPair`], [`NliPair`], plain strings), users' CSV/TSV/JSONL/parquet files into a
+//! [`TrainingSet`] ([`read_user_dataset`]), and pads token ids into [`EncodedBatch`]es.
+//! Parquet files are streamed as arrow record batches, projected onto the needed columns.
+//! Row numbers in parquet errors are 0-based indices across the whole file; text formats
+//! (lines, CSV/TSV, JSONL) give 1-based line numbers ([`Position`]).
 
+mod collate;
 mod column;
+mod column_mapping;
 mod embeddings_parquet;
 mod error;
 mod hub_datasets;
@@ -20,9 +24,12 @@ mod scored_pair;
 mod test_support;
 mod text_column;
 mod training_set;
+mod user_dataset;
 
+pub use collate::{collate, collate_many, EncodedBatch, TokenizedText};
+pub use column_mapping::{ColumnMapping, MappingError, TargetRole, LABEL_ROLE, SCORE_ROLE};
 pub use embeddings_parquet::write_embeddings_parquet;
-pub use error::{Error, Result};
+pub use error::{Error, Position, Result, ValueProblem};
 pub use hub_datasets::{
     known_dataset_names, DatasetKind, HubDatasetFile, KnownDataset, KNOWN_DATASETS,
 };
@@ -37,3 +44,4 @@ pub use sampler::{BatchIter, EpochSampler, SamplerState, LENGTH_GROUP_WINDOW_BAT
 pub use scored_pair::{read_scored_pairs, ScoredPair, ScoredPairColumns};
 pub use text_column::read_text_column;
 pub use training_set::{TargetColumn, TrainingSet};
+pub use user_dataset::{read_user_dataset, DatasetFormat};

@@ -5,6 +5,8 @@
 
 use std::collections::{HashMap, HashSet};
 
+use ahash::RandomState;
+
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -92,39 +94,63 @@ pub fn scored_pairs(
 /// triplets come in the order their premise (then entailment hypothesis) first appears.
 /// `max_rows` limits the input rows read.
 pub fn hard_triplets(pairs: &[NliPair], max_rows: Option<usize>) -> Vec<Triplet> {
-    let rows = head(pairs, max_rows);
-    let mut first_contradiction: HashMap<&str, &str> = HashMap::new();
-    for p in rows.iter().filter(|p| p.label == NliLabel::Contradiction) {
-        first_contradiction
-            .entry(p.premise.as_str())
-            .or_insert(p.hypothesis.as_str());
+    // One hash lookup of the (long) premise per row: premises become dense ids, and a
+    // premise's first contradiction and entailment hypotheses are gathered by id.
+    struct Premise<'a> {
+        text: &'a str,
+        negative: Option<&'a str>,
+        positives: Vec<&'a str>,
     }
-    // Group entailment hypotheses by premise, premises in first-seen order.
-    let mut premise_order: Vec<&str> = Vec::new();
-    let mut entailed: HashMap<&str, Vec<&str>> = HashMap::new();
-    for p in rows.iter().filter(|p| p.label == NliLabel::Entailment) {
-        entailed
-            .entry(p.premise.as_str())
-            .or_insert_with(|| {
-                premise_order.push(p.premise.as_str());
-                Vec::new()
-            })
-            .push(p.hypothesis.as_str());
+    let mut ids: HashMap<&str, usize, RandomState> = HashMap::default();
+    let mut premises: Vec<Premise<'_>> = Vec::new();
+    // Premises in the order of their first entailment row.
+    let mut order: Vec<usize> = Vec::new();
+    for p in head(pairs, max_rows) {
+        if p.label == NliLabel::Neutral {
+            continue;
+        }
+        let id = *ids.entry(p.premise.as_str()).or_insert_with(|| {
+            premises.push(Premise {
+                text: p.premise.as_str(),
+                negative: None,
+                positives: Vec::new(),
+            });
+            premises.len() - 1
+        });
+        let Some(premise) = premises.get_mut(id) else {
+            continue;
+        };
+        match p.label {
+            NliLabel::Contradiction => {
+                premise.negative.get_or_insert(p.hypothesis.as_str());
+            }
+            NliLabel::Entailment => {
+                if premise.positives.is_empty() {
+                    order.push(id);
+                }
+                premise.positives.push(p.hypothesis.as_str());
+            }
+            NliLabel::Neutral => {}
+        }
     }
-    let mut seen: HashSet<(&str, &str, &str)> = HashSet::new();
+    // The negative is fixed per premise, so (premise, positive) identifies a triplet.
+    let mut seen: HashSet<(usize, &str), RandomState> = HashSet::default();
     let mut triplets = Vec::new();
-    for premise in premise_order {
-        let (Some(&negative), Some(positives)) =
-            (first_contradiction.get(premise), entailed.get(premise))
+    for id in order {
+        let Some(Premise {
+            text,
+            negative: Some(negative),
+            positives,
+        }) = premises.get(id)
         else {
             continue;
         };
         for &positive in positives {
-            if seen.insert((premise, positive, negative)) {
+            if seen.insert((id, positive)) {
                 triplets.push(Triplet {
-                    anchor: premise.to_owned(),
+                    anchor: (*text).to_owned(),
                     positive: positive.to_owned(),
-                    negative: negative.to_owned(),
+                    negative: (*negative).to_owned(),
                 });
             }
         }
@@ -147,7 +173,7 @@ const MAX_DRAWS: usize = 64;
 /// The result is deterministic per seed.
 pub fn soft_triplets(pairs: &[NliPair], max_rows: Option<usize>, seed: u64) -> Vec<Triplet> {
     let hypotheses: Vec<&str> = pairs.iter().map(|p| p.hypothesis.as_str()).collect();
-    let mut entailed: HashMap<&str, HashSet<&str>> = HashMap::new();
+    let mut entailed: HashMap<&str, HashSet<&str, RandomState>, RandomState> = HashMap::default();
     for p in pairs.iter().filter(|p| p.label == NliLabel::Entailment) {
         entailed
             .entry(p.premise.as_str())
@@ -162,11 +188,9 @@ pub fn soft_triplets(pairs: &[NliPair], max_rows: Option<usize>, seed: u64) -> V
         .filter(|p| p.label == NliLabel::Entailment)
         .take(limit)
     {
+        let own = entailed.get(p.premise.as_str());
         let invalid = |candidate: &str| {
-            candidate == p.hypothesis
-                || entailed
-                    .get(p.premise.as_str())
-                    .is_some_and(|set| set.contains(candidate))
+            candidate == p.hypothesis || own.is_some_and(|set| set.contains(candidate))
         };
         let mut negative = None;
         for _ in 0..MAX_DRAWS {

@@ -1,11 +1,18 @@
 //! Streaming access to selected columns of a parquet file, batch by batch.
 
+use std::any::Any;
 use std::fs::File;
+use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 
 use arrow::array::{Array, RecordBatch};
-use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use arrow::datatypes::Schema;
+use arrow::error::ArrowError;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderOptions, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
+};
 use parquet::arrow::ProjectionMask;
+use parquet::errors::ParquetError;
 
 use crate::column::{ColumnKind, ColumnRef};
 use crate::error::{Error, Result};
@@ -36,6 +43,21 @@ impl ParquetColumns {
         columns: &[(&str, ColumnKind)],
         batch_size: usize,
     ) -> Result<Self> {
+        let columns = columns
+            .iter()
+            .map(|&(name, kind)| (name.to_owned(), kind))
+            .collect();
+        Self::open_with(path, batch_size, |_| Ok((columns, ()))).map(|(file, ())| file)
+    }
+
+    /// Like [`ParquetColumns::open`], with the columns chosen by `choose` from the file's
+    /// arrow schema (for readers whose columns depend on the file); `choose`'s other result
+    /// is passed through.
+    pub(crate) fn open_with<T>(
+        path: &Path,
+        batch_size: usize,
+        choose: impl FnOnce(&Schema) -> Result<(Vec<(String, ColumnKind)>, T)>,
+    ) -> Result<(Self, T)> {
         let file = File::open(path).map_err(|source| Error::Io {
             path: path.to_path_buf(),
             source,
@@ -44,12 +66,20 @@ impl ParquetColumns {
             path: path.to_path_buf(),
             source,
         };
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet_error)?;
+        // The arrow schema embedded by writers (`ARROW:schema`) is ignored: arrow-ipc panics
+        // on some corrupt ones (found by fuzzing, tests/fuzz_regressions.rs), and the parquet
+        // schema alone gives every type we read (dictionary-encoded strings come back plain).
+        let options = ArrowReaderOptions::new().with_skip_arrow_metadata(true);
+        let builder =
+            contain_panic(|| ParquetRecordBatchReaderBuilder::try_new_with_options(file, options))
+                .map_err(parquet_error)?;
 
         let schema = builder.schema();
+        let (columns, chosen) = choose(schema)?;
         let roots = builder.parquet_schema().root_schema().get_fields();
         let mut indices = Vec::with_capacity(columns.len());
-        for &(name, kind) in columns {
+        for (name, kind) in &columns {
+            let (name, kind) = (name.as_str(), *kind);
             let column = ColumnRef { path, name };
             let missing = || Error::MissingColumn {
                 path: path.to_path_buf(),
@@ -74,17 +104,20 @@ impl ParquetColumns {
             });
         }
         let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
-        let reader = builder
-            .with_projection(mask)
-            .with_batch_size(batch_size.max(1))
-            .build()
-            .map_err(parquet_error)?;
-        Ok(Self {
+        let reader = contain_panic(|| {
+            builder
+                .with_projection(mask)
+                .with_batch_size(batch_size.max(1))
+                .build()
+        })
+        .map_err(parquet_error)?;
+        let file = Self {
             path: path.to_path_buf(),
             reader,
             num_rows: usize::try_from(num_rows).unwrap_or(0),
             next_row: 0,
-        })
+        };
+        Ok((file, chosen))
     }
 
     pub(crate) fn path(&self) -> &Path {
@@ -98,7 +131,12 @@ impl ParquetColumns {
 
     /// The next record batch, or `None` at the end of the file.
     pub(crate) fn next_batch(&mut self) -> Result<Option<Batch>> {
-        match self.reader.next() {
+        // As in `contain_panic`: every reader returns at the first error, dropping `self`.
+        let reader = &mut self.reader;
+        let next = std::panic::catch_unwind(AssertUnwindSafe(|| reader.next())).unwrap_or_else(
+            |payload| Some(Err(ArrowError::ParquetError(panic_message(&*payload)))),
+        );
+        match next {
             None => Ok(None),
             Some(Err(source)) => Err(Error::Decode {
                 path: self.path.clone(),
@@ -119,6 +157,26 @@ impl ParquetColumns {
             name,
         }
     }
+}
+
+/// Runs parquet decoding, turning a panic into an error. The parquet crate still panics on
+/// some corrupt files (found by fuzzing: parquet 57 unwraps malformed thrift bool fields,
+/// apache/arrow-rs#9839); a user's broken file must be an error naming it, not a crash. A
+/// reader that panicked is never used again: the error ends the read and drops it.
+fn contain_panic<T>(
+    decode: impl FnOnce() -> std::result::Result<T, ParquetError>,
+) -> std::result::Result<T, ParquetError> {
+    std::panic::catch_unwind(AssertUnwindSafe(decode))
+        .unwrap_or_else(|payload| Err(ParquetError::General(panic_message(&*payload))))
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    let detail = payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    format!("the parquet decoder panicked on corrupt input: {detail}")
 }
 
 impl Batch {

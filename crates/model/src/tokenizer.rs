@@ -1,5 +1,6 @@
 //! The Transformer module's tokenizer: `tokenizer.json` (or a `vocab.txt` WordPiece fallback)
-//! with sentence-transformers' truncation, and collation into padded id batches.
+//! with sentence-transformers' truncation, and collation into padded id batches (the padding
+//! itself is `data::collate`).
 
 use std::path::{Path, PathBuf};
 
@@ -12,22 +13,8 @@ use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStr
 
 use crate::error::{Error, Result};
 
-/// Token ids of one text, before padding.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TokenizedText {
-    pub ids: Vec<i64>,
-    pub type_ids: Vec<i64>,
-}
-
-/// A padded batch of token ids, tensor-free (row-major `[batch, seq_len]` buffers).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EncodedBatch {
-    pub input_ids: Vec<i64>,
-    pub attention_mask: Vec<i64>,
-    pub token_type_ids: Vec<i64>,
-    pub batch: usize,
-    pub seq_len: usize,
-}
+// Padding is tensor-free and lives in `data`; these stay reachable as `model::…`.
+pub use data::{EncodedBatch, TokenizedText};
 
 /// The tokenizer of a sentence-transformers Transformer module.
 #[derive(Clone)]
@@ -157,25 +144,7 @@ impl SentenceTokenizer {
 
     /// Pads a batch to its longest member (dynamic padding).
     pub fn collate(&self, texts: &[&TokenizedText]) -> EncodedBatch {
-        let batch = texts.len();
-        let seq_len = texts.iter().map(|t| t.ids.len()).max().unwrap_or(0);
-        let mut input_ids = vec![self.pad_id; batch * seq_len];
-        let mut attention_mask = vec![0; batch * seq_len];
-        let mut token_type_ids = vec![0; batch * seq_len];
-        for (row, text) in texts.iter().enumerate() {
-            let start = row * seq_len;
-            let n = text.ids.len();
-            input_ids[start..start + n].copy_from_slice(&text.ids);
-            token_type_ids[start..start + n].copy_from_slice(&text.type_ids);
-            attention_mask[start..start + n].fill(1);
-        }
-        EncodedBatch {
-            input_ids,
-            attention_mask,
-            token_type_ids,
-            batch,
-            seq_len,
-        }
+        data::collate(texts, self.pad_id)
     }
 
     /// Writes `tokenizer.json` as it was loaded.
