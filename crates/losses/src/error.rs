@@ -16,6 +16,10 @@ pub enum Error {
     },
     #[error("{loss}: {message}")]
     Targets { loss: &'static str, message: String },
+    /// Embeddings that are not floating point, or columns on different devices or of different
+    /// dtypes.
+    #[error("{loss}: {message}")]
+    Embeddings { loss: &'static str, message: String },
     #[error("invalid loss configuration: {0}")]
     Config(String),
     #[error(transparent)]
@@ -26,6 +30,13 @@ pub enum Error {
         #[source]
         source: tch::TchError,
     },
+}
+
+impl Error {
+    /// For `map_err` after a block of fallible tensor ops.
+    pub(crate) fn torch(loss: &'static str) -> impl Fn(tch::TchError) -> Error {
+        move |source| Error::Torch { loss, source }
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

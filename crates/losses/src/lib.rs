@@ -3,12 +3,35 @@
 //! Every loss implements [`Loss`]: it receives the batch's embeddings, one `[batch, dim]`
 //! tensor per text column (anchor, positive, negatives…), plus class labels or scores, so the
 //! trainer treats them all alike. Configs are the tagged [`LossConfig`] enum with the
-//! sentence-transformers defaults.
+//! sentence-transformers defaults. Values and gradients match sentence-transformers 6.2 (see
+//! `tests/parity.rs`).
 
+mod angle;
+mod cached_mnrl;
+mod check;
 mod config;
+mod contrastive;
+mod cosent;
+mod cosine_similarity;
 mod error;
 mod loss;
+mod matryoshka;
+mod mnrl;
+mod online_contrastive;
+mod similarity;
+mod softmax;
+mod triplet;
 
-pub use config::LossConfig;
+pub use angle::AnglELoss;
+pub use cached_mnrl::CachedMultipleNegativesRankingLoss;
+pub use config::{ContrastiveDistance, LossConfig, TripletDistance};
+pub use contrastive::ContrastiveLoss;
+pub use cosent::CoSentLoss;
+pub use cosine_similarity::CosineSimilarityLoss;
 pub use error::{Error, Result};
-pub use loss::{Loss, Targets, TargetKind};
+pub use loss::{Loss, TargetKind, Targets};
+pub use matryoshka::MatryoshkaLoss;
+pub use mnrl::MultipleNegativesRankingLoss;
+pub use online_contrastive::OnlineContrastiveLoss;
+pub use softmax::{Concatenation, SoftmaxLoss};
+pub use triplet::TripletLoss;

@@ -1,7 +1,8 @@
 use model::{SentenceTransformer, TokenBatch};
 use tch::Tensor;
 
-use crate::error::Result;
+use crate::check;
+use crate::error::{Error, Result};
 
 /// What a loss needs besides the texts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,13 +52,17 @@ pub trait Loss: std::fmt::Debug {
         targets: Targets<'_>,
         grad_scale: f64,
     ) -> Result<f64> {
+        check::column_count(self.name(), columns.len(), self.columns())?;
         let embeddings = columns
             .iter()
             .map(|c| model.forward_t(c, true))
             .collect::<model::Result<Vec<_>>>()?;
         let loss = self.compute(&embeddings, targets)?;
-        let value = loss.double_value(&[]);
-        (loss * grad_scale).backward();
+        let torch = Error::torch(self.name());
+        let value = loss.f_double_value(&[]).map_err(&torch)?;
+        loss.f_mul_scalar(grad_scale)
+            .and_then(|scaled| scaled.f_backward())
+            .map_err(&torch)?;
         Ok(value)
     }
 }

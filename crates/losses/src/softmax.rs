@@ -1,0 +1,145 @@
+//! SoftmaxLoss: a linear classifier on the pair's combined embeddings, trained with
+//! cross-entropy (the original SBERT NLI objective).
+
+use tch::{nn, Reduction, TchError, Tensor};
+
+use crate::check;
+use crate::error::{Error, Result};
+use crate::loss::{Loss, TargetKind, Targets};
+
+const NAME: &str = "SoftmaxLoss";
+
+/// Which vectors make up the classifier input, in sentence-transformers' order:
+/// `[u; v]`, then `|u − v|`, then `u * v`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Concatenation {
+    pub sent_rep: bool,
+    pub sent_difference: bool,
+    pub sent_multiplication: bool,
+}
+
+impl Concatenation {
+    fn vectors(self) -> i64 {
+        2 * i64::from(self.sent_rep)
+            + i64::from(self.sent_difference)
+            + i64::from(self.sent_multiplication)
+    }
+}
+
+#[derive(Debug)]
+pub struct SoftmaxLoss {
+    classifier: nn::Linear,
+    num_labels: i64,
+    embedding_dim: i64,
+    concatenation: Concatenation,
+}
+
+impl SoftmaxLoss {
+    /// Creates the classifier as `p / "classifier"` (`weight` `[num_labels, k * dim]`, `bias`),
+    /// with nn.Linear's initialisation, so the caller's var store trains and saves it.
+    pub fn new(
+        p: &nn::Path,
+        embedding_dim: i64,
+        num_labels: usize,
+        concatenation: Concatenation,
+    ) -> Result<Self> {
+        let vectors = concatenation.vectors();
+        if vectors == 0 {
+            return Err(Error::Config(
+                "softmax: at least one of concatenation_sent_rep, concatenation_sent_difference \
+                 or concatenation_sent_multiplication must be true"
+                    .into(),
+            ));
+        }
+        if num_labels < 2 {
+            return Err(Error::Config(format!(
+                "softmax: num_labels must be at least 2 for cross-entropy, got {num_labels}"
+            )));
+        }
+        if embedding_dim < 1 {
+            return Err(Error::Config(format!(
+                "softmax: the embedding dimension must be positive, got {embedding_dim}"
+            )));
+        }
+        let num_labels = num_labels as i64;
+        let classifier = nn::linear(
+            p / "classifier",
+            vectors * embedding_dim,
+            num_labels,
+            Default::default(),
+        );
+        Ok(SoftmaxLoss {
+            classifier,
+            num_labels,
+            embedding_dim,
+            concatenation,
+        })
+    }
+
+    /// The classifier's weight `[num_labels, k * dim]` and bias `[num_labels]`.
+    pub fn classifier(&self) -> &nn::Linear {
+        &self.classifier
+    }
+
+    fn loss(&self, u: &Tensor, v: &Tensor, labels: &Tensor) -> Result<Tensor, TchError> {
+        let c = self.concatenation;
+        let mut vectors = Vec::with_capacity(4);
+        if c.sent_rep {
+            vectors.push(u.shallow_clone());
+            vectors.push(v.shallow_clone());
+        }
+        if c.sent_difference {
+            vectors.push(u.f_sub(v)?.f_abs()?);
+        }
+        if c.sent_multiplication {
+            vectors.push(u.f_mul(v)?);
+        }
+        let weight = &self.classifier.ws;
+        let features = Tensor::f_cat(&vectors, 1)?.f_to_kind(weight.kind())?;
+        let logits = features.f_linear(weight, self.classifier.bs.as_ref())?;
+        logits.f_cross_entropy_loss::<Tensor>(labels, None, Reduction::Mean, -100, 0.0)
+    }
+}
+
+impl Loss for SoftmaxLoss {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn target_kind(&self) -> TargetKind {
+        TargetKind::Class {
+            num_labels: self.num_labels as usize,
+        }
+    }
+
+    fn columns(&self) -> (usize, Option<usize>) {
+        (2, Some(2))
+    }
+
+    /// # Shapes
+    /// embeddings: 2 × `[batch, dim]`, classes `[batch]` int64 → scalar
+    fn compute(&self, embeddings: &[Tensor], targets: Targets<'_>) -> Result<Tensor> {
+        let at = check::embeddings(NAME, embeddings, self.columns())?;
+        if at.dim != self.embedding_dim {
+            return Err(Error::Shape {
+                loss: NAME,
+                context: "embeddings vs the classifier's embedding dimension".into(),
+                left: embeddings[0].size(),
+                right: vec![at.batch, self.embedding_dim],
+            });
+        }
+        if self.classifier.ws.device() != at.device {
+            return Err(Error::Embeddings {
+                loss: NAME,
+                message: format!(
+                    "embeddings are on {:?} but the classifier on {:?}",
+                    at.device,
+                    self.classifier.ws.device()
+                ),
+            });
+        }
+        let labels = check::classes(NAME, targets, at, self.num_labels)?;
+        self.loss(&embeddings[0], &embeddings[1], &labels)
+            .map_err(Error::torch(NAME))
+    }
+}

@@ -1,0 +1,240 @@
+//! Bad batches give an `Error` that names both shapes (or kinds), never a panic.
+
+use losses::{Error, LossConfig, Targets};
+use tch::{nn, Device, Kind, Tensor};
+
+const DIM: i64 = 8;
+
+fn emb(batch: i64, dim: i64) -> Tensor {
+    Tensor::randn([batch, dim], (Kind::Float, Device::Cpu))
+}
+
+fn scores(n: i64) -> Tensor {
+    Tensor::rand([n], (Kind::Float, Device::Cpu))
+}
+
+fn build(config: LossConfig) -> (nn::VarStore, Box<dyn losses::Loss>) {
+    let vs = nn::VarStore::new(Device::Cpu);
+    let loss = config.build(&vs.root(), DIM).unwrap();
+    (vs, loss)
+}
+
+fn softmax() -> LossConfig {
+    LossConfig::Softmax {
+        num_labels: 3,
+        concatenation_sent_rep: true,
+        concatenation_sent_difference: true,
+        concatenation_sent_multiplication: false,
+    }
+}
+
+fn all_configs() -> Vec<LossConfig> {
+    vec![
+        softmax(),
+        LossConfig::CosineSimilarity,
+        LossConfig::CoSent { scale: 20.0 },
+        LossConfig::AnglE { scale: 20.0 },
+        LossConfig::default(),
+        LossConfig::MultipleNegativesRanking {
+            scale: 20.0,
+            symmetric: true,
+        },
+        LossConfig::CachedMultipleNegativesRanking {
+            scale: 20.0,
+            mini_batch_size: 2,
+        },
+        LossConfig::Triplet {
+            distance: Default::default(),
+            margin: 5.0,
+        },
+        LossConfig::Contrastive {
+            distance: Default::default(),
+            margin: 0.5,
+            size_average: true,
+        },
+        LossConfig::OnlineContrastive {
+            distance: Default::default(),
+            margin: 0.5,
+        },
+        LossConfig::Matryoshka {
+            loss: Box::new(LossConfig::CoSent { scale: 20.0 }),
+            dims: vec![8, 4],
+            weights: None,
+        },
+    ]
+}
+
+fn expect_shape(result: losses::Result<Tensor>, left: &[i64], right: &[i64]) {
+    match result {
+        Err(Error::Shape {
+            left: l, right: r, ..
+        }) => {
+            assert_eq!((l.as_slice(), r.as_slice()), (left, right));
+        }
+        other => panic!("expected a shape error {left:?} vs {right:?}, got {other:?}"),
+    }
+}
+
+#[test]
+fn wrong_column_counts_are_errors_for_every_loss() {
+    for config in all_configs() {
+        let (_vs, loss) = build(config);
+        let (min, max) = loss.columns();
+        let mut counts = vec![min - 1];
+        counts.extend(max.map(|m| m + 1));
+        for n in counts {
+            let columns: Vec<Tensor> = (0..n).map(|_| emb(4, DIM)).collect();
+            let s = scores(4);
+            let result = loss.compute(&columns, Targets::Scores(&s));
+            assert!(
+                matches!(result, Err(Error::Columns { found, .. }) if found == n),
+                "{}: {n} columns gave {result:?}",
+                loss.name()
+            );
+        }
+    }
+}
+
+#[test]
+fn batch_and_dim_mismatches_between_columns_name_both_shapes() {
+    for config in all_configs() {
+        let (_vs, loss) = build(config);
+        let n = loss.columns().0;
+        let labels = Tensor::from_slice(&[0i64, 1, 2, 0]);
+        let s = scores(4);
+        let targets = if loss.name() == "SoftmaxLoss" {
+            Targets::Classes(&labels)
+        } else {
+            Targets::Scores(&s)
+        };
+        let mut columns: Vec<Tensor> = (0..n).map(|_| emb(4, DIM)).collect();
+        columns[n - 1] = emb(5, DIM);
+        let err = loss.compute(&columns, targets).unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.contains("[4, 8]") && message.contains("[5, 8]"),
+            "{message}"
+        );
+        columns[n - 1] = emb(4, DIM - 1);
+        expect_shape(loss.compute(&columns, targets), &[4, 8], &[4, 7]);
+        // A vector instead of a matrix.
+        let flat: Vec<Tensor> = (0..n)
+            .map(|_| Tensor::zeros([4], (Kind::Float, Device::Cpu)))
+            .collect();
+        assert!(loss.compute(&flat, targets).is_err());
+    }
+}
+
+#[test]
+fn missing_or_misshapen_scores_are_errors() {
+    for config in [
+        LossConfig::CosineSimilarity,
+        LossConfig::CoSent { scale: 20.0 },
+        LossConfig::AnglE { scale: 20.0 },
+        LossConfig::Contrastive {
+            distance: Default::default(),
+            margin: 0.5,
+            size_average: true,
+        },
+        LossConfig::OnlineContrastive {
+            distance: Default::default(),
+            margin: 0.5,
+        },
+    ] {
+        let (_vs, loss) = build(config);
+        let columns = [emb(4, DIM), emb(4, DIM)];
+        let name = loss.name();
+        assert!(
+            matches!(
+                loss.compute(&columns, Targets::None),
+                Err(Error::Targets { .. })
+            ),
+            "{name}"
+        );
+        expect_shape(
+            loss.compute(&columns, Targets::Scores(&scores(3))),
+            &[3],
+            &[4],
+        );
+        let ints = Tensor::from_slice(&[0i64, 1, 1, 0]);
+        assert!(
+            matches!(
+                loss.compute(&columns, Targets::Scores(&ints)),
+                Err(Error::Targets { .. })
+            ),
+            "{name}: int scores"
+        );
+        assert!(matches!(
+            loss.compute(&columns, Targets::Classes(&ints)),
+            Err(Error::Targets { .. })
+        ));
+        // One value per row in a column vector is what sentence-transformers accepts too.
+        let column = scores(4).view([4, 1]);
+        assert!(loss.compute(&columns, Targets::Scores(&column)).is_ok());
+    }
+}
+
+#[test]
+fn softmax_labels_must_be_int64_in_range() {
+    let (_vs, loss) = build(softmax());
+    let columns = [emb(4, DIM), emb(4, DIM)];
+    let good = Tensor::from_slice(&[0i64, 1, 2, 0]);
+    assert!(loss.compute(&columns, Targets::Classes(&good)).is_ok());
+    for bad in [
+        Tensor::from_slice(&[0i64, 1, 3, 0]),
+        Tensor::from_slice(&[0i64, -1, 2, 0]),
+    ] {
+        let err = loss.compute(&columns, Targets::Classes(&bad)).unwrap_err();
+        assert!(err.to_string().contains("0..3"), "{err}");
+    }
+    let int32 = good.to_kind(Kind::Int);
+    let err = loss
+        .compute(&columns, Targets::Classes(&int32))
+        .unwrap_err();
+    assert!(err.to_string().contains("Int"), "{err}");
+    let floats = good.to_kind(Kind::Float);
+    assert!(matches!(
+        loss.compute(&columns, Targets::Scores(&floats)),
+        Err(Error::Targets { .. })
+    ));
+    assert!(matches!(
+        loss.compute(&columns, Targets::None),
+        Err(Error::Targets { .. })
+    ));
+    expect_shape(
+        loss.compute(&columns, Targets::Classes(&Tensor::from_slice(&[0i64, 1]))),
+        &[2],
+        &[4],
+    );
+    // Embeddings of another size than the classifier was built for.
+    expect_shape(
+        loss.compute(&[emb(4, 6), emb(4, 6)], Targets::Classes(&good)),
+        &[4, 6],
+        &[4, 8],
+    );
+}
+
+#[test]
+fn integer_embeddings_and_small_matryoshka_inputs_are_errors() {
+    let (_vs, mnrl) = build(LossConfig::default());
+    let ints = Tensor::zeros([4, DIM], (Kind::Int64, Device::Cpu));
+    assert!(matches!(
+        mnrl.compute(&[ints.shallow_clone(), ints], Targets::None),
+        Err(Error::Embeddings { .. })
+    ));
+    let mixed = [emb(4, DIM), emb(4, DIM).to_kind(Kind::Double)];
+    assert!(matches!(
+        mnrl.compute(&mixed, Targets::None),
+        Err(Error::Embeddings { .. })
+    ));
+    let (_vs, matryoshka) = build(LossConfig::Matryoshka {
+        loss: Box::new(LossConfig::default()),
+        dims: vec![8, 4],
+        weights: None,
+    });
+    expect_shape(
+        matryoshka.compute(&[emb(4, 6), emb(4, 6)], Targets::None),
+        &[4, 6],
+        &[4, 8],
+    );
+}

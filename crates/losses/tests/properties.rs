@@ -1,0 +1,153 @@
+//! Invariants of the losses on random embeddings.
+
+use losses::{Loss, LossConfig, Targets, TripletDistance};
+use proptest::prelude::*;
+use tch::{nn, Device, Tensor};
+
+fn build(config: LossConfig, dim: i64) -> Box<dyn Loss> {
+    let vs = nn::VarStore::new(Device::Cpu);
+    config.build(&vs.root(), dim).unwrap()
+}
+
+fn value(loss: &dyn Loss, columns: &[Tensor], targets: Targets<'_>) -> f64 {
+    loss.compute(columns, targets).unwrap().double_value(&[])
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-5 * a.abs().max(1.0)
+}
+
+/// The values of a batch's embedding columns (tensors are not `Clone`, which proptest needs).
+#[derive(Debug, Clone)]
+struct Columns {
+    batch: usize,
+    dim: usize,
+    values: Vec<Vec<f32>>,
+}
+
+impl Columns {
+    fn tensors(&self) -> Vec<Tensor> {
+        let shape = [self.batch as i64, self.dim as i64];
+        self.values
+            .iter()
+            .map(|v| Tensor::from_slice(v).view(shape))
+            .collect()
+    }
+}
+
+/// `columns` matrices `[batch, dim]` of values in −3..3.
+fn embeddings(
+    columns: std::ops::Range<usize>,
+    batch: std::ops::Range<usize>,
+) -> impl Strategy<Value = Columns> {
+    (columns, batch, 2usize..17).prop_flat_map(|(c, b, d)| {
+        prop::collection::vec(prop::collection::vec(-3f32..3f32, b * d), c).prop_map(
+            move |values| Columns {
+                batch: b,
+                dim: d,
+                values,
+            },
+        )
+    })
+}
+
+fn mnrl_configs() -> [LossConfig; 2] {
+    [
+        LossConfig::default(),
+        LossConfig::MultipleNegativesRanking {
+            scale: 20.0,
+            symmetric: true,
+        },
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Cross-entropy is non-negative, and which row sits where in the batch does not matter as
+    /// long as every column is permuted alike.
+    #[test]
+    fn mnrl_is_non_negative_and_permutation_invariant(
+        (columns, order) in embeddings(2..5, 1..12).prop_flat_map(|cols| {
+            let batch = cols.batch as i64;
+            (Just(cols), Just((0..batch).collect::<Vec<_>>()).prop_shuffle())
+        })
+    ) {
+        let columns = columns.tensors();
+        let dim = columns[0].size()[1];
+        let index = Tensor::from_slice(&order);
+        let permuted: Vec<Tensor> = columns.iter().map(|c| c.index_select(0, &index)).collect();
+        for config in mnrl_configs() {
+            let loss = build(config, dim);
+            let original = value(loss.as_ref(), &columns, Targets::None);
+            prop_assert!(original >= 0.0, "{}: {original}", loss.name());
+            let shuffled = value(loss.as_ref(), &permuted, Targets::None);
+            prop_assert!(close(original, shuffled), "{}: {original} vs {shuffled}", loss.name());
+        }
+    }
+
+    /// CoSENT only compares scores with each other, so a positive scale changes nothing.
+    #[test]
+    fn cosent_ignores_the_scale_of_the_scores(
+        (columns, scores) in embeddings(2..3, 1..16).prop_flat_map(|cols| {
+            let batch = cols.batch;
+            // STS-like scores on a 0.25 grid, so that scaling cannot merge or split ties.
+            (Just(cols), prop::collection::vec(0u8..21, batch))
+        }),
+        factor in 0.01f64..100.0,
+    ) {
+        let columns = columns.tensors();
+        let dim = columns[0].size()[1];
+        let scores: Vec<f32> = scores.iter().map(|&s| f32::from(s) * 0.25).collect();
+        let scores = Tensor::from_slice(&scores);
+        let scaled = &scores * factor;
+        for config in [LossConfig::CoSent { scale: 20.0 }, LossConfig::AnglE { scale: 20.0 }] {
+            let loss = build(config, dim);
+            let a = value(loss.as_ref(), &columns, Targets::Scores(&scores));
+            let b = value(loss.as_ref(), &columns, Targets::Scores(&scaled));
+            prop_assert!(close(a, b), "{}: {a} vs {b}", loss.name());
+        }
+    }
+
+    /// Matryoshka over the full dimension alone is the wrapped loss. sentence-transformers
+    /// re-normalises the truncated embeddings, so this holds for losses that normalise anyway
+    /// (cosine), and for the others on unit-length embeddings.
+    #[test]
+    fn matryoshka_at_full_dimension_is_the_wrapped_loss(
+        columns in embeddings(3..4, 1..10),
+        scores in prop::collection::vec(0f32..1.0, 10),
+    ) {
+        let columns = columns.tensors();
+        let (batch, dim) = (columns[0].size()[0], columns[0].size()[1]);
+        let unit: Vec<Tensor> = columns
+            .iter()
+            .map(|c| c / c.norm_scalaropt_dim(2.0, [-1], true).clamp_min(1e-12))
+            .collect();
+        let scores = Tensor::from_slice(&scores[..batch as usize]);
+        let labels = scores.round();
+        let cases: Vec<(LossConfig, &[Tensor], Targets<'_>)> = vec![
+            (LossConfig::default(), &columns, Targets::None),
+            (LossConfig::MultipleNegativesRanking { scale: 20.0, symmetric: true }, &columns, Targets::None),
+            (LossConfig::CoSent { scale: 20.0 }, &columns[..2], Targets::Scores(&scores)),
+            (LossConfig::AnglE { scale: 20.0 }, &columns, Targets::Scores(&scores)),
+            (LossConfig::CosineSimilarity, &columns[..2], Targets::Scores(&scores)),
+            (LossConfig::Triplet { distance: TripletDistance::Cosine, margin: 0.5 }, &columns, Targets::None),
+            (LossConfig::Triplet { distance: TripletDistance::Euclidean, margin: 1.0 }, &unit, Targets::None),
+            (
+                LossConfig::OnlineContrastive { distance: Default::default(), margin: 0.5 },
+                &columns[..2],
+                Targets::Scores(&labels),
+            ),
+        ];
+        for (config, inputs, targets) in cases {
+            let wrapped = build(config.clone(), dim);
+            let matryoshka = build(
+                LossConfig::Matryoshka { loss: Box::new(config), dims: vec![dim], weights: None },
+                dim,
+            );
+            let a = value(wrapped.as_ref(), inputs, targets);
+            let b = value(matryoshka.as_ref(), inputs, targets);
+            prop_assert!(close(a, b), "{}: {a} vs matryoshka {b}", wrapped.name());
+        }
+    }
+}
