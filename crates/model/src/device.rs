@@ -6,8 +6,10 @@ use tch::Device;
 use crate::error::{Error, Result};
 
 /// The user's choice of device (`--device auto|cpu|cuda|cuda:N`).
+///
+/// In configs it is the same string as on the command line (`device = "cuda:1"`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(try_from = "String", into = "String")]
 pub enum DeviceChoice {
     /// CUDA device 0 when this libtorch build sees one, else the CPU.
     #[default]
@@ -46,6 +48,20 @@ impl std::str::FromStr for DeviceChoice {
                 .map(DeviceChoice::Cuda)
                 .ok_or_else(|| format!("unknown device {other:?}: use auto, cpu, cuda or cuda:N")),
         }
+    }
+}
+
+impl TryFrom<String> for DeviceChoice {
+    type Error = String;
+
+    fn try_from(s: String) -> std::result::Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl From<DeviceChoice> for String {
+    fn from(d: DeviceChoice) -> String {
+        d.to_string()
     }
 }
 

@@ -240,24 +240,46 @@ impl SentenceTransformer {
         if staging.exists() {
             std::fs::remove_dir_all(&staging).map_err(io(&staging))?;
         }
-        let transformer_dir = staging.join(&self.transformer_entry.path);
+        self.write_into(&staging)?;
+
+        // Swap in the finished folder; the old one is removed only after the new one is in place.
+        let old = parent.join(format!(".{name}.old-{}", std::process::id()));
+        if dir.exists() {
+            std::fs::rename(dir, &old).map_err(io(dir))?;
+        }
+        std::fs::rename(&staging, dir).map_err(io(dir))?;
+        if old.exists() {
+            std::fs::remove_dir_all(&old).map_err(io(&old))?;
+        }
+        Ok(())
+    }
+
+    /// Writes the model's files into an existing folder, leaving other files there alone (a
+    /// training output folder also holds checkpoints and logs). Not atomic: use [`Self::save`]
+    /// where a half-written model must never replace a good one.
+    pub fn write_into(&self, dir: &Path) -> Result<()> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| Error::Io { path, source }
+        };
+        let transformer_dir = dir.join(&self.transformer_entry.path);
         std::fs::create_dir_all(&transformer_dir).map_err(io(&transformer_dir))?;
 
         let mut entries = vec![json_entry(&self.transformer_entry, ModuleKind::Transformer)];
         for (entry, stage) in &self.stages {
             match stage {
                 Stage::Pooling(pooling) => {
-                    pooling.save(&staging.join(&entry.path))?;
+                    pooling.save(&dir.join(&entry.path))?;
                     entries.push(json_entry(entry, ModuleKind::Pooling));
                 }
                 Stage::Normalize => {
-                    let d = staging.join(&entry.path);
+                    let d = dir.join(&entry.path);
                     std::fs::create_dir_all(&d).map_err(io(&d))?;
                     entries.push(json_entry(entry, ModuleKind::Normalize));
                 }
             }
         }
-        write_json(&staging.join("modules.json"), &entries)?;
+        write_json(&dir.join("modules.json"), &entries)?;
         write_json(&transformer_dir.join("config.json"), &self.bert_config_json)?;
         save_weights(&self.vs, &transformer_dir.join("model.safetensors"))?;
         self.tokenizer.save(&transformer_dir)?;
@@ -275,20 +297,8 @@ impl SentenceTransformer {
                 "prompts": {}, "default_prompt_name": null, "similarity_fn_name": "cosine",
             })
         });
-        write_json(
-            &staging.join("config_sentence_transformers.json"),
-            &st_config,
-        )?;
+        write_json(&dir.join("config_sentence_transformers.json"), &st_config)?;
 
-        // Swap in the finished folder; the old one is removed only after the new one is in place.
-        let old = parent.join(format!(".{name}.old-{}", std::process::id()));
-        if dir.exists() {
-            std::fs::rename(dir, &old).map_err(io(dir))?;
-        }
-        std::fs::rename(&staging, dir).map_err(io(dir))?;
-        if old.exists() {
-            std::fs::remove_dir_all(&old).map_err(io(&old))?;
-        }
         Ok(())
     }
 

@@ -1,9 +1,11 @@
-//! `train-cli`: encode texts and evaluate sentence embedding models (training arrives with
-//! the trainer). Models are hub ids (downloaded into the Hugging Face cache) or local folders.
+//! `train-cli`: train, encode and evaluate sentence embedding models. Without a subcommand it
+//! trains (`train-cli --epochs 1` runs configs/default.toml). Models are hub ids (downloaded
+//! into the Hugging Face cache) or local folders.
 
 mod encode;
 mod eval;
 mod load;
+mod train;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -12,15 +14,23 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "train-cli",
     version,
-    about = "Sentence embedding models on libtorch: encode and evaluate"
+    about = "Sentence embedding models on libtorch: train, encode and evaluate",
+    long_about = "Sentence embedding models on libtorch: train, encode and evaluate.\n\n\
+        Without a subcommand, trains: `train-cli --epochs 1` runs the built-in default config \
+        (configs/default.toml); `train-cli --config configs/book-mnrl.toml` runs another.",
+    args_conflicts_with_subcommands = true
 )]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    #[command(flatten)]
+    train: train::TrainArgs,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// Train a model from a TOML config (the default when no subcommand is given)
+    Train(train::TrainArgs),
     /// Embed every line of a text file (or a parquet column) and write .npy or .parquet
     Encode(encode::EncodeArgs),
     /// Score a model on an STS dataset: Pearson/Spearman of cosine, euclidean, manhattan, dot
@@ -42,7 +52,9 @@ fn main() {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Encode(args) => encode::run(&args),
-        Command::Eval(args) => eval::run(&args),
+        Some(Command::Train(args)) => train::run(&args),
+        Some(Command::Encode(args)) => encode::run(&args),
+        Some(Command::Eval(args)) => eval::run(&args),
+        None => train::run(&cli.train),
     }
 }

@@ -1,0 +1,233 @@
+//! `train-cli train` (also what `train-cli` with no subcommand runs): a training run from a
+//! TOML config, with any field overridable from the command line.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use model::DeviceChoice;
+use trainer::{Resume, TrainConfig, DEFAULT_CONFIG_TOML};
+
+#[derive(Args, Debug, Default, Clone)]
+pub struct TrainArgs {
+    /// TOML config (default: configs/default.toml, built in). Flags below override its fields
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
+    /// Override any config field: `--set section.key=value` (repeatable), e.g.
+    /// `--set loss.type=cosine_similarity --set data.format=scored_pairs`
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Base model: hub id or local folder [model.base]
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Training dataset: glue/mnli, snli, glue/stsb or a local .parquet/.csv/.tsv/.jsonl file
+    /// [data.dataset]
+    #[arg(long)]
+    pub dataset: Option<String>,
+    /// Keep at most this many training rows [data.max_rows]
+    #[arg(long)]
+    pub max_rows: Option<usize>,
+    /// [training.epochs]
+    #[arg(long)]
+    pub epochs: Option<u32>,
+    /// Stop after this many optimizer steps [training.max_steps]
+    #[arg(long)]
+    pub max_steps: Option<u64>,
+    /// [training.batch_size]
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Peak learning rate [training.learning_rate]
+    #[arg(long = "lr")]
+    pub learning_rate: Option<f64>,
+    /// [training.warmup_steps]
+    #[arg(long)]
+    pub warmup_steps: Option<u64>,
+    /// [training.seed]
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// auto, cpu, cuda or cuda:N [training.device]
+    #[arg(long)]
+    pub device: Option<DeviceChoice>,
+    /// fp32 or fp16 (CUDA autocast with loss scaling) [training.precision]
+    #[arg(long)]
+    pub precision: Option<String>,
+    /// libtorch CPU threads [training.threads]
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Evaluate every this many steps, 0 for only before and after [evaluation.eval_steps]
+    #[arg(long)]
+    pub eval_steps: Option<u64>,
+    /// Checkpoint every this many steps [output.save_steps]
+    #[arg(long)]
+    pub save_steps: Option<u64>,
+    /// Output folder [output.dir]
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    /// Keep the weights with the best validation Spearman [output.load_best]
+    #[arg(long)]
+    pub load_best: bool,
+    /// Continue from a checkpoint: `latest` (the newest in the output folder) or a path
+    #[arg(long, value_name = "latest|PATH")]
+    pub resume: Option<String>,
+    /// Hide the progress bar [output.progress = false]
+    #[arg(long)]
+    pub quiet: bool,
+    /// Print the resolved config and exit without training
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+impl TrainArgs {
+    /// The flags as `key=value` overrides, in the order they apply (after `--set`).
+    fn overrides(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for pair in &self.set {
+            let (k, v) = pair.split_once('=').unwrap_or((pair.as_str(), ""));
+            out.push((k.trim().to_string(), v.trim().to_string()));
+        }
+        let quoted = |s: &str| toml::Value::String(s.to_string()).to_string();
+        let mut push = |k: &str, v: Option<String>| {
+            if let Some(v) = v {
+                out.push((k.to_string(), v));
+            }
+        };
+        push("model.base", self.model.as_deref().map(quoted));
+        push("data.dataset", self.dataset.as_deref().map(quoted));
+        push("data.max_rows", self.max_rows.map(|v| v.to_string()));
+        push("training.epochs", self.epochs.map(|v| v.to_string()));
+        push("training.max_steps", self.max_steps.map(|v| v.to_string()));
+        push(
+            "training.batch_size",
+            self.batch_size.map(|v| v.to_string()),
+        );
+        push(
+            "training.learning_rate",
+            self.learning_rate.map(|v| format!("{v:e}")),
+        );
+        push(
+            "training.warmup_steps",
+            self.warmup_steps.map(|v| v.to_string()),
+        );
+        push("training.seed", self.seed.map(|v| v.to_string()));
+        push(
+            "training.device",
+            self.device.map(|d| quoted(&d.to_string())),
+        );
+        push("training.precision", self.precision.as_deref().map(quoted));
+        push("training.threads", self.threads.map(|v| v.to_string()));
+        push(
+            "evaluation.eval_steps",
+            self.eval_steps.map(|v| v.to_string()),
+        );
+        push("output.save_steps", self.save_steps.map(|v| v.to_string()));
+        push(
+            "output.dir",
+            self.output
+                .as_ref()
+                .map(|p| quoted(&p.display().to_string())),
+        );
+        push("output.load_best", self.load_best.then(|| "true".into()));
+        push("output.progress", self.quiet.then(|| "false".into()));
+        out
+    }
+}
+
+pub fn load_config(args: &TrainArgs) -> Result<TrainConfig> {
+    let overrides = args.overrides();
+    Ok(match &args.config {
+        Some(path) => TrainConfig::from_file(path, &overrides)?,
+        None => TrainConfig::from_toml(
+            DEFAULT_CONFIG_TOML,
+            "built-in configs/default.toml",
+            &overrides,
+        )?,
+    })
+}
+
+pub fn run(args: &TrainArgs) -> Result<()> {
+    let config = load_config(args)?;
+    if args.dry_run {
+        print!("{}", config.to_toml()?);
+        return Ok(());
+    }
+    let resume = match args.resume.as_deref() {
+        None => Resume::Fresh,
+        Some("latest") => Resume::Latest,
+        Some(path) => Resume::From(PathBuf::from(path)),
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = Arc::clone(&stop);
+        let installed = ctrlc::set_handler(move || {
+            if stop.swap(true, Ordering::SeqCst) {
+                // A second Ctrl-C: the user does not want to wait for the checkpoint.
+                std::process::exit(130);
+            }
+            eprintln!(
+                "\nstopping after this step and writing a checkpoint (Ctrl-C again to abort)"
+            );
+        });
+        if let Err(err) = installed {
+            tracing::warn!("cannot install the Ctrl-C handler: {err}");
+        }
+    }
+    let client = hub::HubClient::from_env()?;
+    eprintln!(
+        "training {} on {} ({:?}) with {} → {}",
+        config.model.base,
+        config.data.dataset,
+        config.data.format,
+        serde_json::to_string(&config.loss)?,
+        config.output.dir.display()
+    );
+    let outcome = trainer::train(&config, resume, &client, &stop).context("training failed")?;
+    if let Some(checkpoint) = &outcome.interrupted {
+        println!(
+            "interrupted at step {}/{}; resume with --resume {}",
+            outcome.steps,
+            outcome.total_steps,
+            checkpoint.display()
+        );
+        std::process::exit(130);
+    }
+    println!(
+        "trained {} steps on {} examples at {:.1} examples/s; model saved to {}",
+        outcome.steps,
+        outcome.examples,
+        outcome.examples_per_second,
+        outcome.output_dir.display()
+    );
+    if outcome.before.is_some() || outcome.after.is_some() {
+        println!(
+            "{} {} ({}):",
+            config.evaluation.dataset,
+            config.evaluation.split,
+            if config.output.load_best {
+                "best checkpoint"
+            } else {
+                "final model"
+            }
+        );
+        println!("{:<20} {:>10} {:>10}", "metric", "before", "after");
+        let show = |m: Option<eval::StsMetrics>, f: fn(&eval::StsMetrics) -> f64| {
+            m.map(|m| format!("{:.4}", f(&m)))
+                .unwrap_or_else(|| "–".into())
+        };
+        let rows: [(&str, fn(&eval::StsMetrics) -> f64); 4] = [
+            ("pearson_cosine", |m| m.pearson_cosine),
+            ("spearman_cosine", |m| m.spearman_cosine),
+            ("pearson_dot", |m| m.pearson_dot),
+            ("spearman_dot", |m| m.spearman_dot),
+        ];
+        for (name, f) in rows {
+            println!(
+                "{name:<20} {:>10} {:>10}",
+                show(outcome.before, f),
+                show(outcome.after, f)
+            );
+        }
+    }
+    Ok(())
+}

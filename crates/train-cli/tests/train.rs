@@ -1,0 +1,319 @@
+//! `train-cli` training runs on a tiny random BERT: output folder, exact resume after SIGKILL,
+//! and configs rejected before any step is taken.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{assert_fails_with, mirror_dir, serve, stderr, train_cli};
+use model::{BertConfig, PoolingMode, SentenceTokenizer, SentenceTransformer};
+
+const WORDS: [&str; 24] = [
+    "the", "a", "cat", "dog", "sits", "runs", "on", "mat", "big", "small", "red", "house", "tree",
+    "and", "is", ".", "bird", "sings", "car", "drives", "fast", "slow", "green", "blue",
+];
+
+/// A tiny random BERT saved in sentence-transformers format.
+fn tiny_model(dir: &Path) -> PathBuf {
+    let mut vocab = vec!["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
+    vocab.extend(WORDS);
+    let vocab_path = dir.join("vocab.txt");
+    std::fs::write(&vocab_path, vocab.join("\n")).unwrap();
+    let tokenizer = SentenceTokenizer::from_vocab(&vocab_path, true, 32).unwrap();
+    tch::manual_seed(3);
+    let config = BertConfig::tiny(vocab.len() as i64);
+    let model = SentenceTransformer::from_config(
+        &config,
+        tokenizer,
+        vec![PoolingMode::Mean],
+        false,
+        tch::Device::Cpu,
+    )
+    .unwrap();
+    let out = dir.join("tiny-model");
+    model.save(&out).unwrap();
+    out
+}
+
+/// `rows` (anchor, positive) pairs of distinct word sequences as JSONL.
+fn pairs_jsonl(dir: &Path, rows: usize) -> PathBuf {
+    let word = |i: usize| WORDS[i % WORDS.len()];
+    let mut text = String::new();
+    for i in 0..rows {
+        let anchor = format!("{} {} {} {}", word(i), word(i / 3 + 5), word(i / 7 + 2), i);
+        let positive = format!("{} {} {}", word(i), word(i / 3 + 5), word(i + 11));
+        text.push_str(&serde_json::json!({ "question": anchor, "answer": positive }).to_string());
+        text.push('\n');
+    }
+    let path = dir.join("pairs.jsonl");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn write_config(dir: &Path, name: &str, model: &Path, data: &Path, extra: &str) -> PathBuf {
+    let text = format!(
+        r#"
+[model]
+base = "{}"
+
+[data]
+dataset = "{}"
+format = "columns"
+columns = "anchor=question,positive=answer"
+
+[loss]
+type = "multiple_negatives_ranking"
+
+[training]
+epochs = 2
+batch_size = 8
+learning_rate = 1e-3
+warmup_steps = 4
+seed = 11
+device = "cpu"
+threads = 1
+
+[evaluation]
+dataset = ""
+
+[output]
+logging_steps = 5
+progress = false
+{extra}
+"#,
+        model.display(),
+        data.display()
+    );
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn run_ok(args: &[&str], hf_home: &Path) -> String {
+    let out = train_cli(args, "http://127.0.0.1:9", hf_home);
+    assert!(
+        out.status.success(),
+        "train-cli {args:?} failed:\n{}",
+        stderr(&out)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn a_run_writes_a_loadable_model_card_config_metrics_and_plot() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_model(dir.path());
+    let data = pairs_jsonl(dir.path(), 64);
+    let config = write_config(dir.path(), "run.toml", &model, &data, "save_steps = 0");
+    let out_dir = dir.path().join("out");
+    let stdout = run_ok(
+        &[
+            "train",
+            "--config",
+            config.to_str().unwrap(),
+            "--output",
+            out_dir.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert!(
+        stdout.contains("trained 16 steps on 64 examples"),
+        "{stdout}"
+    );
+    for file in [
+        "modules.json",
+        "model.safetensors",
+        "README.md",
+        "train_config.toml",
+        "metrics.jsonl",
+        "training_plot.png",
+    ] {
+        assert!(
+            out_dir.join(file).is_file(),
+            "{file} missing from the output folder"
+        );
+    }
+    let trained = SentenceTransformer::load(&out_dir, tch::Device::Cpu).unwrap();
+    let base = SentenceTransformer::load(&model, tch::Device::Cpu).unwrap();
+    let texts = ["the cat sits on the mat", "a dog runs"];
+    let opts = model::EncodeOptions::default();
+    assert_ne!(
+        trained.encode(&texts, &opts).unwrap().data,
+        base.encode(&texts, &opts).unwrap().data,
+        "training left the weights unchanged"
+    );
+    let metrics = std::fs::read_to_string(out_dir.join("metrics.jsonl")).unwrap();
+    let losses: Vec<f64> = metrics
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["kind"] == "train")
+        .map(|v| v["loss"].as_f64().unwrap())
+        .collect();
+    assert_eq!(losses.len(), 4, "{metrics}");
+    assert!(
+        losses.iter().all(|l| l.is_finite() && *l >= 0.0),
+        "{losses:?}"
+    );
+    let resolved = std::fs::read_to_string(out_dir.join("train_config.toml")).unwrap();
+    assert!(
+        resolved.contains("multiple_negatives_ranking"),
+        "{resolved}"
+    );
+}
+
+#[test]
+fn a_run_killed_mid_way_and_resumed_ends_with_the_uninterrupted_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_model(dir.path());
+    let data = pairs_jsonl(dir.path(), 240);
+    let config = write_config(
+        dir.path(),
+        "resume.toml",
+        &model,
+        &data,
+        "save_steps = 3\nsave_total_limit = 2",
+    );
+    let config = config.to_str().unwrap();
+
+    let straight = dir.path().join("straight");
+    let straight_stdout = run_ok(
+        &["train", "-c", config, "-o", straight.to_str().unwrap()],
+        dir.path(),
+    );
+    let steps = |stdout: &str| stdout.split_whitespace().nth(1).map(str::to_owned);
+
+    let killed = dir.path().join("killed");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_train-cli"))
+        .args(["train", "-c", config, "-o", killed.to_str().unwrap()])
+        .env("HF_HOME", dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let checkpoints = killed.join("checkpoints");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !checkpoints.join("checkpoint-9").is_dir() {
+        assert!(
+            Instant::now() < deadline,
+            "no checkpoint-9 within 2 minutes"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.kill().unwrap(); // SIGKILL: no chance to write anything more
+    child.wait().unwrap();
+    assert!(
+        !killed.join("README.md").exists(),
+        "the run finished before it was killed; the test did not test resuming"
+    );
+
+    let stdout = run_ok(
+        &[
+            "train",
+            "-c",
+            config,
+            "-o",
+            killed.to_str().unwrap(),
+            "--resume",
+            "latest",
+        ],
+        dir.path(),
+    );
+    assert_eq!(steps(&stdout), steps(&straight_stdout), "{stdout}");
+    let a = std::fs::read(straight.join("model.safetensors")).unwrap();
+    let b = std::fs::read(killed.join("model.safetensors")).unwrap();
+    assert!(a == b, "resumed weights differ from the uninterrupted run");
+    // Metrics of the resumed run have no duplicate steps.
+    let metrics = std::fs::read_to_string(killed.join("metrics.jsonl")).unwrap();
+    let steps: Vec<u64> = metrics
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["step"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    let mut sorted = steps.clone();
+    sorted.dedup();
+    assert_eq!(steps, sorted, "{metrics}");
+}
+
+#[test]
+fn bad_configs_are_rejected_before_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_model(dir.path());
+    let data = pairs_jsonl(dir.path(), 16);
+    let endpoint = serve(mirror_dir());
+    let home = dir.path().join("hf");
+    let out = dir.path().join("out");
+    let run = |config: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "train",
+            "-c",
+            config.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        train_cli(&args, &endpoint, &home)
+    };
+
+    let unknown = write_config(dir.path(), "unknown.toml", &model, &data, "save_step = 3");
+    assert_fails_with(&run(&unknown, &[]), &["unknown.toml", "save_step"]);
+
+    let wrong_type = write_config(
+        dir.path(),
+        "type.toml",
+        &model,
+        &data,
+        "save_steps = \"often\"",
+    );
+    assert_fails_with(&run(&wrong_type, &[]), &["type.toml", "save_steps"]);
+
+    let ok = write_config(dir.path(), "ok.toml", &model, &data, "");
+    assert_fails_with(
+        &run(&ok, &["--batch-size", "0"]),
+        &["training.batch_size must be at least 1"],
+    );
+    assert_fails_with(
+        &run(&ok, &["--dataset", "/no/such/file.jsonl"]),
+        &["/no/such/file.jsonl", "does not exist"],
+    );
+    assert_fails_with(
+        &run(&ok, &["--set", "data.columns=anchor=q,positive=answer"]),
+        &["pairs.jsonl", "`q`"],
+    );
+    // STS-B's test split has no gold scores (-1): useless for evaluation.
+    assert_fails_with(
+        &run(
+            &ok,
+            &[
+                "--set",
+                "evaluation.dataset=glue/stsb",
+                "--set",
+                "evaluation.split=test",
+            ],
+        ),
+        &["test", "no gold"],
+    );
+    // Softmax needs class labels; the pairs have none.
+    assert_fails_with(
+        &run(&ok, &["--set", "loss.type=softmax"]),
+        &["SoftmaxLoss", "class labels"],
+    );
+    assert!(
+        !out.join("checkpoints").exists(),
+        "a rejected config still trained"
+    );
+}
+
+#[test]
+fn dry_run_prints_the_default_config_with_overrides() {
+    let dir = tempfile::tempdir().unwrap();
+    let stdout = run_ok(&["--epochs", "3", "--lr", "2e-5", "--dry-run"], dir.path());
+    let config: toml::Table = stdout.parse().unwrap();
+    assert_eq!(config["training"]["epochs"].as_integer(), Some(3));
+    assert_eq!(config["training"]["learning_rate"].as_float(), Some(2e-5));
+    assert_eq!(config["data"]["dataset"].as_str(), Some("glue/mnli"));
+}

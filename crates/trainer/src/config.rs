@@ -1,0 +1,477 @@
+//! The training configuration: TOML on disk, every field defaulted, overridable from the CLI
+//! with `section.key=value` pairs before it is deserialised (so an override is checked exactly
+//! like the file: unknown keys and wrong types are errors).
+
+use std::path::{Path, PathBuf};
+
+use losses::LossConfig;
+use model::DeviceChoice;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// The configuration `cargo run -p train-cli -- --epochs 1` runs when no `--config` is given.
+pub const DEFAULT_CONFIG_TOML: &str = include_str!("../../../configs/default.toml");
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainConfig {
+    pub model: ModelConfig,
+    pub data: DataConfig,
+    pub loss: LossConfig,
+    pub training: TrainingConfig,
+    pub evaluation: EvaluationConfig,
+    pub output: OutputConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelConfig {
+    /// Hub id (`org/name[@revision]`) or local folder: a sentence-transformers model, or a plain
+    /// Hugging Face BERT (mean pooling is added, as sentence-transformers does).
+    pub base: String,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self {
+            base: "sentence-transformers/all-MiniLM-L6-v2".into(),
+        }
+    }
+}
+
+/// How the training rows are built from the dataset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DataFormat {
+    /// NLI: (premise, entailment hypothesis, random hypothesis), the book's MNRL recipe.
+    SoftTriplets,
+    /// NLI: (premise, entailment hypothesis, contradiction hypothesis of the same premise).
+    HardTriplets,
+    /// NLI: (premise, hypothesis) with the 3-way label, for SoftmaxLoss.
+    LabelledPairs,
+    /// NLI: (premise, hypothesis) scored 1 (entailment) or 0 (contradiction; neutral per
+    /// `neutral`), for CosineSimilarityLoss and friends.
+    ScoredPairs,
+    /// STS-like parquet (sentence1, sentence2, score), scores divided by `score_max`.
+    StsPairs,
+    /// A user file (.csv, .tsv, .jsonl, .parquet) read through `columns`.
+    Columns,
+}
+
+/// What scored NLI pairs do with neutral rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NeutralChoice {
+    /// Score 0.0, as the book does.
+    Zero,
+    Drop,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DataConfig {
+    /// A known hub dataset (glue/mnli, snli, glue/stsb), downloaded into the HF cache, or a local
+    /// file.
+    pub dataset: String,
+    pub split: String,
+    pub format: DataFormat,
+    pub neutral: NeutralChoice,
+    /// For `format = "columns"`: `role=file_column,…` (e.g. `anchor=question,positive=answer`).
+    pub columns: Option<String>,
+    /// Keep this many rows (NLI builders: as each builder documents; others: the first rows).
+    pub max_rows: Option<usize>,
+    /// For `sts_pairs`: the largest gold score.
+    pub score_max: f64,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        Self {
+            dataset: "glue/mnli".into(),
+            split: "train".into(),
+            format: DataFormat::SoftTriplets,
+            neutral: NeutralChoice::Zero,
+            columns: None,
+            max_rows: None,
+            score_max: 5.0,
+        }
+    }
+}
+
+/// Numeric precision of the forward pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Precision {
+    #[default]
+    Fp32,
+    /// CUDA autocast to float16 with dynamic loss scaling; on the CPU a warning and fp32.
+    Fp16,
+}
+
+/// How examples are grouped into batches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BatchSampler {
+    /// Seeded shuffle per epoch.
+    Shuffle,
+    /// Shuffle, but never the same text twice in a batch (in-batch negatives stay negatives).
+    NoDuplicates,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainingConfig {
+    pub epochs: u32,
+    /// Stop after this many optimizer steps (overrides `epochs` when smaller).
+    pub max_steps: Option<u64>,
+    pub batch_size: usize,
+    pub gradient_accumulation_steps: usize,
+    pub learning_rate: f64,
+    pub warmup_steps: u64,
+    /// Decoupled (AdamW) weight decay; never applied to biases and LayerNorm weights.
+    pub weight_decay: f64,
+    pub adam_beta1: f64,
+    pub adam_beta2: f64,
+    pub adam_epsilon: f64,
+    /// Clip the global gradient norm to this (0 disables clipping).
+    pub max_grad_norm: f64,
+    pub seed: u64,
+    pub device: DeviceChoice,
+    pub precision: Precision,
+    pub batch_sampler: BatchSampler,
+    /// Batches of similar token lengths (batch order still shuffled): less padding, faster.
+    pub group_by_length: bool,
+    pub drop_last: bool,
+    /// libtorch CPU threads (default: libtorch's choice).
+    pub threads: Option<usize>,
+}
+
+impl Default for TrainingConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 1,
+            max_steps: None,
+            batch_size: 32,
+            gradient_accumulation_steps: 1,
+            learning_rate: 5e-5,
+            warmup_steps: 100,
+            weight_decay: 0.01,
+            adam_beta1: 0.9,
+            adam_beta2: 0.999,
+            adam_epsilon: 1e-8,
+            max_grad_norm: 1.0,
+            seed: 42,
+            device: DeviceChoice::Auto,
+            precision: Precision::Fp32,
+            batch_sampler: BatchSampler::NoDuplicates,
+            group_by_length: false,
+            drop_last: false,
+            threads: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EvaluationConfig {
+    /// STS dataset scored before training, every `eval_steps` and at the end (empty: none).
+    pub dataset: String,
+    pub split: String,
+    pub score_max: f64,
+    /// Evaluate every this many optimizer steps (0: only before and after training).
+    pub eval_steps: u64,
+    pub batch_size: usize,
+    /// Evaluate on the first this many pairs only.
+    pub max_pairs: Option<usize>,
+}
+
+impl Default for EvaluationConfig {
+    fn default() -> Self {
+        Self {
+            dataset: "glue/stsb".into(),
+            split: "validation".into(),
+            score_max: 5.0,
+            eval_steps: 100,
+            batch_size: 64,
+            max_pairs: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutputConfig {
+    pub dir: PathBuf,
+    /// Log the loss and learning rate every this many optimizer steps.
+    pub logging_steps: u64,
+    /// Write a checkpoint every this many optimizer steps (0: only on interruption).
+    pub save_steps: u64,
+    /// Keep at most this many checkpoints (oldest removed first; the best one is kept with
+    /// `load_best`).
+    pub save_total_limit: Option<usize>,
+    /// At the end, keep the weights of the evaluation with the best Spearman (cosine).
+    pub load_best: bool,
+    /// Show a progress bar on stderr.
+    pub progress: bool,
+}
+
+impl Default for OutputConfig {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from("output/default"),
+            logging_steps: 10,
+            save_steps: 500,
+            save_total_limit: Some(2),
+            load_best: false,
+            progress: true,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Parses a TOML config, applies `key.path=value` overrides, and validates the result.
+    /// `origin` names the source in errors (a file path, or "built-in default config").
+    pub fn from_toml(text: &str, origin: &str, overrides: &[(String, String)]) -> Result<Self> {
+        let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| Error::Config {
+            origin: origin.into(),
+            message: e.to_string(),
+        })?;
+        for (key, value) in overrides {
+            apply_override(&mut table, key, value).map_err(|message| Error::Config {
+                origin: format!("override {key}={value}"),
+                message,
+            })?;
+        }
+        let config: TrainConfig =
+            toml::Value::Table(table)
+                .try_into()
+                .map_err(|e: toml::de::Error| Error::Config {
+                    origin: origin.into(),
+                    message: e.to_string(),
+                })?;
+        config.validate().map_err(|message| Error::Config {
+            origin: origin.into(),
+            message,
+        })?;
+        Ok(config)
+    }
+
+    pub fn from_file(path: &Path, overrides: &[(String, String)]) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_toml(&text, &path.display().to_string(), overrides)
+    }
+
+    pub fn to_toml(&self) -> Result<String> {
+        toml::to_string_pretty(self).map_err(|e| Error::Config {
+            origin: "resolved config".into(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Checks what serde cannot: positive sizes, sensible rates, consistent choices.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        let t = &self.training;
+        if t.batch_size == 0 {
+            return Err("training.batch_size must be at least 1".into());
+        }
+        if t.gradient_accumulation_steps == 0 {
+            return Err("training.gradient_accumulation_steps must be at least 1".into());
+        }
+        if t.epochs == 0 && t.max_steps.is_none() {
+            return Err("training.epochs must be at least 1 (or set training.max_steps)".into());
+        }
+        if t.max_steps == Some(0) {
+            return Err("training.max_steps must be at least 1".into());
+        }
+        if !(t.learning_rate.is_finite() && t.learning_rate > 0.0) {
+            return Err(format!(
+                "training.learning_rate must be a positive number, got {}",
+                t.learning_rate
+            ));
+        }
+        if !(t.weight_decay.is_finite() && t.weight_decay >= 0.0) {
+            return Err("training.weight_decay must be ≥ 0".into());
+        }
+        for (name, beta) in [("adam_beta1", t.adam_beta1), ("adam_beta2", t.adam_beta2)] {
+            if !(0.0..1.0).contains(&beta) {
+                return Err(format!("training.{name} must be in [0, 1), got {beta}"));
+            }
+        }
+        if !(t.adam_epsilon > 0.0) {
+            return Err("training.adam_epsilon must be positive".into());
+        }
+        if !(t.max_grad_norm.is_finite() && t.max_grad_norm >= 0.0) {
+            return Err("training.max_grad_norm must be ≥ 0".into());
+        }
+        if t.threads == Some(0) {
+            return Err("training.threads must be at least 1".into());
+        }
+        if self.data.format == DataFormat::Columns && self.data.columns.is_none() {
+            return Err(
+                "data.format = \"columns\" needs data.columns, e.g. \"anchor=question,positive=answer\""
+                    .into(),
+            );
+        }
+        if self.data.max_rows == Some(0) {
+            return Err("data.max_rows must be at least 1".into());
+        }
+        if !(self.data.score_max > 0.0) || !(self.evaluation.score_max > 0.0) {
+            return Err("score_max must be positive".into());
+        }
+        if self.evaluation.batch_size == 0 {
+            return Err("evaluation.batch_size must be at least 1".into());
+        }
+        if self.evaluation.max_pairs == Some(0) {
+            return Err("evaluation.max_pairs must be at least 1".into());
+        }
+        if self.output.load_best && self.evaluation.dataset.is_empty() {
+            return Err("output.load_best needs an evaluation.dataset".into());
+        }
+        if self.output.logging_steps == 0 {
+            return Err("output.logging_steps must be at least 1".into());
+        }
+        if self.output.save_total_limit == Some(0) {
+            return Err("output.save_total_limit must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+/// Sets `a.b.c = value` in a TOML table. The value is parsed as TOML (`5e-5`, `true`,
+/// `"text"`, `[1, 2]`), falling back to a bare string, so `data.dataset=glue/mnli` needs no
+/// quotes.
+fn apply_override(
+    table: &mut toml::Table,
+    key: &str,
+    value: &str,
+) -> std::result::Result<(), String> {
+    let parts: Vec<&str> = key.split('.').collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        return Err(format!("bad key {key:?}: use section.field"));
+    }
+    let parsed = parse_value(value);
+    let (last, sections) = parts
+        .split_last()
+        .ok_or_else(|| format!("bad key {key:?}"))?;
+    let mut current = table;
+    for section in sections {
+        let entry = current
+            .entry(section.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        current = entry
+            .as_table_mut()
+            .ok_or_else(|| format!("{section} is not a table"))?;
+    }
+    current.insert(last.to_string(), parsed);
+    Ok(())
+}
+
+fn parse_value(value: &str) -> toml::Value {
+    format!("v = {value}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(value.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str, overrides: &[(&str, &str)]) -> Result<TrainConfig> {
+        let overrides: Vec<(String, String)> = overrides
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        TrainConfig::from_toml(text, "test.toml", &overrides)
+    }
+
+    #[test]
+    fn empty_config_is_all_defaults() {
+        assert_eq!(parse("", &[]).unwrap(), TrainConfig::default());
+    }
+
+    #[test]
+    fn built_in_default_config_parses() {
+        parse(DEFAULT_CONFIG_TOML, &[]).unwrap();
+    }
+
+    #[test]
+    fn overrides_replace_fields_and_are_type_checked() {
+        let c = parse(
+            "[training]\nepochs = 3\n",
+            &[
+                ("training.epochs", "1"),
+                ("training.learning_rate", "2e-5"),
+                ("data.dataset", "snli"),
+                ("loss.type", "cosine_similarity"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.training.epochs, 1);
+        assert_eq!(c.training.learning_rate, 2e-5);
+        assert_eq!(c.data.dataset, "snli");
+        assert_eq!(c.loss, LossConfig::CosineSimilarity);
+
+        let err = parse("", &[("training.epochs", "many")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("epochs"), "{err}");
+    }
+
+    #[test]
+    fn rejects_unknown_keys_wrong_types_and_bad_values() {
+        let err = parse("[training]\nepoch = 1\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("test.toml") && err.contains("epoch"), "{err}");
+        let err = parse("[training]\nbatch_size = \"big\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("batch_size"), "{err}");
+        let err = parse("[training]\nbatch_size = 0\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("training.batch_size must be at least 1"),
+            "{err}"
+        );
+        let err = parse("[loss]\ntype = \"magic\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("magic"), "{err}");
+        let err = parse("[data]\nformat = \"columns\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("data.columns"), "{err}");
+    }
+
+    #[test]
+    fn every_shipped_config_parses() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                TrainConfig::from_file(&path, &[]).unwrap_or_else(|e| panic!("{e}"));
+                seen += 1;
+            }
+        }
+        assert!(
+            seen >= 5,
+            "expected the default and four book configs in {}",
+            dir.display()
+        );
+    }
+
+    #[test]
+    fn resolved_config_round_trips() {
+        let c = parse(DEFAULT_CONFIG_TOML, &[]).unwrap();
+        let again = parse(&c.to_toml().unwrap(), &[]).unwrap();
+        assert_eq!(c, again);
+    }
+}

@@ -1,0 +1,56 @@
+use std::path::PathBuf;
+
+/// Errors of the trainer. Messages name the config key, file or step they are about.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("bad config ({origin}): {message}")]
+    Config { origin: String, message: String },
+    #[error("cannot read or write {path}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("dataset: {0}")]
+    Dataset(String),
+    #[error(transparent)]
+    Data(#[from] data::Error),
+    #[error(transparent)]
+    Model(#[from] model::Error),
+    #[error(transparent)]
+    Loss(#[from] losses::Error),
+    #[error(transparent)]
+    Eval(#[from] eval::Error),
+    #[error(transparent)]
+    Hub(#[from] hub::Error),
+    #[error("writing {path}: {message}")]
+    Output { path: PathBuf, message: String },
+    #[error("checkpoint {path}: {message}")]
+    Checkpoint { path: PathBuf, message: String },
+    #[error(
+        "loss is {value} at step {step} (epoch {epoch}); training stopped. The last good \
+         checkpoint is kept{}; try a lower learning rate or fp32",
+        last_checkpoint.as_ref().map(|p| format!(" at {}", p.display())).unwrap_or_default()
+    )]
+    NonFiniteLoss {
+        value: f64,
+        step: u64,
+        epoch: u64,
+        last_checkpoint: Option<PathBuf>,
+    },
+    #[error("libtorch error while {context}")]
+    Torch {
+        context: String,
+        #[source]
+        source: tch::TchError,
+    },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+pub(crate) fn io_error(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}

@@ -1,0 +1,64 @@
+//! The STS evaluation run during training (sentence-transformers' EmbeddingSimilarityEvaluator).
+
+use data::ScoredPairColumns;
+use eval::{evaluate_sts, normalize_sts_scores, Embeddings, StsMetrics};
+use model::{EncodeOptions, SentenceTransformer};
+
+use crate::config::EvaluationConfig;
+use crate::error::Result;
+
+/// Sentence pairs with gold scores in `[0, 1]`.
+#[derive(Debug, Clone)]
+pub struct StsSet {
+    pub name: String,
+    texts: Vec<String>,
+    scores: Vec<f64>,
+}
+
+impl StsSet {
+    pub fn load(client: &hub::HubClient, config: &EvaluationConfig) -> Result<Self> {
+        let path = crate::dataset::resolve_dataset_file(client, &config.dataset, &config.split)?;
+        let mut pairs = data::read_scored_pairs(&path, &ScoredPairColumns::GLUE)?;
+        if let Some(n) = config.max_pairs {
+            pairs.truncate(n);
+        }
+        let raw: Vec<f32> = pairs.iter().map(|p| p.score).collect();
+        let scores = normalize_sts_scores(&raw, config.score_max)?;
+        // sentence1 of every pair, then sentence2: one encode call batches them best.
+        let texts = pairs
+            .iter()
+            .map(|p| p.sentence1.clone())
+            .chain(pairs.iter().map(|p| p.sentence2.clone()))
+            .collect();
+        Ok(Self {
+            name: format!("{} {}", config.dataset, config.split),
+            texts,
+            scores,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.scores.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.scores.is_empty()
+    }
+
+    /// Embeds both columns in inference mode and correlates the similarities with the scores.
+    pub fn evaluate(&self, model: &SentenceTransformer, batch_size: usize) -> Result<StsMetrics> {
+        let options = EncodeOptions {
+            batch_size,
+            normalize: false,
+            show_progress: false,
+        };
+        let embeddings = model.encode(&self.texts, &options)?;
+        let (n, dim) = (self.scores.len(), embeddings.dim);
+        let (first, second) = embeddings.data.split_at(n * dim);
+        Ok(evaluate_sts(
+            Embeddings::new(first, n, dim)?,
+            Embeddings::new(second, n, dim)?,
+            &self.scores,
+        )?)
+    }
+}
