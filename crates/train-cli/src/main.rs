@@ -30,7 +30,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Train a model from a TOML config (the default when no subcommand is given)
-    Train(train::TrainArgs),
+    Train(Box<train::TrainArgs>),
     /// Embed every line of a text file (or a parquet column) and write .npy or .parquet
     Encode(encode::EncodeArgs),
     /// Score a model on an STS dataset: Pearson/Spearman of cosine, euclidean, manhattan, dot

@@ -134,6 +134,9 @@ impl TrainArgs {
     }
 }
 
+/// A metric's name and how to read it off the evaluation.
+type MetricRow = (&'static str, fn(&eval::StsMetrics) -> f64);
+
 pub fn load_config(args: &TrainArgs) -> Result<TrainConfig> {
     let overrides = args.overrides();
     Ok(match &args.config {
@@ -215,7 +218,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             m.map(|m| format!("{:.4}", f(&m)))
                 .unwrap_or_else(|| "–".into())
         };
-        let rows: [(&str, fn(&eval::StsMetrics) -> f64); 4] = [
+        let rows: [MetricRow; 4] = [
             ("pearson_cosine", |m| m.pearson_cosine),
             ("spearman_cosine", |m| m.spearman_cosine),
             ("pearson_dot", |m| m.pearson_dot),

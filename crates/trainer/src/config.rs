@@ -301,7 +301,7 @@ impl TrainConfig {
                 return Err(format!("training.{name} must be in [0, 1), got {beta}"));
             }
         }
-        if !(t.adam_epsilon > 0.0) {
+        if t.adam_epsilon.is_nan() || t.adam_epsilon <= 0.0 {
             return Err("training.adam_epsilon must be positive".into());
         }
         if !(t.max_grad_norm.is_finite() && t.max_grad_norm >= 0.0) {
@@ -319,7 +319,10 @@ impl TrainConfig {
         if self.data.max_rows == Some(0) {
             return Err("data.max_rows must be at least 1".into());
         }
-        if !(self.data.score_max > 0.0) || !(self.evaluation.score_max > 0.0) {
+        if [self.data.score_max, self.evaluation.score_max]
+            .iter()
+            .any(|m| m.is_nan() || *m <= 0.0)
+        {
             return Err("score_max must be positive".into());
         }
         if self.evaluation.batch_size == 0 {

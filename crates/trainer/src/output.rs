@@ -13,6 +13,9 @@ use crate::metrics::MetricsRecord;
 use crate::plot::{write_training_plot, Series};
 use crate::trainer::TrainOutcome;
 
+/// A metric's name and how to read it off the evaluation.
+type MetricRow = (&'static str, fn(&eval::StsMetrics) -> f64);
+
 pub(crate) struct OutputParts<'a> {
     pub dir: &'a Path,
     pub model: &'a model::SentenceTransformer,
@@ -149,7 +152,7 @@ fn model_card(parts: &OutputParts<'_>) -> String {
             m.map(|m| format!("{:.4}", f(&m)))
                 .unwrap_or_else(|| "–".into())
         };
-        let rows: [(&str, fn(&eval::StsMetrics) -> f64); 8] = [
+        let rows: [MetricRow; 8] = [
             ("pearson_cosine", |m| m.pearson_cosine),
             ("spearman_cosine", |m| m.spearman_cosine),
             ("pearson_euclidean", |m| m.pearson_euclidean),

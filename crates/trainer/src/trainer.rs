@@ -541,22 +541,19 @@ fn run(config: &TrainConfig, p: Prepared, stop: &AtomicBool) -> Result<TrainOutc
         examples: set.len(),
         before,
         after: if config.output.load_best {
-            state
-                .best
-                .map(|b| {
-                    metrics
-                        .records()
-                        .iter()
-                        .rev()
-                        .find_map(|r| match r {
-                            MetricsRecord::Eval { step, metrics, .. } if *step == b.step => {
-                                Some(*metrics)
-                            }
-                            _ => None,
-                        })
-                        .or(after)
-                })
-                .flatten()
+            state.best.and_then(|b| {
+                metrics
+                    .records()
+                    .iter()
+                    .rev()
+                    .find_map(|r| match r {
+                        MetricsRecord::Eval { step, metrics, .. } if *step == b.step => {
+                            Some(*metrics)
+                        }
+                        _ => None,
+                    })
+                    .or(after)
+            })
         } else {
             after
         },
