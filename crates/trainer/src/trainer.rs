@@ -368,8 +368,19 @@ fn run(config: &TrainConfig, p: Prepared, stop: &AtomicBool) -> Result<TrainOutc
         batches_done: state.batches_done,
     };
 
+    // The current epoch's batches, rebuilt only when the epoch changes (not every step).
+    let mut epoch_cache: Option<(u64, Vec<Vec<usize>>)> = None;
     while state.global_step < total_steps {
-        let epoch_batches = sampler.epoch_batches(position.epoch);
+        if epoch_cache
+            .as_ref()
+            .is_none_or(|(e, _)| *e != position.epoch)
+        {
+            epoch_cache = Some((position.epoch, sampler.epoch_batches(position.epoch)));
+        }
+        let epoch_batches = match &epoch_cache {
+            Some((_, batches)) => batches,
+            None => continue,
+        };
         if position.batches_done >= epoch_batches.len() {
             position = SamplerState {
                 epoch: position.epoch + 1,
