@@ -8,6 +8,7 @@ mod encode;
 mod error;
 mod modules;
 mod normalize;
+mod packing;
 mod pooling;
 mod sentence_transformer;
 mod tokenizer;
