@@ -29,28 +29,28 @@ pub struct TrainArgs {
     /// Keep at most this many training rows [data.max_rows]
     #[arg(long)]
     pub max_rows: Option<usize>,
-    /// [training.epochs]
+    /// Passes over the training rows [training.epochs]
     #[arg(long)]
     pub epochs: Option<u32>,
     /// Stop after this many optimizer steps [training.max_steps]
     #[arg(long)]
     pub max_steps: Option<u64>,
-    /// [training.batch_size]
+    /// Examples per optimizer step (before accumulation) [training.batch_size]
     #[arg(long)]
     pub batch_size: Option<usize>,
     /// Peak learning rate [training.learning_rate]
     #[arg(long = "lr")]
     pub learning_rate: Option<f64>,
-    /// [training.warmup_steps]
+    /// Steps of linear learning-rate warm-up from 0 [training.warmup_steps]
     #[arg(long)]
     pub warmup_steps: Option<u64>,
-    /// [training.seed]
+    /// Seed of the data order, negatives and dropout [training.seed]
     #[arg(long)]
     pub seed: Option<u64>,
     /// auto, cpu, cuda or cuda:N [training.device]
     #[arg(long)]
     pub device: Option<DeviceChoice>,
-    /// fp32 or fp16 (CUDA autocast with loss scaling) [training.precision]
+    /// fp32, fp16 (CUDA autocast with loss scaling) or bf16 (autocast on CUDA or CPU) [training.precision]
     #[arg(long)]
     pub precision: Option<String>,
     /// libtorch CPU threads [training.threads]

@@ -107,6 +107,8 @@ pub enum Precision {
     Fp32,
     /// CUDA autocast to float16 with dynamic loss scaling; on the CPU a warning and fp32.
     Fp16,
+    /// Autocast to bfloat16 (CUDA or CPU); no loss scaling needed (float32's exponent range).
+    Bf16,
 }
 
 /// How examples are grouped into batches.

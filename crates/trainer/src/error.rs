@@ -38,6 +38,8 @@ pub enum Error {
         epoch: u64,
         last_checkpoint: Option<PathBuf>,
     },
+    #[error(transparent)]
+    TorchExt(#[from] torch_ext::Error),
     #[error("libtorch error while {context}")]
     Torch {
         context: String,

@@ -126,31 +126,50 @@ impl AdamW {
         }
     }
 
-    /// One AdamW update at learning rate `lr`, in `torch.optim.AdamW`'s order: decay the
-    /// weights, update the moments, step along the bias-corrected ratio.
-    pub fn step(&mut self, lr: f64) {
+    /// One AdamW update at learning rate `lr`, as `torch.optim.AdamW(fused=True)`: decay the
+    /// weights, update the moments, step along the bias-corrected ratio — one fused kernel
+    /// pass per tensor (the written-out element-wise version took 0.2 s of a 1.6 s MiniLM step
+    /// on 2 CPU cores). Parameters without a gradient are left alone.
+    pub fn step(&mut self, lr: f64) -> Result<()> {
         self.steps += 1;
         let s = self.settings;
-        let t = self.steps as f64;
-        let bias_correction1 = 1.0 - s.beta1.powf(t);
-        let bias_correction2_sqrt = (1.0 - s.beta2.powf(t)).sqrt();
-        let step_size = lr / bias_correction1;
-        tch::no_grad(|| {
-            for p in &mut self.params {
-                let grad = p.value.grad();
-                if !grad.defined() {
-                    continue;
-                }
-                if p.decay && s.weight_decay > 0.0 {
-                    let _ = p.value.g_mul_scalar_(1.0 - lr * s.weight_decay);
-                }
-                let _ = p.exp_avg.lerp_(&grad, 1.0 - s.beta1);
-                let _ = p.exp_avg_sq.g_mul_scalar_(s.beta2);
-                let _ = p.exp_avg_sq.g_add_(&(&grad * &grad * (1.0 - s.beta2)));
-                let denom = p.exp_avg_sq.sqrt() / bias_correction2_sqrt + s.epsilon;
-                let _ = p.value.g_add_(&(&p.exp_avg / denom * (-step_size)));
+        let step = Tensor::from(self.steps as f32);
+        for decay in [true, false] {
+            let group: Vec<&Parameter> = self
+                .params
+                .iter()
+                .filter(|p| p.decay == decay && p.value.grad().defined())
+                .collect();
+            if group.is_empty() {
+                continue;
             }
-        });
+            let list =
+                |f: &dyn Fn(&Parameter) -> Tensor| group.iter().map(|p| f(p)).collect::<Vec<_>>();
+            let params = list(&|p| p.value.shallow_clone());
+            let grads = list(&|p| p.value.grad());
+            let exp_avgs = list(&|p| p.exp_avg.shallow_clone());
+            let exp_avg_sqs = list(&|p| p.exp_avg_sq.shallow_clone());
+            let steps: Vec<Tensor> = group
+                .iter()
+                .map(|p| step.to_device(p.value.device()))
+                .collect();
+            let tensors = torch_ext::AdamwTensors {
+                params: &params,
+                grads: &grads,
+                exp_avgs: &exp_avgs,
+                exp_avg_sqs: &exp_avg_sqs,
+                steps: &steps,
+            };
+            let settings = torch_ext::AdamwSettings {
+                lr,
+                beta1: s.beta1,
+                beta2: s.beta2,
+                weight_decay: if decay { s.weight_decay } else { 0.0 },
+                eps: s.epsilon,
+            };
+            tch::no_grad(|| torch_ext::fused_adamw(&tensors, settings))?;
+        }
+        Ok(())
     }
 
     /// Writes the moments (and the step count) to a safetensors file.
@@ -235,7 +254,7 @@ mod tests {
         for _ in 0..3 {
             opt.zero_grad();
             (&p * &p).sum(Kind::Float).backward();
-            opt.step(0.1);
+            opt.step(0.1).unwrap();
         }
         let got: Vec<f32> = Vec::try_from(&p.detach()).unwrap();
         assert!((got[0] - 0.698_911).abs() < 1e-5, "{got:?}");
@@ -258,7 +277,7 @@ mod tests {
         let before = opt.clip_gradients(1.0);
         assert!((before - 10.0).abs() < 1e-4);
         assert!((opt.gradient_norm() - 1.0).abs() < 1e-4);
-        opt.step(0.01);
+        opt.step(0.01).unwrap();
         let path = dir.path().join("opt.safetensors");
         opt.save(&path).unwrap();
 

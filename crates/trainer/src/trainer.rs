@@ -270,6 +270,11 @@ fn run(config: &TrainConfig, p: Prepared, stop: &AtomicBool) -> Result<TrainOutc
         },
     );
     let use_fp16 = t.precision == Precision::Fp16 && device.is_cuda();
+    let autocast_dtype = match t.precision {
+        Precision::Fp16 if use_fp16 => Some(Kind::Half),
+        Precision::Bf16 => Some(Kind::BFloat16),
+        _ => None,
+    };
 
     let mut state = TrainerState {
         global_step: 0,
@@ -410,9 +415,9 @@ fn run(config: &TrainConfig, p: Prepared, stop: &AtomicBool) -> Result<TrainOutc
                 _ => Targets::None,
             };
             let grad_scale = loss_scale / micro_batches.len() as f64;
-            let value = tch::autocast(use_fp16, || {
+            let value = torch_ext::autocast(device, autocast_dtype, || {
                 loss.forward_backward(&model, &columns, targets, grad_scale)
-            })?;
+            })??;
             if !value.is_finite() {
                 bar.abandon();
                 return Err(Error::NonFiniteLoss {
@@ -439,7 +444,7 @@ fn run(config: &TrainConfig, p: Prepared, stop: &AtomicBool) -> Result<TrainOutc
         );
         let grad_norm = if take_step {
             let norm = optimizer.clip_gradients(t.max_grad_norm);
-            optimizer.step(lr);
+            optimizer.step(lr)?;
             norm
         } else {
             warn!(
