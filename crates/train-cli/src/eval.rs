@@ -1,10 +1,8 @@
 //! `train-cli eval`: STS evaluation as sentence-transformers' EmbeddingSimilarityEvaluator.
 
-use std::path::Path;
-
-use anyhow::{anyhow, Context, Result};
+use anyhow::{Context, Result};
 use clap::Args;
-use data::{KnownDataset, ScoredPairColumns};
+use data::ScoredPairColumns;
 use eval::{evaluate_sts, normalize_sts_scores, Embeddings};
 use model::EncodeOptions;
 
@@ -69,24 +67,10 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     Ok(())
 }
 
+/// The same resolution as training's evaluation set: a local file, or a known dataset's split
+/// from the hub cache.
 fn dataset_file(name: &str, split: &str) -> Result<std::path::PathBuf> {
-    let local = Path::new(name);
-    if local.extension().is_some_and(|e| e == "parquet") {
-        if !local.is_file() {
-            return Err(anyhow!("dataset file {} does not exist", local.display()));
-        }
-        return Ok(local.to_path_buf());
-    }
-    let known = KnownDataset::find(name).ok_or_else(|| {
-        anyhow!(
-            "unknown dataset {name:?}: use one of {} or a local .parquet file",
-            data::known_dataset_names().join(", ")
-        )
-    })?;
-    let file = known.file(split).map_err(|e| anyhow!(e))?;
     let client = hub::HubClient::from_env()?;
-    let repo = hub::Repo::dataset(file.repo)?;
-    client
-        .get(&repo, &file.path)
-        .with_context(|| format!("downloading {} {split}", known.name))
+    trainer::resolve_dataset_file(&client, name, split)
+        .with_context(|| format!("resolving the evaluation dataset {name} ({split})"))
 }
