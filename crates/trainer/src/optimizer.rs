@@ -33,6 +33,25 @@ pub struct AdamW {
     steps: u64,
 }
 
+fn global_norm(grads: &[Tensor]) -> f64 {
+    let norms: Vec<Tensor> = grads
+        .iter()
+        .map(|g| g.norm().to_kind(Kind::Float))
+        .collect();
+    if norms.is_empty() {
+        return 0.0;
+    }
+    Tensor::stack(&norms, 0).norm().double_value(&[])
+}
+
+fn scale(grads: &[Tensor], factor: f64) {
+    tch::no_grad(|| {
+        for g in grads {
+            let _ = g.shallow_clone().g_mul_scalar_(factor);
+        }
+    });
+}
+
 /// Biases and LayerNorm weights are not decayed (sentence-transformers' and BERT's convention).
 pub fn decays(name: &str) -> bool {
     !(name.ends_with("bias") || name.contains("LayerNorm") || name.contains("layer_norm"))
@@ -71,8 +90,14 @@ impl AdamW {
 
     /// Gradients of every parameter that has one, in name order.
     fn gradients(&self) -> Vec<Tensor> {
+        self.gradients_where(|_| true)
+    }
+
+    /// Gradients of the parameters whose name `include` accepts, in name order.
+    fn gradients_where(&self, include: impl Fn(&str) -> bool) -> Vec<Tensor> {
         self.params
             .iter()
+            .filter(|p| include(&p.name))
             .map(|p| p.value.grad())
             .filter(|g| g.defined())
             .collect()
@@ -80,34 +105,27 @@ impl AdamW {
 
     /// The global L2 norm of all gradients (what `clip_grad_norm_` reports).
     pub fn gradient_norm(&self) -> f64 {
-        let norms: Vec<Tensor> = self
-            .gradients()
-            .iter()
-            .map(|g| g.norm().to_kind(Kind::Float))
-            .collect();
-        if norms.is_empty() {
-            return 0.0;
-        }
-        Tensor::stack(&norms, 0).norm().double_value(&[])
+        global_norm(&self.gradients())
     }
 
-    /// Multiplies every gradient by `factor` (unscaling fp16 gradients, clipping).
+    /// Multiplies every gradient by `factor` (unscaling fp16 gradients).
     pub fn scale_gradients(&mut self, factor: f64) {
-        tch::no_grad(|| {
-            for mut g in self.gradients() {
-                let _ = g.g_mul_scalar_(factor);
-            }
-        });
+        scale(&self.gradients(), factor);
     }
 
-    /// Clips the global gradient norm to `max_norm` as `torch.nn.utils.clip_grad_norm_` does
-    /// and returns the norm before clipping.
-    pub fn clip_gradients(&mut self, max_norm: f64) -> f64 {
-        let norm = self.gradient_norm();
+    /// Clips the global gradient norm of the parameters `include` accepts to `max_norm`, as
+    /// `torch.nn.utils.clip_grad_norm_` does, and returns their norm before clipping.
+    ///
+    /// The trainer leaves a loss's own parameters (SoftmaxLoss's classifier) out, as the
+    /// Hugging Face Trainer under sentence-transformers does: it clips `model.parameters()`,
+    /// and the loss is not part of the model.
+    pub fn clip_gradients(&mut self, max_norm: f64, include: impl Fn(&str) -> bool) -> f64 {
+        let grads = self.gradients_where(include);
+        let norm = global_norm(&grads);
         if max_norm > 0.0 {
             let coef = (max_norm / (norm + 1e-6)).min(1.0);
             if coef < 1.0 {
-                self.scale_gradients(coef);
+                scale(&grads, coef);
             }
         }
         norm
@@ -274,7 +292,7 @@ mod tests {
         let p = Tensor::from_slice(&[3.0f32, 4.0]).set_requires_grad(true);
         let mut opt = AdamW::new(vec![("w".into(), p.shallow_clone())], settings(0.0));
         (&p * &p).sum(Kind::Float).backward();
-        let before = opt.clip_gradients(1.0);
+        let before = opt.clip_gradients(1.0, |_| true);
         assert!((before - 10.0).abs() < 1e-4);
         assert!((opt.gradient_norm() - 1.0).abs() < 1e-4);
         opt.step(0.01).unwrap();

@@ -225,7 +225,9 @@ fn run(config: &TrainConfig, p: Prepared, stop: &AtomicBool) -> Result<TrainOutc
     let lengths: Vec<usize> = (0..set.len())
         .map(|i| tokens.iter().map(|c| c[i].ids.len()).sum())
         .collect();
-    let mut sampler = EpochSampler::new(set.len(), t.batch_size, t.seed)?.drop_last(t.drop_last);
+    let mut sampler = EpochSampler::new(set.len(), t.batch_size, t.seed)?
+        .drop_last(t.drop_last)
+        .in_order(t.batch_sampler == BatchSampler::Sequential);
     if t.batch_sampler == BatchSampler::NoDuplicates {
         sampler = sampler.no_duplicates(&texts)?;
     }
@@ -258,7 +260,7 @@ fn run(config: &TrainConfig, p: Prepared, stop: &AtomicBool) -> Result<TrainOutc
     params.extend(
         checkpoint::named_variables(&loss_vars)
             .into_iter()
-            .map(|(n, v)| (format!("loss.{n}"), v)),
+            .map(|(n, v)| (format!("{LOSS_PARAMETER_PREFIX}{n}"), v)),
     );
     let mut optimizer = AdamW::new(
         params,
@@ -443,7 +445,7 @@ fn run(config: &TrainConfig, p: Prepared, stop: &AtomicBool) -> Result<TrainOutc
             total_steps,
         );
         let grad_norm = if take_step {
-            let norm = optimizer.clip_gradients(t.max_grad_norm);
+            let norm = optimizer.clip_gradients(t.max_grad_norm, |name| !is_loss_parameter(name));
             optimizer.step(lr)?;
             norm
         } else {
@@ -598,6 +600,13 @@ fn run(config: &TrainConfig, p: Prepared, stop: &AtomicBool) -> Result<TrainOutc
         }
     }
     Ok(outcome)
+}
+
+/// Optimizer names of the loss's own parameters start with this.
+const LOSS_PARAMETER_PREFIX: &str = "loss.";
+
+fn is_loss_parameter(name: &str) -> bool {
+    name.starts_with(LOSS_PARAMETER_PREFIX)
 }
 
 /// A per-step seed for libtorch's generator, so dropout masks do not depend on how many
