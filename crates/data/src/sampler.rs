@@ -32,6 +32,7 @@ pub struct EpochSampler<'a> {
     batch_size: usize,
     seed: u64,
     drop_last: bool,
+    in_order: bool,
     texts: Option<&'a [Vec<&'a str>]>,
     lengths: Option<&'a [usize]>,
 }
@@ -49,6 +50,7 @@ impl<'a> EpochSampler<'a> {
             batch_size,
             seed,
             drop_last: false,
+            in_order: false,
             texts: None,
             lengths: None,
         })
@@ -57,6 +59,13 @@ impl<'a> EpochSampler<'a> {
     /// Leave out batches smaller than the batch size (default: keep them).
     pub fn drop_last(mut self, drop_last: bool) -> Self {
         self.drop_last = drop_last;
+        self
+    }
+
+    /// Keep the examples' own order instead of shuffling (for data already in the order it
+    /// should be seen: pre-shuffled files, curricula, comparisons with another trainer).
+    pub fn in_order(mut self, in_order: bool) -> Self {
+        self.in_order = in_order;
         self
     }
 
@@ -114,7 +123,9 @@ impl<'a> EpochSampler<'a> {
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
         rng.set_stream(epoch);
         let mut order: Vec<usize> = (0..self.len).collect();
-        order.shuffle(&mut rng);
+        if !self.in_order {
+            order.shuffle(&mut rng);
+        }
         if let Some(lengths) = self.lengths {
             let window = self.batch_size.saturating_mul(LENGTH_GROUP_WINDOW_BATCHES);
             for chunk in order.chunks_mut(window) {
@@ -132,7 +143,7 @@ impl<'a> EpochSampler<'a> {
         if self.drop_last {
             batches.retain(|b| b.len() == self.batch_size);
         }
-        if self.lengths.is_some() {
+        if self.lengths.is_some() && !self.in_order {
             batches.shuffle(&mut rng);
         }
         batches

@@ -115,3 +115,17 @@ proptest! {
         prop_assert_eq!([head, tail].concat(), full);
     }
 }
+
+proptest! {
+    #[test]
+    fn in_order_keeps_the_data_order_every_epoch(
+        len in 0usize..200,
+        batch_size in 1usize..40,
+        seed in any::<u64>(),
+        epoch in 0u64..5,
+    ) {
+        let sampler = EpochSampler::new(len, batch_size, seed).unwrap().in_order(true);
+        let flat: Vec<usize> = sampler.epoch_batches(epoch).concat();
+        prop_assert_eq!(flat, (0..len).collect::<Vec<_>>());
+    }
+}

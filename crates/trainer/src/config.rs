@@ -117,6 +117,8 @@ pub enum Precision {
 pub enum BatchSampler {
     /// Seeded shuffle per epoch.
     Shuffle,
+    /// The rows in the order of the data, every epoch (for pre-shuffled data or curricula).
+    Sequential,
     /// Shuffle, but never the same text twice in a batch (in-batch negatives stay negatives).
     NoDuplicates,
 }
