@@ -3,6 +3,7 @@
 
 mod bench;
 mod bench_data;
+mod bench_train;
 mod fetch;
 mod python_env;
 mod setup;
@@ -83,6 +84,43 @@ enum BenchKind {
         #[arg(long)]
         python: Option<String>,
     },
+    /// Fine-tune all-MiniLM-L6-v2 on the book's MNLI rows with this project and with
+    /// sentence-transformers: examples/s, ratio, and STS-B Spearman of both
+    Train {
+        /// Losses to run, each with the book's data for it
+        #[arg(long, value_enum, value_delimiter = ',', default_values_t = [bench_train::BenchLoss::Mnrl])]
+        loss: Vec<bench_train::BenchLoss>,
+        /// Training rows (the first N entailment pairs for mnrl, the first N rows otherwise)
+        #[arg(long, default_value_t = 3200)]
+        rows: usize,
+        #[arg(long, default_value_t = 32)]
+        batch_size: usize,
+        #[arg(long, default_value_t = 1)]
+        epochs: u32,
+        #[arg(long, default_value_t = 5e-5)]
+        lr: f64,
+        #[arg(long, default_value_t = 100)]
+        warmup_steps: u64,
+        #[arg(long, default_value_t = 0.01)]
+        weight_decay: f64,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// CPU threads for both sides (default: all cores)
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Train only one side (its numbers are still printed)
+        #[arg(long, value_enum, default_value_t = bench_train::Sides::Both)]
+        sides: bench_train::Sides,
+        /// Row order: `same` (one seeded shuffle, both sides in file order) or `each`
+        #[arg(long, value_enum, default_value_t = bench_train::Order::Same)]
+        order: bench_train::Order,
+        /// Train both sides on CUDA device 0
+        #[arg(long)]
+        cuda: bool,
+        /// A Python with sentence-transformers to use instead of the project's .venv-bench
+        #[arg(long)]
+        python: Option<String>,
+    },
     /// Read a synthetic MNLI-shaped parquet file and build hard and soft triplets (release)
     Data {
         /// Rows of the generated file
@@ -120,6 +158,41 @@ fn main() -> Result<()> {
         Command::Test { args } => test::run(&root, &args),
         Command::FetchModel { model } => fetch::fetch_model(&model),
         Command::FetchData { names } => fetch::fetch_data(&names),
+        Command::Bench {
+            which:
+                BenchKind::Train {
+                    loss,
+                    rows,
+                    batch_size,
+                    epochs,
+                    lr,
+                    warmup_steps,
+                    weight_decay,
+                    seed,
+                    threads,
+                    sides,
+                    order,
+                    cuda,
+                    python,
+                },
+        } => bench_train::train(
+            &root,
+            &bench_train::TrainBench {
+                losses: loss,
+                rows,
+                batch_size,
+                epochs,
+                learning_rate: lr,
+                warmup_steps,
+                weight_decay,
+                seed,
+                threads: threads.unwrap_or_else(bench::default_threads),
+                sides,
+                order,
+                cuda,
+                python,
+            },
+        ),
         Command::Bench {
             which: BenchKind::Data { rows, repeats },
         } => bench_data::data(&root, &bench_data::DataBench { rows, repeats }),

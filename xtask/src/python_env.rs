@@ -41,20 +41,23 @@ pub fn reference_python(root: &Path, explicit: Option<&str>) -> Result<PathBuf> 
             "install",
             "--quiet",
             &format!("torch=={TORCH_VERSION}"),
-            "sentence-transformers",
+            "sentence-transformers[train]",
         ])
         .status()
         .context("running pip install")?;
     ensure!(
         status.success(),
-        "pip install torch=={TORCH_VERSION} sentence-transformers failed ({status})"
+        "pip install torch=={TORCH_VERSION} sentence-transformers[train] failed ({status})"
     );
     Ok(python)
 }
 
 fn imports_sentence_transformers(python: &Path) -> bool {
     Command::new(python)
-        .args(["-c", "import sentence_transformers, torch"])
+        .args([
+            "-c",
+            "import sentence_transformers, torch, datasets, accelerate",
+        ])
         .output()
         .is_ok_and(|o| o.status.success())
 }

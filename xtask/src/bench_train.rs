@@ -1,0 +1,462 @@
+//! `cargo xtask bench train`: the book's fine-tune of all-MiniLM-L6-v2, run by this project
+//! and by Python sentence-transformers on the same rows, hyperparameters, machine and thread
+//! count, in one invocation. Prints training examples/s for both sides and their ratio, and
+//! STS-B validation Spearman (cosine) for both, so one run answers "as good?" and "faster?".
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, ensure, Context, Result};
+use clap::ValueEnum;
+use serde_json::{json, Value};
+
+use crate::bench::BENCH_MODEL;
+use crate::python_env::reference_python;
+
+/// The training recipes the bench knows, each the book's data preparation for its loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BenchLoss {
+    /// MultipleNegativesRankingLoss on entailment pairs with random negatives
+    Mnrl,
+    /// CosineSimilarityLoss on pairs scored 1 (entailment) or 0 (neutral, contradiction)
+    Cosine,
+    /// SoftmaxLoss on pairs with their 3-way NLI label
+    Softmax,
+}
+
+impl BenchLoss {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Mnrl => "mnrl",
+            Self::Cosine => "cosine",
+            Self::Softmax => "softmax",
+        }
+    }
+
+    /// The JSONL columns `write_training_rows` writes, as a train-cli column mapping.
+    fn columns(self) -> &'static str {
+        match self {
+            Self::Mnrl => "anchor=anchor,positive=positive,negative=negative",
+            Self::Cosine => "sentence1=sentence1,sentence2=sentence2,score=score",
+            Self::Softmax => "premise=premise,hypothesis=hypothesis,label=label",
+        }
+    }
+
+    fn loss_toml(self) -> &'static str {
+        match self {
+            Self::Mnrl => "type = \"multiple_negatives_ranking\"\nscale = 20.0\n",
+            Self::Cosine => "type = \"cosine_similarity\"\n",
+            Self::Softmax => "type = \"softmax\"\nnum_labels = 3\n",
+        }
+    }
+}
+
+/// How the two sides order the training rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Order {
+    /// The rows file is shuffled once (seeded); both sides take it in order: the very same
+    /// batches, so only dropout masks and float rounding differ
+    Same,
+    /// Each side shuffles with its own seeded sampler (sentence-transformers' RandomSampler,
+    /// this project's ChaCha8)
+    Each,
+}
+
+/// Which implementations a run trains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Sides {
+    Both,
+    Rust,
+    Python,
+}
+
+pub struct TrainBench {
+    pub losses: Vec<BenchLoss>,
+    pub rows: usize,
+    pub batch_size: usize,
+    pub epochs: u32,
+    pub learning_rate: f64,
+    pub warmup_steps: u64,
+    pub weight_decay: f64,
+    pub seed: u64,
+    pub threads: usize,
+    pub sides: Sides,
+    pub order: Order,
+    pub cuda: bool,
+    pub python: Option<String>,
+}
+
+/// Spearman gap the issue accepts between the two sides.
+const PARITY_TOLERANCE: f64 = 0.01;
+
+pub fn train(root: &Path, opts: &TrainBench) -> Result<()> {
+    let client = hub::HubClient::from_env()?;
+    let model_dir = hub::resolve_model(&client, BENCH_MODEL)?;
+    let out_dir = root.join("target").join("bench").join("train");
+    std::fs::create_dir_all(&out_dir)?;
+    let eval_file = write_stsb_validation(&client, &out_dir)?;
+    let nli = read_mnli_train(&client)?;
+
+    let rust_bin = if opts.sides != Sides::Python {
+        Some(build_train_cli(root)?)
+    } else {
+        None
+    };
+    let python = if opts.sides != Sides::Rust {
+        Some(reference_python(root, opts.python.as_deref())?)
+    } else {
+        None
+    };
+
+    let mut reports = Vec::new();
+    for &loss in &opts.losses {
+        let train_file = write_training_rows(&nli, loss, opts, &out_dir)?;
+        println!(
+            "\n== {} · {} rows · batch {} · {} epoch(s) · lr {} · warm-up {} · seed {} · {} threads · {} order{}",
+            loss.name(),
+            opts.rows,
+            opts.batch_size,
+            opts.epochs,
+            opts.learning_rate,
+            opts.warmup_steps,
+            opts.seed,
+            opts.threads,
+            match opts.order {
+                Order::Same => "same",
+                Order::Each => "each side's own",
+            },
+            if opts.cuda { " · cuda" } else { "" }
+        );
+        let py = match &python {
+            Some(python) => {
+                println!("training with sentence-transformers…");
+                Some(run_python(
+                    python,
+                    root,
+                    &model_dir,
+                    &train_file,
+                    &eval_file,
+                    &out_dir,
+                    loss,
+                    opts,
+                )?)
+            }
+            None => None,
+        };
+        let rs = match &rust_bin {
+            Some(bin) => {
+                println!("training with this project…");
+                Some(run_rust(bin, &train_file, &out_dir, loss, opts)?)
+            }
+            None => None,
+        };
+        let report = summarize(loss, py.as_ref(), rs.as_ref());
+        print!("{}", report.text);
+        reports.push(report.json);
+    }
+    let report_path = out_dir.join("report.json");
+    std::fs::write(
+        &report_path,
+        serde_json::to_string_pretty(&Value::Array(reports))? + "\n",
+    )?;
+    println!("\nreport: {}", report_path.display());
+    Ok(())
+}
+
+fn read_mnli_train(client: &hub::HubClient) -> Result<Vec<data::NliPair>> {
+    let mnli = data::KnownDataset::find("glue/mnli").context("glue/mnli is a known dataset")?;
+    let file = mnli.file("train").map_err(anyhow::Error::msg)?;
+    let parquet = client.get(&hub::Repo::dataset(file.repo)?, &file.path)?;
+    Ok(data::read_nli_pairs(&parquet, &data::NliColumns::GLUE, data::UnlabeledRows::Skip)?.pairs)
+}
+
+/// STS-B validation as JSONL, so the Python side reads exactly the pairs our evaluator reads.
+fn write_stsb_validation(client: &hub::HubClient, out_dir: &Path) -> Result<PathBuf> {
+    let sts = data::KnownDataset::find("glue/stsb").context("glue/stsb is a known dataset")?;
+    let file = sts.file("validation").map_err(anyhow::Error::msg)?;
+    let parquet = client.get(&hub::Repo::dataset(file.repo)?, &file.path)?;
+    let pairs = data::read_scored_pairs(&parquet, &data::ScoredPairColumns::GLUE)?;
+    let mut text = String::new();
+    for p in &pairs {
+        writeln!(
+            text,
+            "{}",
+            json!({"sentence1": p.sentence1, "sentence2": p.sentence2, "score": p.score})
+        )?;
+    }
+    let path = out_dir.join("stsb_validation.jsonl");
+    std::fs::write(&path, text)?;
+    Ok(path)
+}
+
+/// The book's rows for `loss`, written once so both sides train on the very same examples.
+fn write_training_rows(
+    nli: &[data::NliPair],
+    loss: BenchLoss,
+    opts: &TrainBench,
+    out_dir: &Path,
+) -> Result<PathBuf> {
+    let rows = Some(opts.rows);
+    let lines: Vec<Value> = match loss {
+        BenchLoss::Mnrl => data::soft_triplets(nli, rows, opts.seed)
+            .into_iter()
+            .map(|t| json!({"anchor": t.anchor, "positive": t.positive, "negative": t.negative}))
+            .collect(),
+        BenchLoss::Cosine => data::scored_pairs(nli, data::NeutralPolicy::AsZero, rows)
+            .into_iter()
+            .map(|p| json!({"sentence1": p.sentence1, "sentence2": p.sentence2, "score": p.score}))
+            .collect(),
+        BenchLoss::Softmax => data::labelled_pairs(nli, rows)
+            .into_iter()
+            .map(|p| json!({"premise": p.sentence1, "hypothesis": p.sentence2, "label": p.label}))
+            .collect(),
+    };
+    ensure!(
+        lines.len() == opts.rows,
+        "MNLI train gives {} rows for {}, not the {} asked for",
+        lines.len(),
+        loss.name(),
+        opts.rows
+    );
+    let order: Vec<usize> = match opts.order {
+        // A seeded permutation, from the data crate's sampler (one batch of every row).
+        Order::Same => data::EpochSampler::new(lines.len(), lines.len().max(1), opts.seed)?
+            .epoch_batches(0)
+            .concat(),
+        Order::Each => (0..lines.len()).collect(),
+    };
+    let mut text = String::new();
+    for &i in &order {
+        writeln!(text, "{}", lines[i])?;
+    }
+    let path = out_dir.join(format!("{}_rows.jsonl", loss.name()));
+    std::fs::write(&path, text)?;
+    Ok(path)
+}
+
+fn build_train_cli(root: &Path) -> Result<PathBuf> {
+    println!("building train-cli (release)…");
+    let status = Command::new(env!("CARGO"))
+        .current_dir(root)
+        .args(["build", "--quiet", "--release", "-p", "train-cli"])
+        .status()?;
+    ensure!(status.success(), "building train-cli failed");
+    Ok(root.join("target").join("release").join("train-cli"))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_python(
+    python: &Path,
+    root: &Path,
+    model_dir: &Path,
+    train_file: &Path,
+    eval_file: &Path,
+    out_dir: &Path,
+    loss: BenchLoss,
+    opts: &TrainBench,
+) -> Result<Value> {
+    let script = root.join("xtask").join("python").join("train_bench.py");
+    let model_out = out_dir.join(format!("python-{}", loss.name()));
+    let mut cmd = Command::new(python);
+    cmd.arg(script)
+        .arg(model_dir)
+        .arg(train_file)
+        .arg(eval_file)
+        .arg(&model_out)
+        .arg(loss.name())
+        .arg(opts.batch_size.to_string())
+        .arg(opts.epochs.to_string())
+        .arg(opts.learning_rate.to_string())
+        .arg(opts.warmup_steps.to_string())
+        .arg(opts.weight_decay.to_string())
+        .arg(opts.seed.to_string())
+        .arg(opts.threads.to_string());
+    if opts.cuda {
+        cmd.arg("cuda");
+    }
+    if opts.order == Order::Same {
+        cmd.arg("sequential");
+    }
+    let stdout = run_captured(&mut cmd, opts.threads)?;
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with('{'))
+        .context("the Python side printed no JSON line")?;
+    Ok(serde_json::from_str(line)?)
+}
+
+fn run_rust(
+    bin: &Path,
+    train_file: &Path,
+    out_dir: &Path,
+    loss: BenchLoss,
+    opts: &TrainBench,
+) -> Result<Value> {
+    let model_out = out_dir.join(format!("rust-{}", loss.name()));
+    if model_out.exists() {
+        std::fs::remove_dir_all(&model_out)
+            .with_context(|| format!("removing the previous run {}", model_out.display()))?;
+    }
+    // Every hyperparameter is spelled out, so the comparison does not rest on defaults.
+    let config = format!(
+        r#"[model]
+base = {model:?}
+
+[data]
+dataset = {data:?}
+format = "columns"
+columns = {columns:?}
+
+[loss]
+{loss_toml}
+[training]
+epochs = {epochs}
+batch_size = {batch}
+learning_rate = {lr:e}
+warmup_steps = {warmup}
+weight_decay = {wd:e}
+max_grad_norm = 1.0
+seed = {seed}
+device = {device:?}
+precision = "fp32"
+batch_sampler = {sampler:?}
+threads = {threads}
+
+[evaluation]
+dataset = "glue/stsb"
+split = "validation"
+eval_steps = 0
+
+[output]
+dir = {dir:?}
+logging_steps = 10
+save_steps = 0
+progress = false
+"#,
+        model = BENCH_MODEL,
+        data = train_file.display().to_string(),
+        columns = loss.columns(),
+        loss_toml = loss.loss_toml(),
+        epochs = opts.epochs,
+        batch = opts.batch_size,
+        lr = opts.learning_rate,
+        warmup = opts.warmup_steps,
+        wd = opts.weight_decay,
+        seed = opts.seed,
+        device = if opts.cuda { "cuda" } else { "cpu" },
+        threads = opts.threads,
+        sampler = match opts.order {
+            Order::Same => "sequential",
+            Order::Each => "shuffle",
+        },
+        dir = model_out.display().to_string(),
+    );
+    let config_path = out_dir.join(format!("rust-{}.toml", loss.name()));
+    std::fs::write(&config_path, config)?;
+    run_captured(
+        Command::new(bin)
+            .args(["train", "--quiet", "--config"])
+            .arg(&config_path),
+        opts.threads,
+    )?;
+    let metrics_path = model_out.join("metrics.jsonl");
+    let text = std::fs::read_to_string(&metrics_path)
+        .with_context(|| format!("reading {}", metrics_path.display()))?;
+    let records: Vec<Value> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("parsing {}", metrics_path.display()))?;
+    let evals: Vec<&Value> = records.iter().filter(|r| r["kind"] == "eval").collect();
+    let last_train = records
+        .iter()
+        .rev()
+        .find(|r| r["kind"] == "train")
+        .context("metrics.jsonl has no training record")?;
+    let spearman = |r: Option<&&Value>| {
+        r.and_then(|r| r["metrics"]["spearman_cosine"].as_f64())
+            .unwrap_or(f64::NAN)
+    };
+    Ok(json!({
+        "side": "rust",
+        "loss": loss.name(),
+        "steps": last_train["step"],
+        "rate": last_train["examples_per_second"],
+        "spearman_before": spearman(evals.first()),
+        "spearman_after": spearman(evals.last()),
+        "threads": opts.threads,
+    }))
+}
+
+fn run_captured(cmd: &mut Command, threads: usize) -> Result<String> {
+    let threads = threads.to_string();
+    let out = cmd
+        .env("OMP_NUM_THREADS", &threads)
+        .env("MKL_NUM_THREADS", &threads)
+        .env("TOKENIZERS_PARALLELISM", "true")
+        .output()
+        .with_context(|| format!("running {cmd:?}"))?;
+    if !out.status.success() {
+        bail!(
+            "{cmd:?} failed ({}):\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+struct Report {
+    text: String,
+    json: Value,
+}
+
+fn summarize(loss: BenchLoss, py: Option<&Value>, rs: Option<&Value>) -> Report {
+    let num = |v: Option<&Value>, key: &str| v.and_then(|v| v[key].as_f64()).unwrap_or(f64::NAN);
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
+        "side                         examples/s   spearman before → after"
+    );
+    for (label, side) in [
+        ("python sentence-transformers", py),
+        ("rust (this project)         ", rs),
+    ] {
+        if side.is_some() {
+            let _ = writeln!(
+                text,
+                "{label} {:>10.2}   {:.4} → {:.4}",
+                num(side, "rate"),
+                num(side, "spearman_before"),
+                num(side, "spearman_after")
+            );
+        }
+    }
+    let ratio = num(rs, "rate") / num(py, "rate");
+    let gap = num(rs, "spearman_after") - num(py, "spearman_after");
+    if py.is_some() && rs.is_some() {
+        let _ = writeln!(text, "speed ratio rust/python      {ratio:>10.2}x");
+        let _ = writeln!(
+            text,
+            "spearman gap rust − python   {gap:>+10.4} ({} ±{PARITY_TOLERANCE})",
+            if gap.abs() <= PARITY_TOLERANCE {
+                "within"
+            } else {
+                "OUTSIDE"
+            }
+        );
+    }
+    Report {
+        text,
+        json: json!({
+            "loss": loss.name(),
+            "python": py,
+            "rust": rs,
+            "ratio": ratio,
+            "spearman_gap": gap,
+        }),
+    }
+}
