@@ -109,6 +109,12 @@ pub fn encode(root: &Path, opts: &EncodeBench) -> Result<()> {
 }
 
 fn run_json(cmd: &mut Command, threads: usize) -> Result<Value> {
+    last_json_line(&run_captured(cmd, threads)?)
+}
+
+/// Runs `cmd` with `threads` CPU threads for libtorch (OpenMP, MKL) and returns its stdout;
+/// a failure carries its stderr.
+pub fn run_captured(cmd: &mut Command, threads: usize) -> Result<String> {
     let threads = threads.to_string();
     let out = cmd
         .env("OMP_NUM_THREADS", &threads)
@@ -123,7 +129,11 @@ fn run_json(cmd: &mut Command, threads: usize) -> Result<Value> {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The report a benchmark side prints as its last JSON line.
+pub fn last_json_line(stdout: &str) -> Result<Value> {
     let line = stdout
         .lines()
         .rev()

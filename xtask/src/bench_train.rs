@@ -7,11 +7,11 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{ensure, Context, Result};
 use clap::ValueEnum;
 use serde_json::{json, Value};
 
-use crate::bench::BENCH_MODEL;
+use crate::bench::{last_json_line, run_captured, BENCH_MODEL};
 use crate::python_env::reference_python;
 
 /// The training recipes the bench knows, each the book's data preparation for its loss.
@@ -278,13 +278,8 @@ fn run_python(
     if opts.order == Order::Same {
         cmd.arg("sequential");
     }
-    let stdout = run_captured(&mut cmd, opts.threads)?;
-    let line = stdout
-        .lines()
-        .rev()
-        .find(|l| l.trim_start().starts_with('{'))
-        .context("the Python side printed no JSON line")?;
-    Ok(serde_json::from_str(line)?)
+    last_json_line(&run_captured(&mut cmd, opts.threads)?)
+        .context("reading the Python side's report")
 }
 
 fn run_rust(
@@ -389,24 +384,6 @@ progress = false
         "spearman_after": spearman(evals.last()),
         "threads": opts.threads,
     }))
-}
-
-fn run_captured(cmd: &mut Command, threads: usize) -> Result<String> {
-    let threads = threads.to_string();
-    let out = cmd
-        .env("OMP_NUM_THREADS", &threads)
-        .env("MKL_NUM_THREADS", &threads)
-        .env("TOKENIZERS_PARALLELISM", "true")
-        .output()
-        .with_context(|| format!("running {cmd:?}"))?;
-    if !out.status.success() {
-        bail!(
-            "{cmd:?} failed ({}):\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 struct Report {

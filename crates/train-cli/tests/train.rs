@@ -101,6 +101,18 @@ fn run_ok(args: &[&str], hf_home: &Path) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// metrics.jsonl as text, and the training losses it logged.
+fn logged_losses(out_dir: &Path) -> (String, Vec<f64>) {
+    let metrics = std::fs::read_to_string(out_dir.join("metrics.jsonl")).unwrap();
+    let losses = metrics
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["kind"] == "train")
+        .map(|v| v["loss"].as_f64().unwrap())
+        .collect();
+    (metrics, losses)
+}
+
 #[test]
 fn a_run_writes_a_loadable_model_card_config_metrics_and_plot() {
     let dir = tempfile::tempdir().unwrap();
@@ -144,13 +156,7 @@ fn a_run_writes_a_loadable_model_card_config_metrics_and_plot() {
         base.encode(&texts, &opts).unwrap().data,
         "training left the weights unchanged"
     );
-    let metrics = std::fs::read_to_string(out_dir.join("metrics.jsonl")).unwrap();
-    let losses: Vec<f64> = metrics
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .filter(|v| v["kind"] == "train")
-        .map(|v| v["loss"].as_f64().unwrap())
-        .collect();
+    let (metrics, losses) = logged_losses(&out_dir);
     assert_eq!(losses.len(), 4, "{metrics}");
     assert!(
         losses.iter().all(|l| l.is_finite() && *l >= 0.0),
@@ -339,13 +345,7 @@ fn bf16_autocast_trains_on_the_cpu() {
         ],
         dir.path(),
     );
-    let metrics = std::fs::read_to_string(out_dir.join("metrics.jsonl")).unwrap();
-    let losses: Vec<f64> = metrics
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .filter(|v| v["kind"] == "train")
-        .map(|v| v["loss"].as_f64().unwrap())
-        .collect();
+    let (_, losses) = logged_losses(&out_dir);
     assert!(losses.iter().all(|l| l.is_finite()), "{losses:?}");
     assert!(losses[losses.len() - 1] < losses[0], "{losses:?}");
     let trained = SentenceTransformer::load(&out_dir, tch::Device::Cpu).unwrap();
