@@ -167,10 +167,11 @@ impl AdamW {
             let grads = list(&|p| p.value.grad());
             let exp_avgs = list(&|p| p.exp_avg.shallow_clone());
             let exp_avg_sqs = list(&|p| p.exp_avg_sq.shallow_clone());
-            let steps: Vec<Tensor> = group
-                .iter()
-                .map(|p| step.to_device(p.value.device()))
-                .collect();
+            // The kernel takes one step tensor per parameter but only reads them, and a group
+            // lives on one device: copy the step there once, share it.
+            let device = params.first().map_or(tch::Device::Cpu, Tensor::device);
+            let step_here = step.to_device(device);
+            let steps: Vec<Tensor> = group.iter().map(|_| step_here.shallow_clone()).collect();
             let tensors = torch_ext::AdamwTensors {
                 params: &params,
                 grads: &grads,
