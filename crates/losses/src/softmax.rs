@@ -71,16 +71,12 @@ impl SoftmaxLoss {
             lo: -bound,
             up: bound,
         };
-        let classifier = nn::linear(
-            p / "classifier",
-            fan_in,
-            num_labels,
-            nn::LinearConfig {
-                ws_init: uniform,
-                bs_init: Some(uniform),
-                bias: true,
-            },
-        );
+        // Weight first, then bias, as nn.Linear.reset_parameters draws them (tch's
+        // nn::linear draws the bias first): seeded alike, both start from the same numbers.
+        let classifier_path = p / "classifier";
+        let ws = classifier_path.var("weight", &[num_labels, fan_in], uniform);
+        let bs = classifier_path.var("bias", &[num_labels], uniform);
+        let classifier = nn::Linear { ws, bs: Some(bs) };
         Ok(SoftmaxLoss {
             classifier,
             num_labels,

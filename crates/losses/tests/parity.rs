@@ -35,14 +35,18 @@ fn max_diff(actual: &Tensor, expected: &Tensor) -> f64 {
     ((actual - &expected).abs() / scale).max().double_value(&[])
 }
 
-#[test]
-fn every_loss_matches_sentence_transformers() {
+fn load_fixture() -> Value {
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/fixtures/st_losses.json"
     ))
     .unwrap();
-    let fixture: Value = serde_json::from_str(&text).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn every_loss_matches_sentence_transformers() {
+    let fixture = load_fixture();
     assert_eq!(fixture["versions"]["sentence_transformers"], "6.2.0");
     let cases = fixture["cases"].as_array().unwrap();
     assert!(cases.len() >= 30);
@@ -121,4 +125,39 @@ fn every_loss_matches_sentence_transformers() {
         }
     }
     assert!(failures.is_empty(), "beyond {TOLERANCE}: {failures:?}");
+}
+
+/// Seeded the same way, SoftmaxLoss's classifier starts from the very numbers torch.nn.Linear
+/// draws: both run libtorch's CPU generator and `uniform_` kernel, weight first, then bias.
+/// This is what lets a seeded sentence-transformers run and ours start from one classifier.
+#[test]
+fn softmax_classifier_initialisation_is_torch_nn_linear_draw() {
+    let fixture = load_fixture();
+    let mut checked = 0;
+    for case in fixture["cases"].as_array().unwrap() {
+        let Some(params) = case["params"].as_object() else {
+            continue;
+        };
+        let name = case["name"].as_str().unwrap();
+        let config: LossConfig = serde_json::from_value(case["config"].clone()).unwrap();
+        let vs = nn::VarStore::new(Device::Cpu);
+        tch::manual_seed(case["seed"].as_i64().unwrap());
+        config
+            .build(&vs.root(), case["embedding_dim"].as_i64().unwrap())
+            .unwrap();
+        let vars = vs.variables();
+        for (key, value) in params {
+            let expected = if value[0].is_array() {
+                matrix(value)
+            } else {
+                vector(value)
+            };
+            // The bound 1/sqrt(fan_in) vs torch's gain * sqrt(3 / fan_in) may differ in the
+            // last bit; anything beyond float32 rounding means a different draw.
+            let diff = max_diff(&vars[key], &expected);
+            assert!(diff < 1e-7, "{name} {key}: {diff:e}");
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, 3, "the fixture's SoftmaxLoss cases");
 }
