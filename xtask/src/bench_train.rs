@@ -79,7 +79,7 @@ pub struct TrainBench {
     pub learning_rate: f64,
     pub warmup_steps: u64,
     pub weight_decay: f64,
-    pub seed: u64,
+    pub seeds: Vec<u64>,
     pub threads: usize,
     pub sides: Sides,
     pub order: Order,
@@ -109,51 +109,60 @@ pub fn train(root: &Path, opts: &TrainBench) -> Result<()> {
         None
     };
 
+    ensure!(!opts.seeds.is_empty(), "--seed needs at least one seed");
     let mut reports = Vec::new();
-    for &loss in &opts.losses {
-        let train_file = write_training_rows(&nli, loss, opts, &out_dir)?;
-        println!(
-            "\n== {} · {} rows · batch {} · {} epoch(s) · lr {} · warm-up {} · seed {} · {} threads · {} order{}",
-            loss.name(),
-            opts.rows,
-            opts.batch_size,
-            opts.epochs,
-            opts.learning_rate,
-            opts.warmup_steps,
-            opts.seed,
-            opts.threads,
-            match opts.order {
-                Order::Same => "same",
-                Order::Each => "each side's own",
-            },
-            if opts.cuda { " · cuda" } else { "" }
-        );
-        let py = match &python {
-            Some(python) => {
-                println!("training with sentence-transformers…");
-                Some(run_python(
-                    python,
-                    root,
-                    &model_dir,
-                    &train_file,
-                    &eval_file,
-                    &out_dir,
-                    loss,
-                    opts,
-                )?)
-            }
-            None => None,
-        };
-        let rs = match &rust_bin {
-            Some(bin) => {
-                println!("training with this project…");
-                Some(run_rust(bin, &train_file, &out_dir, loss, opts)?)
-            }
-            None => None,
-        };
-        let report = summarize(loss, py.as_ref(), rs.as_ref());
-        print!("{}", report.text);
-        reports.push(report.json);
+    let mut per_loss: Vec<(BenchLoss, Vec<SeedRun>)> =
+        opts.losses.iter().map(|&l| (l, Vec::new())).collect();
+    for &seed in &opts.seeds {
+        for (loss, runs) in per_loss.iter_mut() {
+            let loss = *loss;
+            let train_file = write_training_rows(&nli, loss, seed, opts, &out_dir)?;
+            println!(
+                "\n== {} · {} rows · batch {} · {} epoch(s) · lr {} · warm-up {} · seed {} · {} threads · {} order{}",
+                loss.name(),
+                opts.rows,
+                opts.batch_size,
+                opts.epochs,
+                opts.learning_rate,
+                opts.warmup_steps,
+                seed,
+                opts.threads,
+                match opts.order {
+                    Order::Same => "same",
+                    Order::Each => "each side's own",
+                },
+                if opts.cuda { " · cuda" } else { "" }
+            );
+            let py = match &python {
+                Some(python) => {
+                    println!("training with sentence-transformers…");
+                    let files = RunFiles {
+                        model_dir: &model_dir,
+                        train_file: &train_file,
+                        eval_file: &eval_file,
+                        out_dir: &out_dir,
+                    };
+                    Some(run_python(python, root, &files, loss, seed, opts)?)
+                }
+                None => None,
+            };
+            let rs = match &rust_bin {
+                Some(bin) => {
+                    println!("training with this project…");
+                    Some(run_rust(bin, &train_file, &out_dir, loss, seed, opts)?)
+                }
+                None => None,
+            };
+            let report = summarize(loss, seed, py.as_ref(), rs.as_ref());
+            print!("{}", report.text);
+            runs.push(report.run);
+            reports.push(report.json);
+        }
+    }
+    if opts.seeds.len() > 1 {
+        for (loss, runs) in &per_loss {
+            print!("{}", seed_summary(*loss, runs));
+        }
     }
     let report_path = out_dir.join("report.json");
     std::fs::write(
@@ -194,12 +203,13 @@ fn write_stsb_validation(client: &hub::HubClient, out_dir: &Path) -> Result<Path
 fn write_training_rows(
     nli: &[data::NliPair],
     loss: BenchLoss,
+    seed: u64,
     opts: &TrainBench,
     out_dir: &Path,
 ) -> Result<PathBuf> {
     let rows = Some(opts.rows);
     let lines: Vec<Value> = match loss {
-        BenchLoss::Mnrl => data::soft_triplets(nli, rows, opts.seed)
+        BenchLoss::Mnrl => data::soft_triplets(nli, rows, seed)
             .into_iter()
             .map(|t| json!({"anchor": t.anchor, "positive": t.positive, "negative": t.negative}))
             .collect(),
@@ -221,7 +231,7 @@ fn write_training_rows(
     );
     let order: Vec<usize> = match opts.order {
         // A seeded permutation, from the data crate's sampler (one batch of every row).
-        Order::Same => data::EpochSampler::new(lines.len(), lines.len().max(1), opts.seed)?
+        Order::Same => data::EpochSampler::new(lines.len(), lines.len().max(1), seed)?
             .epoch_batches(0)
             .concat(),
         Order::Each => (0..lines.len()).collect(),
@@ -245,24 +255,29 @@ fn build_train_cli(root: &Path) -> Result<PathBuf> {
     Ok(root.join("target").join("release").join("train-cli"))
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The files a Python run reads, and the folder it writes into.
+struct RunFiles<'a> {
+    model_dir: &'a Path,
+    train_file: &'a Path,
+    eval_file: &'a Path,
+    out_dir: &'a Path,
+}
+
 fn run_python(
     python: &Path,
     root: &Path,
-    model_dir: &Path,
-    train_file: &Path,
-    eval_file: &Path,
-    out_dir: &Path,
+    files: &RunFiles<'_>,
     loss: BenchLoss,
+    seed: u64,
     opts: &TrainBench,
 ) -> Result<Value> {
     let script = root.join("xtask").join("python").join("train_bench.py");
-    let model_out = out_dir.join(format!("python-{}", loss.name()));
+    let model_out = files.out_dir.join(format!("python-{}", loss.name()));
     let mut cmd = Command::new(python);
     cmd.arg(script)
-        .arg(model_dir)
-        .arg(train_file)
-        .arg(eval_file)
+        .arg(files.model_dir)
+        .arg(files.train_file)
+        .arg(files.eval_file)
         .arg(&model_out)
         .arg(loss.name())
         .arg(opts.batch_size.to_string())
@@ -270,7 +285,7 @@ fn run_python(
         .arg(opts.learning_rate.to_string())
         .arg(opts.warmup_steps.to_string())
         .arg(opts.weight_decay.to_string())
-        .arg(opts.seed.to_string())
+        .arg(seed.to_string())
         .arg(opts.threads.to_string());
     if opts.cuda {
         cmd.arg("cuda");
@@ -287,6 +302,7 @@ fn run_rust(
     train_file: &Path,
     out_dir: &Path,
     loss: BenchLoss,
+    seed: u64,
     opts: &TrainBench,
 ) -> Result<Value> {
     let model_out = out_dir.join(format!("rust-{}", loss.name()));
@@ -339,7 +355,7 @@ progress = false
         lr = opts.learning_rate,
         warmup = opts.warmup_steps,
         wd = opts.weight_decay,
-        seed = opts.seed,
+        seed = seed,
         device = if opts.cuda { "cuda" } else { "cpu" },
         threads = opts.threads,
         sampler = match opts.order {
@@ -386,12 +402,23 @@ progress = false
     }))
 }
 
+/// One loss at one seed: each side's examples/s and final Spearman (NaN for a side not run).
+#[derive(Debug, Clone, Copy)]
+struct SeedRun {
+    seed: u64,
+    python_rate: f64,
+    python_spearman: f64,
+    rust_rate: f64,
+    rust_spearman: f64,
+}
+
 struct Report {
     text: String,
     json: Value,
+    run: SeedRun,
 }
 
-fn summarize(loss: BenchLoss, py: Option<&Value>, rs: Option<&Value>) -> Report {
+fn summarize(loss: BenchLoss, seed: u64, py: Option<&Value>, rs: Option<&Value>) -> Report {
     let num = |v: Option<&Value>, key: &str| v.and_then(|v| v[key].as_f64()).unwrap_or(f64::NAN);
     let mut text = String::new();
     let _ = writeln!(
@@ -412,28 +439,125 @@ fn summarize(loss: BenchLoss, py: Option<&Value>, rs: Option<&Value>) -> Report 
             );
         }
     }
-    let ratio = num(rs, "rate") / num(py, "rate");
-    let gap = num(rs, "spearman_after") - num(py, "spearman_after");
+    let run = SeedRun {
+        seed,
+        python_rate: num(py, "rate"),
+        python_spearman: num(py, "spearman_after"),
+        rust_rate: num(rs, "rate"),
+        rust_spearman: num(rs, "spearman_after"),
+    };
+    let ratio = run.rust_rate / run.python_rate;
+    let gap = run.rust_spearman - run.python_spearman;
     if py.is_some() && rs.is_some() {
         let _ = writeln!(text, "speed ratio rust/python      {ratio:>10.2}x");
         let _ = writeln!(
             text,
             "spearman gap rust − python   {gap:>+10.4} ({} ±{PARITY_TOLERANCE})",
-            if gap.abs() <= PARITY_TOLERANCE {
-                "within"
-            } else {
-                "OUTSIDE"
-            }
+            within(gap)
         );
     }
     Report {
         text,
         json: json!({
             "loss": loss.name(),
+            "seed": seed,
             "python": py,
             "rust": rs,
             "ratio": ratio,
             "spearman_gap": gap,
         }),
+        run,
+    }
+}
+
+fn within(gap: f64) -> &'static str {
+    if gap.abs() <= PARITY_TOLERANCE {
+        "within"
+    } else {
+        "OUTSIDE"
+    }
+}
+
+/// Mean and sample standard deviation (n − 1); the sd is NaN for fewer than two values.
+fn mean_sd(xs: &[f64]) -> (f64, f64) {
+    let n = xs.len() as f64;
+    let mean = xs.iter().sum::<f64>() / n;
+    let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    (mean, if xs.len() < 2 { f64::NAN } else { var.sqrt() })
+}
+
+/// Several seeds of one loss: both sides' Spearman per seed, their mean ± sd, and the mean of
+/// the paired gaps. Losses whose single runs spread wider than the tolerance (SoftmaxLoss) are
+/// judged on the means, not on any one seed.
+fn seed_summary(loss: BenchLoss, runs: &[SeedRun]) -> String {
+    let mut text = String::new();
+    let _ = writeln!(text, "\n== {} over {} seeds", loss.name(), runs.len());
+    let _ = writeln!(text, "seed      python    rust       gap   ratio");
+    for r in runs {
+        let _ = writeln!(
+            text,
+            "{:<8} {:>7.4} {:>7.4} {:>+9.4} {:>6.2}x",
+            r.seed,
+            r.python_spearman,
+            r.rust_spearman,
+            r.rust_spearman - r.python_spearman,
+            r.rust_rate / r.python_rate
+        );
+    }
+    let column = |f: fn(&SeedRun) -> f64| runs.iter().map(f).collect::<Vec<_>>();
+    let (py_mean, py_sd) = mean_sd(&column(|r| r.python_spearman));
+    let (rs_mean, rs_sd) = mean_sd(&column(|r| r.rust_spearman));
+    let (gap_mean, gap_sd) = mean_sd(&column(|r| r.rust_spearman - r.python_spearman));
+    let _ = writeln!(
+        text,
+        "mean ± sd  python {py_mean:.4} ± {py_sd:.4}   rust {rs_mean:.4} ± {rs_sd:.4}"
+    );
+    let _ = writeln!(
+        text,
+        "mean paired gap {gap_mean:+.4} ± {gap_sd:.4} ({} ±{PARITY_TOLERANCE})",
+        within(gap_mean)
+    );
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(seed: u64, python_spearman: f64, rust_spearman: f64) -> SeedRun {
+        SeedRun {
+            seed,
+            python_rate: 10.0,
+            python_spearman,
+            rust_rate: 20.0,
+            rust_spearman,
+        }
+    }
+
+    #[test]
+    fn mean_sd_is_the_sample_statistics() {
+        let (mean, sd) = mean_sd(&[1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(mean, 2.5);
+        assert!((sd - (5.0f64 / 3.0).sqrt()).abs() < 1e-12);
+        assert!(mean_sd(&[0.7]).1.is_nan());
+    }
+
+    #[test]
+    fn seed_summary_judges_the_mean_paired_gap() {
+        let text = seed_summary(
+            BenchLoss::Softmax,
+            &[run(42, 0.78, 0.80), run(1, 0.80, 0.79), run(2, 0.76, 0.76)],
+        );
+        assert!(text.contains("softmax over 3 seeds"), "{text}");
+        assert!(text.contains("mean paired gap +0.0033"), "{text}");
+        assert!(text.contains("(within ±0.01)"), "{text}");
+        assert!(text.contains("2.00x"), "{text}");
+
+        let text = seed_summary(
+            BenchLoss::Softmax,
+            &[run(1, 0.80, 0.78), run(2, 0.81, 0.79)],
+        );
+        assert!(text.contains("mean paired gap -0.0200"), "{text}");
+        assert!(text.contains("OUTSIDE"), "{text}");
     }
 }

@@ -103,8 +103,10 @@ enum BenchKind {
         warmup_steps: u64,
         #[arg(long, default_value_t = 0.01)]
         weight_decay: f64,
-        #[arg(long, default_value_t = 42)]
-        seed: u64,
+        /// Seeds, comma-separated: with several, each loss runs once per seed and a summary
+        /// gives both sides' mean ± sd and the mean paired gap
+        #[arg(long, value_delimiter = ',', default_values_t = [42])]
+        seed: Vec<u64>,
         /// CPU threads for both sides (default: all cores)
         #[arg(long)]
         threads: Option<usize>,
@@ -185,7 +187,7 @@ fn main() -> Result<()> {
                 learning_rate: lr,
                 warmup_steps,
                 weight_decay,
-                seed,
+                seeds: seed,
                 threads: threads.unwrap_or_else(bench::default_threads),
                 sides,
                 order,
