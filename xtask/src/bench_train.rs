@@ -91,6 +91,8 @@ pub struct TrainBench {
 const PARITY_TOLERANCE: f64 = 0.01;
 
 pub fn train(root: &Path, opts: &TrainBench) -> Result<()> {
+    // Before the downloads, the venv and the release build, which take minutes.
+    ensure!(!opts.seeds.is_empty(), "--seed needs at least one seed");
     let client = hub::HubClient::from_env()?;
     let model_dir = hub::resolve_model(&client, BENCH_MODEL)?;
     let out_dir = root.join("target").join("bench").join("train");
@@ -109,7 +111,6 @@ pub fn train(root: &Path, opts: &TrainBench) -> Result<()> {
         None
     };
 
-    ensure!(!opts.seeds.is_empty(), "--seed needs at least one seed");
     let mut reports = Vec::new();
     let mut per_loss: Vec<(BenchLoss, Vec<SeedRun>)> =
         opts.losses.iter().map(|&l| (l, Vec::new())).collect();

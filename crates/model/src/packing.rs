@@ -2,9 +2,10 @@
 //! token count and cut into chunks that pad to almost nothing.
 //!
 //! sentence-transformers embeds each column as one batch padded to its longest text; on MNLI
-//! triplets at batch 32 (320 rows counted) that is 2.2 padded tokens per real token: one long premise pads
-//! 31 others. BERT treats every text independently (padding is masked out of attention and
-//! pooling), so re-grouping texts changes which positions are computed, not the embeddings.
+//! triplets at batch 32 (320 rows counted) that is 2.2 padded tokens per real token: one long
+//! premise pads 31 others. BERT treats every text independently (padding is masked out of
+//! attention and pooling), so re-grouping texts changes which positions are computed, not the
+//! embeddings.
 
 use tch::{Device, Kind, Tensor};
 
