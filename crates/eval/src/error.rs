@@ -91,6 +91,92 @@ pub enum Error {
         #[source]
         source: Box<Error>,
     },
+    /// An evaluator input holds no rows.
+    #[error("{input} is empty")]
+    EmptyInput { input: &'static str },
+
+    /// An input of an evaluator does not have one row per row of another input.
+    #[error("{input} has {rows} rows but {reference} has {expected}")]
+    InputRows {
+        input: &'static str,
+        rows: usize,
+        reference: &'static str,
+        expected: usize,
+    },
+
+    /// Two embedding inputs of an evaluator have different dimensions.
+    #[error("{input} has dim {dim} but {reference} has dim {expected}")]
+    InputDim {
+        input: &'static str,
+        dim: usize,
+        reference: &'static str,
+        expected: usize,
+    },
+
+    /// A binary label other than 0 or 1.
+    #[error("labels has {label} at row {row}, expected 0 or 1")]
+    InvalidLabel { row: usize, label: i64 },
+
+    /// A relevant document index that is not a row of the corpus.
+    #[error(
+        "relevant_docs of query {query} names corpus row {doc}, but the corpus has {corpus} rows"
+    )]
+    RelevantDocOutOfRange {
+        query: usize,
+        doc: usize,
+        corpus: usize,
+    },
+
+    /// No query has a relevant document, so there is nothing to evaluate.
+    #[error("no query has a relevant document (all {queries} relevant_docs lists are empty)")]
+    NoRelevantDocs { queries: usize },
+
+    /// A gold duplicate pair names a sentence that does not exist.
+    #[error("duplicates row {row} names sentence {index}, but there are {sentences} sentences")]
+    DuplicateOutOfRange {
+        row: usize,
+        index: usize,
+        sentences: usize,
+    },
+
+    /// A gold duplicate pair pairs a sentence with itself (it can never be mined).
+    #[error("duplicates row {row} pairs sentence {index} with itself")]
+    SelfDuplicate { row: usize, index: usize },
+
+    /// A list of `k` values in an evaluator config is empty.
+    #[error("config key {key} is empty, it needs at least one k")]
+    EmptyKList { key: &'static str },
+
+    /// A list of `k` values in an evaluator config names one `k` twice.
+    #[error("config key {key} lists k = {k} twice")]
+    RepeatedK { key: &'static str, k: usize },
+
+    /// A count in an evaluator config (a `k`, a chunk size, …) is zero.
+    #[error("config key {key} must be positive, got 0")]
+    ZeroConfigValue { key: &'static str },
+
+    /// An evaluator config lists no similarity function.
+    #[error("config key {key} lists no similarity function")]
+    NoSimilarityFunctions { key: &'static str },
+
+    /// An evaluator config lists a similarity function twice.
+    #[error("config key {key} lists {function} twice")]
+    DuplicateSimilarityFunction {
+        key: &'static str,
+        function: crate::similarity::SimilarityFunction,
+    },
+
+    /// The main similarity function of a config is not among those it evaluates.
+    #[error("config key {key} is {function}, which is not listed in {list_key}")]
+    MainFunctionNotListed {
+        key: &'static str,
+        function: crate::similarity::SimilarityFunction,
+        list_key: &'static str,
+    },
+
+    /// A non-finite number in an evaluator config.
+    #[error("config key {key} must be finite, got {value}")]
+    NonFiniteConfigValue { key: &'static str, value: f64 },
 }
 
 /// `Result` with this crate's [`Error`] as the default error.

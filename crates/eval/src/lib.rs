@@ -1,18 +1,49 @@
 //! Evaluation of sentence embeddings on plain `f32` buffers (no tensor dependency).
 //!
-//! [`evaluate_sts`] is sentence-transformers' `EmbeddingSimilarityEvaluator`: Pearson and
-//! Spearman correlations of cosine, euclidean, manhattan and dot similarities with gold scores.
+//! sentence-transformers 6.2's evaluators, each reporting its metrics under the same key
+//! names ([`NamedMetrics`]):
+//! - [`evaluate_sts`]: `EmbeddingSimilarityEvaluator`, Pearson and Spearman correlations of
+//!   cosine, euclidean, manhattan and dot similarities with gold scores;
+//! - [`InformationRetrievalEvaluator`]: accuracy, precision, recall, NDCG, MRR and MAP at `k`
+//!   of queries against a corpus;
+//! - [`BinaryClassificationEvaluator`]: best accuracy and F1 thresholds, average precision and
+//!   Matthews correlation of labelled pairs;
+//! - [`TripletEvaluator`]: accuracy of (anchor, positive, negative) triplets;
+//! - [`ParaphraseMiningEvaluator`]: average precision and F1 of [`paraphrase_mining`] against
+//!   gold duplicate pairs.
 
+mod binary_classification;
+mod classification_metrics;
 mod correlation;
 mod embeddings;
 mod error;
+mod information_retrieval;
+mod metrics;
+mod paraphrase_mining;
 mod rank;
 mod similarity;
 mod sts;
+mod top_k;
+mod triplet;
+mod validate;
 
+pub use binary_classification::{
+    BinaryClassificationConfig, BinaryClassificationEvaluator, BinaryClassificationMetrics,
+    BinaryClassificationScores,
+};
 pub use correlation::{pearson, spearman};
 pub use embeddings::Embeddings;
 pub use error::{Error, Result};
+pub use information_retrieval::{
+    InformationRetrievalConfig, InformationRetrievalEvaluator, InformationRetrievalMetrics,
+    RetrievalScores,
+};
+pub use metrics::{MetricValues, NamedMetrics};
+pub use paraphrase_mining::{
+    paraphrase_mining, MinedPair, MiningConfig, ParaphraseMiningConfig, ParaphraseMiningEvaluator,
+    ParaphraseMiningMetrics,
+};
 pub use rank::average_ranks;
 pub use similarity::SimilarityFunction;
 pub use sts::{evaluate_sts, normalize_sts_scores, Correlations, StsMetrics};
+pub use triplet::{TripletConfig, TripletEvaluator, TripletMargin, TripletMetrics};

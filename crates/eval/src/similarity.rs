@@ -62,6 +62,41 @@ impl SimilarityFunction {
             .collect())
     }
 
+    /// The rows of the flat `[rows, dim]` buffer `data` in `f64`, unit-normalised for cosine
+    /// (norms clamped to `1e-12` as `torch.nn.functional.normalize`), ready for
+    /// [`Self::score_prepared`].
+    ///
+    /// # Shapes
+    /// data: `[rows * dim]` → `[rows * dim]`
+    pub(crate) fn prepare(self, data: &[f32], dim: usize) -> Vec<f64> {
+        let mut out: Vec<f64> = data.iter().map(|&v| f64::from(v)).collect();
+        if self == Self::Cosine && dim > 0 {
+            for row in out.chunks_exact_mut(dim) {
+                let norm = row
+                    .iter()
+                    .map(|v| v.powi(2))
+                    .sum::<f64>()
+                    .sqrt()
+                    .max(NORMALIZE_EPS);
+                row.iter_mut().for_each(|v| *v /= norm);
+            }
+        }
+        out
+    }
+
+    /// Similarity of two rows made by [`Self::prepare`]: bit for bit the similarity of the
+    /// original rows, except that `-0.0` becomes `0.0` (so that ties compare equal in every
+    /// ordering).
+    pub(crate) fn score_prepared(self, u: &[f64], v: &[f64]) -> f64 {
+        let pairs = || u.iter().zip(v);
+        let score = match self {
+            Self::Cosine | Self::Dot => pairs().map(|(a, b)| a * b).sum::<f64>(),
+            Self::Euclidean => -pairs().map(|(a, b)| (a - b).powi(2)).sum::<f64>().sqrt(),
+            Self::Manhattan => -pairs().map(|(a, b)| (a - b).abs()).sum::<f64>(),
+        };
+        score + 0.0
+    }
+
     /// Similarity of two equally long vectors, accumulated in `f64`.
     fn pair(self, u: &[f32], v: &[f32]) -> f64 {
         let pairs = || u.iter().zip(v).map(|(&a, &b)| (f64::from(a), f64::from(b)));
@@ -137,6 +172,22 @@ mod tests {
             err.contains("embeddings1 has 2 rows, embeddings2 has 3 rows"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn prepared_scores_equal_paired_scores() {
+        let a = [3.0, -4.0, 0.0, 0.0, 0.1, 2.5];
+        let b = [4.0, 3.0, 1.0, 0.0, -7.0, 0.25];
+        for f in SimilarityFunction::ALL {
+            let (pa, pb) = (f.prepare(&a, 2), f.prepare(&b, 2));
+            let prepared: Vec<f64> = pa
+                .chunks_exact(2)
+                .zip(pb.chunks_exact(2))
+                .map(|(u, v)| f.score_prepared(u, v))
+                .collect();
+            let expected: Vec<f64> = paired(f, &a, &b).iter().map(|s| s + 0.0).collect();
+            assert_eq!(prepared, expected, "{f}");
+        }
     }
 
     #[test]

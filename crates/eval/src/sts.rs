@@ -11,7 +11,7 @@ use crate::similarity::SimilarityFunction;
 /// Pearson and Spearman correlations of each similarity function with the gold scores.
 ///
 /// Serialises to exactly the keys sentence-transformers reports (without its `name` prefix).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StsMetrics {
     pub pearson_cosine: f64,
@@ -46,6 +46,23 @@ impl StsMetrics {
     /// A table for people: one row per similarity function, Pearson and Spearman to 4 decimals.
     pub fn to_table(&self) -> String {
         self.to_string()
+    }
+}
+
+impl crate::metrics::NamedMetrics for StsMetrics {
+    fn metric_values(&self) -> crate::metrics::MetricValues {
+        let mut values = crate::metrics::MetricValues::new();
+        for function in SimilarityFunction::ALL {
+            let c = self.get(function);
+            values.push(format!("pearson_{}", function.name()), c.pearson);
+            values.push(format!("spearman_{}", function.name()), c.spearman);
+        }
+        values
+    }
+
+    /// sentence-transformers' choice when the model's similarity function is cosine.
+    fn primary_metric(&self) -> &str {
+        "spearman_cosine"
     }
 }
 
