@@ -12,10 +12,11 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use tracing::debug;
+use tracing::{debug, warn};
 
 use crate::error::{Error, Result};
 use crate::repo::{validate_revision, Repo};
+use crate::verify;
 
 /// One repo's folder in the cache.
 #[derive(Debug, Clone)]
@@ -121,6 +122,36 @@ impl RepoCache {
         })
     }
 
+    /// Whether `blobs/{blob}` exists and passes the cheap checks for `file`. A blob that fails
+    /// them (cached by an older version) is removed, so that it is downloaded again.
+    pub fn reusable_blob(&self, blob: &str, file: &str) -> Result<bool> {
+        let path = self.blobs_dir().join(blob);
+        if !path.is_file() {
+            return Ok(false);
+        }
+        match verify::check_cached(file, &path) {
+            Ok(()) => Ok(true),
+            Err(e) => {
+                warn!(path = %path.display(), error = %e, "cached blob is corrupt; replacing it");
+                remove_if_present(&path)?;
+                Ok(false)
+            }
+        }
+    }
+
+    /// Removes the snapshot link `link` and the blob it points to (only a blob inside this
+    /// repo's `blobs/`: a hand-made link elsewhere is not followed).
+    pub fn evict(&self, link: &Path) -> Result<()> {
+        let blob = fs::canonicalize(link).ok();
+        let blobs = fs::canonicalize(self.blobs_dir()).ok();
+        if let (Some(blob), Some(blobs)) = (blob, blobs) {
+            if blob.starts_with(&blobs) {
+                remove_if_present(&blob)?;
+            }
+        }
+        remove_if_present(link)
+    }
+
     /// Creates (or replaces) `snapshots/{snapshot}/{file}` as a relative link to `blobs/{blob}`
     /// and returns its path.
     pub fn link(&self, snapshot: &str, file: &str, blob: &str) -> Result<PathBuf> {
@@ -172,6 +203,13 @@ pub(crate) fn blob_name_from_etag(raw: &str) -> Option<String> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
     plain.then(|| value.to_owned())
+}
+
+fn remove_if_present(path: &Path) -> Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(Error::io("remove", path, e)),
+        _ => Ok(()),
+    }
 }
 
 fn create_parent(path: &Path) -> Result<()> {

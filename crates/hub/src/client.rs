@@ -9,13 +9,19 @@ use crate::download::{save_blob, BlobInfo};
 use crate::error::{Error, Result};
 use crate::repo::{validate_file, Repo};
 use crate::settings::{normalize_endpoint, Settings};
+use crate::timeouts::Timeouts;
+use crate::token::Token;
 use crate::transport::{Method, Reply, Transport};
 use crate::url::file_url;
+use crate::verify;
 
-/// A hub client: an endpoint, a cache directory, an optional token and an offline switch.
+/// A hub client: an endpoint, a cache directory, an optional token, time limits and an
+/// offline switch. `Debug` shows the token as `<redacted>`.
 ///
 /// Every lookup goes to the cache first; the network is used only for files the cache does not
-/// have, and never in offline mode.
+/// have, and never in offline mode. A cached file that fails the cheap content checks of
+/// `verify.rs` (e.g. an HTML page an older version cached) is downloaded again when online;
+/// offline it is [`Error::CorruptCache`], which names the path to remove.
 #[derive(Debug, Clone)]
 pub struct HubClient {
     transport: Transport,
@@ -38,7 +44,7 @@ impl HubClient {
     /// without a token. Nothing is read from the environment.
     pub fn new(endpoint: &str, cache_dir: impl Into<PathBuf>) -> Self {
         Self {
-            transport: Transport::new(normalize_endpoint(endpoint), None),
+            transport: Transport::new(normalize_endpoint(endpoint), None, Timeouts::default()),
             cache_dir: cache_dir.into(),
             offline: false,
         }
@@ -48,16 +54,16 @@ impl HubClient {
     /// `https://huggingface.co`), cache `HF_HUB_CACHE` else `$HF_HOME/hub` (`HF_HOME` defaults
     /// to `$XDG_CACHE_HOME/huggingface`, then `~/.cache/huggingface`), token `HF_TOKEN` else
     /// the file `huggingface-cli login` writes (`HF_TOKEN_PATH`, default `$HF_HOME/token`),
-    /// offline when `HF_HUB_OFFLINE` is `1`, `true`, `yes` or `on`.
+    /// offline when `HF_HUB_OFFLINE` is `1`, `true`, `yes` or `on`; time limits from
+    /// `HF_HUB_DOWNLOAD_TIMEOUT` and `SENTENCE_RS_HUB_STALL_TIMEOUT` (see [`Timeouts`]).
     pub fn from_env() -> Result<Self> {
         let settings = Settings::from_lookup(|name| std::env::var(name).ok())?;
         let token = settings.token.clone().or_else(|| {
             let path = settings.token_path.as_ref()?;
-            let token = std::fs::read_to_string(path).ok()?.trim().to_owned();
-            (!token.is_empty()).then_some(token)
+            Token::new(&std::fs::read_to_string(path).ok()?)
         });
         Ok(Self {
-            transport: Transport::new(settings.endpoint, token),
+            transport: Transport::new(settings.endpoint, token, settings.timeouts),
             cache_dir: settings.cache_dir,
             offline: settings.offline,
         })
@@ -71,14 +77,34 @@ impl HubClient {
     }
 
     /// Sets the token sent as `Authorization: Bearer` to the endpoint (never to redirects
-    /// to other hosts).
+    /// to other origins, see `transport.rs`). Whitespace around it is dropped; an empty
+    /// token is ignored, and so is one with inner spaces or non-ASCII characters (with a
+    /// warning that does not show it).
     #[must_use]
     pub fn with_token(self, token: Option<String>) -> Self {
-        let endpoint = self.transport.endpoint().to_owned();
-        Self {
-            transport: Transport::new(endpoint, token),
-            ..self
-        }
+        let token = token.as_deref().and_then(Token::new);
+        let transport = Transport::new(
+            self.transport.endpoint().to_owned(),
+            token,
+            self.transport.timeouts(),
+        );
+        Self { transport, ..self }
+    }
+
+    /// Sets the time limits of requests and downloads.
+    #[must_use]
+    pub fn with_timeouts(self, timeouts: Timeouts) -> Self {
+        let transport = Transport::new(
+            self.transport.endpoint().to_owned(),
+            self.transport.token().cloned(),
+            timeouts,
+        );
+        Self { transport, ..self }
+    }
+
+    /// The time limits in use.
+    pub fn timeouts(&self) -> Timeouts {
+        self.transport.timeouts()
     }
 
     /// The endpoint, without trailing slash.
@@ -106,8 +132,7 @@ impl HubClient {
     pub fn get(&self, repo: &Repo, file: &str) -> Result<PathBuf> {
         validate_file(file)?;
         let cache = RepoCache::new(&self.cache_dir, repo);
-        if let Some(path) = cache.cached_file(repo.revision(), file) {
-            debug!(repo = repo.id(), file, path = %path.display(), "cache hit");
+        if let Some(path) = self.cached(repo, file, &cache)? {
             return Ok(path);
         }
         if self.offline {
@@ -134,8 +159,7 @@ impl HubClient {
     pub fn get_optional(&self, repo: &Repo, file: &str) -> Result<Option<PathBuf>> {
         validate_file(file)?;
         let cache = RepoCache::new(&self.cache_dir, repo);
-        if let Some(path) = cache.cached_file(repo.revision(), file) {
-            debug!(repo = repo.id(), file, path = %path.display(), "cache hit");
+        if let Some(path) = self.cached(repo, file, &cache)? {
             return Ok(Some(path));
         }
         if cache.known_missing(repo.revision(), file) {
@@ -201,6 +225,34 @@ impl HubClient {
         }
     }
 
+    /// The cached `file` if it passes the cheap content checks. One that fails them is
+    /// [`Error::CorruptCache`] offline; online its link and blob are removed and `None`
+    /// returned, so that the caller downloads it again.
+    fn cached(&self, repo: &Repo, file: &str, cache: &RepoCache) -> Result<Option<PathBuf>> {
+        let Some(path) = cache.cached_file(repo.revision(), file) else {
+            return Ok(None);
+        };
+        let Err(source) = verify::check_cached(file, &path) else {
+            debug!(repo = repo.id(), file, path = %path.display(), "cache hit");
+            return Ok(Some(path));
+        };
+        let blob = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+        if self.offline {
+            return Err(Error::CorruptCache {
+                file: file.to_owned(),
+                path,
+                blob,
+                source,
+            });
+        }
+        warn!(
+            path = %path.display(), blob = %blob.display(), error = %source,
+            "cached file is corrupt; downloading it again"
+        );
+        cache.evict(&path)?;
+        Ok(None)
+    }
+
     fn offline_error(&self, repo: &Repo, file: &str) -> Error {
         Error::Offline {
             kind: repo.kind(),
@@ -231,7 +283,7 @@ impl HubClient {
         let sha256 = linked.filter(|n| n.len() == 64 && n.bytes().all(|b| b.is_ascii_hexdigit()));
 
         let blob = match name {
-            Some(name) if cache.blobs_dir().join(&name).is_file() => {
+            Some(name) if cache.reusable_blob(&name, file)? => {
                 debug!(url, blob = name, "blob already cached, body skipped");
                 name
             }
@@ -240,10 +292,11 @@ impl HubClient {
                 reply.response,
                 &reply.url,
                 &BlobInfo {
+                    file,
                     name: name.as_deref(),
                     sha256: sha256.as_deref(),
                 },
-                file,
+                &self.transport.timeouts(),
             )?,
         };
         let path = cache.link(&snapshot, file, &blob)?;

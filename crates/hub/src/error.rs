@@ -2,8 +2,10 @@
 
 use std::io;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::repo::RepoKind;
+use crate::verify::ContentError;
 
 /// Result alias for this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -118,6 +120,66 @@ pub enum Error {
         url: String,
         #[source]
         source: io::Error,
+    },
+
+    /// No byte arrived for a whole time limit (see `Timeouts`).
+    #[error("no data from {url} for {limit:?}; {setting} sets this limit, in seconds")]
+    Timeout {
+        url: String,
+        limit: Duration,
+        /// The environment variable that sets `limit`.
+        setting: &'static str,
+        #[source]
+        source: io::Error,
+    },
+
+    /// The body arrived too slowly: under `min_bytes` in a whole stall window.
+    #[error(
+        "download of {url} stalled: {received} bytes in the last {window:?}, fewer than the \
+         {min_bytes} required; {setting} sets the window, in seconds"
+    )]
+    Stalled {
+        url: String,
+        window: Duration,
+        received: u64,
+        min_bytes: u64,
+        setting: &'static str,
+    },
+
+    /// A timeout variable that is not a positive number of seconds.
+    #[error("invalid {name}={value:?}: expected a positive number of seconds")]
+    InvalidTimeout {
+        name: &'static str,
+        value: String,
+        #[source]
+        source: Option<std::num::ParseFloatError>,
+    },
+
+    /// The server answered with something other than the file (e.g. a portal's HTML page);
+    /// nothing was cached.
+    #[error("refused {file} from {url}: got {arrived}, not a valid {expected} file")]
+    InvalidContent {
+        file: String,
+        url: String,
+        /// What arrived, e.g. `61 bytes of text/html`.
+        arrived: String,
+        expected: &'static str,
+        #[source]
+        source: ContentError,
+    },
+
+    /// A cached file fails the checks a download must pass (e.g. an HTML page that an older
+    /// version cached) and offline mode forbids fetching it again.
+    #[error(
+        "cached {file} at {path} is corrupt: remove {blob} (the file the link points to), \
+         or turn offline mode off to download it again"
+    )]
+    CorruptCache {
+        file: String,
+        path: PathBuf,
+        blob: PathBuf,
+        #[source]
+        source: ContentError,
     },
 
     /// The downloaded bytes do not hash to the sha256 the hub announced.

@@ -4,17 +4,22 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::timeouts::Timeouts;
+use crate::token::Token;
 
 /// The public hub.
 pub const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
 
-/// Everything [`crate::HubClient::from_env`] takes from the environment.
+/// Everything [`crate::HubClient::from_env`] takes from the environment. `Debug` shows the
+/// token as `<redacted>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Settings {
     pub endpoint: String,
     pub cache_dir: PathBuf,
-    pub token: Option<String>,
+    pub token: Option<Token>,
     pub offline: bool,
+    /// `HF_HUB_DOWNLOAD_TIMEOUT`, `SENTENCE_RS_HUB_STALL_TIMEOUT` (see `timeouts.rs`).
+    pub timeouts: Timeouts,
     /// Where `huggingface-cli login` stores a token (`HF_TOKEN_PATH`, else `$HF_HOME/token`).
     pub token_path: Option<PathBuf>,
 }
@@ -50,8 +55,9 @@ impl Settings {
         Ok(Self {
             endpoint,
             cache_dir,
-            token: var("HF_TOKEN"),
+            token: var("HF_TOKEN").and_then(|t| Token::new(&t)),
             offline: var("HF_HUB_OFFLINE").is_some_and(|v| is_true(&v)),
+            timeouts: Timeouts::from_lookup(var)?,
             token_path,
         })
     }
@@ -131,7 +137,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(s.endpoint, "http://127.0.0.1:8000");
-        assert_eq!(s.token.as_deref(), Some("hf_x"));
+        assert_eq!(s.token, Token::new("hf_x"));
         assert!(s.offline);
         for (v, on) in [
             ("1", true),
@@ -148,6 +154,24 @@ mod tests {
                 "{v}"
             );
         }
+    }
+
+    #[test]
+    fn debug_hides_the_token() {
+        let s = settings(&[("HF_HUB_CACHE", "/c"), ("HF_TOKEN", "hf_settings_secret")]).unwrap();
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("hf_settings_secret"), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
+    }
+
+    #[test]
+    fn timeouts_come_from_the_environment() {
+        let s = settings(&[("HF_HUB_CACHE", "/c"), ("HF_HUB_DOWNLOAD_TIMEOUT", "3")]).unwrap();
+        assert_eq!(s.timeouts.read, std::time::Duration::from_secs(3));
+        assert!(matches!(
+            settings(&[("HF_HUB_CACHE", "/c"), ("HF_HUB_DOWNLOAD_TIMEOUT", "soon")]),
+            Err(Error::InvalidTimeout { .. })
+        ));
     }
 
     #[test]

@@ -6,7 +6,7 @@ mod common;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use common::{dead_endpoint, sha256_hex, tree, Route, TestServer};
+use common::{dead_endpoint, empty_safetensors, sha256_hex, tree, Route, TestServer};
 use hub::{Error, HubClient, Repo};
 
 const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
@@ -256,7 +256,7 @@ fn static_mirror_without_headers() {
 
 #[test]
 fn lfs_redirect_uses_linked_etag_and_keeps_the_token_on_the_hub() {
-    let content = b"safetensors weights".to_vec();
+    let content = empty_safetensors();
     let sha = sha256_hex(&content);
     let cdn = TestServer::start([route(
         "/blob/xyz",
@@ -331,7 +331,7 @@ fn interrupted_download_leaves_no_file() {
 fn dataset_urls_use_the_datasets_prefix() {
     let server = TestServer::start([route(
         "/datasets/nyu-mll/glue/resolve/main/stsb/train-00000-of-00001.parquet",
-        Route::ok("PAR1"),
+        Route::ok("PAR1 rows PAR1"),
     )]);
     let cache = tempfile::tempdir().unwrap();
     let client = HubClient::new(&format!("{}/", server.url()), cache.path());
@@ -346,7 +346,7 @@ fn dataset_urls_use_the_datasets_prefix() {
             .path()
             .join("datasets--nyu-mll--glue/snapshots/main/stsb/train-00000-of-00001.parquet")
     );
-    assert_eq!(fs::read_to_string(&path).unwrap(), "PAR1");
+    assert_eq!(fs::read_to_string(&path).unwrap(), "PAR1 rows PAR1");
     assert_eq!(
         server.paths(),
         vec!["/datasets/nyu-mll/glue/resolve/main/stsb/train-00000-of-00001.parquet".to_owned()]

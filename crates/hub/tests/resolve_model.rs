@@ -4,7 +4,7 @@ mod common;
 
 use std::fs;
 
-use common::{dead_endpoint, Route, TestServer};
+use common::{dead_endpoint, empty_safetensors, Route, TestServer};
 use hub::{resolve_model, Error, HubClient};
 
 const COMMIT: &str = "89abcdef0123456789abcdef0123456789abcdef";
@@ -137,7 +137,7 @@ fn plain_transformers_repo_and_revision_suffix() {
         ),
         (
             "/org/bert/resolve/v1/model.safetensors".to_owned(),
-            Route::ok("weights"),
+            Route::ok(empty_safetensors()),
         ),
     ]);
     let cache = tempfile::tempdir().unwrap();

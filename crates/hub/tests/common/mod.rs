@@ -1,5 +1,11 @@
 //! A tiny in-process HTTP/1.1 server on loopback for the hub client's tests: serves a map of
 //! path → response, 404 otherwise, and records every request.
+//!
+//! It can also play a hostile hub: a body shorter than its Content-Length, a body trickled
+//! one byte at a time, any status and headers (HTML pages, redirects). It binds only
+//! `127.0.0.1:0`, serves at most [`MAX_CONNECTIONS`] connections, never waits more than
+//! [`CLIENT_READ_TIMEOUT`] for a request, and stops when dropped (a trickle notices the stop
+//! flag within [`STOP_POLL`]).
 
 #![allow(dead_code)] // each test binary uses a different part of this helper
 
@@ -9,6 +15,14 @@ use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Connections one server serves before its thread ends by itself.
+pub const MAX_CONNECTIONS: usize = 1000;
+/// How long the server waits for a client's request head.
+pub const CLIENT_READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often a trickling response checks whether the server is being stopped.
+pub const STOP_POLL: Duration = Duration::from_millis(20);
 
 /// One canned response.
 #[derive(Clone, Debug)]
@@ -18,6 +32,10 @@ pub struct Route {
     pub body: Vec<u8>,
     /// Sent as Content-Length instead of the body's length (to simulate a cut connection).
     pub claimed_len: Option<usize>,
+    /// Sends the body one byte at a time, pausing this long before each byte.
+    pub trickle: Option<Duration>,
+    /// Waits this long before sending anything (a hub that never answers).
+    pub head_delay: Option<Duration>,
 }
 
 impl Route {
@@ -28,6 +46,8 @@ impl Route {
             headers: Vec::new(),
             body: body.into(),
             claimed_len: None,
+            trickle: None,
+            head_delay: None,
         }
     }
 
@@ -39,9 +59,15 @@ impl Route {
         }
     }
 
-    /// A redirect to `location`.
+    /// A redirect to `location` (302, as the hub answers for LFS files).
     pub fn redirect(location: &str) -> Self {
         Self::status(302).header("location", location)
+    }
+
+    /// A 200 HTML page, as a captive portal or a proxy's login page answers.
+    pub fn html() -> Self {
+        Self::ok("<!DOCTYPE html><html><body>Please log in to the Wi-Fi</body></html>")
+            .header("content-type", "text/html; charset=utf-8")
     }
 
     pub fn header(mut self, name: &str, value: &str) -> Self {
@@ -52,6 +78,18 @@ impl Route {
     /// Announces `claimed` bytes but sends only the body, then closes.
     pub fn truncated(mut self, claimed: usize) -> Self {
         self.claimed_len = Some(claimed);
+        self
+    }
+
+    /// Sends the body one byte every `interval`.
+    pub fn trickle(mut self, interval: Duration) -> Self {
+        self.trickle = Some(interval);
+        self
+    }
+
+    /// Sends nothing for `delay`, then the response.
+    pub fn silent_for(mut self, delay: Duration) -> Self {
+        self.head_delay = Some(delay);
         self
     }
 }
@@ -82,12 +120,12 @@ impl TestServer {
         let thread = {
             let (routes, seen, stop) = (routes.clone(), seen.clone(), stop.clone());
             std::thread::spawn(move || {
-                for stream in listener.incoming() {
+                for stream in listener.incoming().take(MAX_CONNECTIONS) {
                     if stop.load(Ordering::SeqCst) {
                         break;
                     }
                     if let Ok(stream) = stream {
-                        serve(stream, &routes, &seen);
+                        serve(stream, &routes, &seen, &stop);
                     }
                 }
             })
@@ -134,7 +172,13 @@ impl Drop for TestServer {
     }
 }
 
-fn serve(stream: TcpStream, routes: &Mutex<HashMap<String, Route>>, seen: &Mutex<Vec<Seen>>) {
+fn serve(
+    stream: TcpStream,
+    routes: &Mutex<HashMap<String, Route>>,
+    seen: &Mutex<Vec<Seen>>,
+    stop: &AtomicBool,
+) {
+    let _ = stream.set_read_timeout(Some(CLIENT_READ_TIMEOUT));
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut line = String::new();
     if reader.read_line(&mut line).unwrap_or(0) == 0 {
@@ -165,6 +209,11 @@ fn serve(stream: TcpStream, routes: &Mutex<HashMap<String, Route>>, seen: &Mutex
         .cloned()
         .unwrap_or_else(|| Route::status(404));
     let mut out = stream;
+    if let Some(delay) = route.head_delay {
+        if !pause(delay, stop) {
+            return;
+        }
+    }
     let len = route.claimed_len.unwrap_or(route.body.len());
     let mut head = format!(
         "HTTP/1.1 {} X\r\ncontent-length: {len}\r\nconnection: close\r\n",
@@ -176,10 +225,36 @@ fn serve(stream: TcpStream, routes: &Mutex<HashMap<String, Route>>, seen: &Mutex
     head.push_str("\r\n");
     let _ = out.write_all(head.as_bytes());
     if method != "HEAD" {
-        let _ = out.write_all(&route.body);
+        match route.trickle {
+            Some(interval) => trickle(&mut out, &route.body, interval, stop),
+            None => {
+                let _ = out.write_all(&route.body);
+            }
+        }
     }
     let _ = out.flush();
     let _ = out.shutdown(Shutdown::Both);
+}
+
+/// Writes `body` one byte per `interval`; ends early when the client is gone or on stop.
+fn trickle(out: &mut TcpStream, body: &[u8], interval: Duration, stop: &AtomicBool) {
+    for byte in body {
+        if !pause(interval, stop) || out.write_all(&[*byte]).and_then(|()| out.flush()).is_err() {
+            return;
+        }
+    }
+}
+
+/// Sleeps `duration` in short steps; `false` if the server is stopped meanwhile.
+fn pause(duration: Duration, stop: &AtomicBool) -> bool {
+    let due = Instant::now() + duration;
+    while Instant::now() < due {
+        if stop.load(Ordering::SeqCst) {
+            return false;
+        }
+        std::thread::sleep(STOP_POLL.min(due.saturating_duration_since(Instant::now())));
+    }
+    true
 }
 
 /// A port on loopback where nothing listens.
@@ -208,6 +283,21 @@ pub fn tree(dir: &std::path::Path) -> Vec<String> {
     }
     out.sort();
     out
+}
+
+/// Every `*.incomplete` file below `dir`.
+pub fn incomplete_files(dir: &std::path::Path) -> Vec<String> {
+    tree(dir)
+        .into_iter()
+        .filter(|p| p.ends_with(".incomplete"))
+        .collect()
+}
+
+/// A minimal valid safetensors file: no tensors, an 8-byte header `{}` padded with spaces.
+pub fn empty_safetensors() -> Vec<u8> {
+    let mut bytes = 8u64.to_le_bytes().to_vec();
+    bytes.extend_from_slice(b"{}      ");
+    bytes
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
