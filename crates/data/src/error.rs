@@ -210,6 +210,77 @@ pub enum Error {
         source: csv::Error,
     },
 
+    /// A retrieval set's parts disagree (ids repeat, relevant lists out of range or empty).
+    #[error("invalid retrieval set: {reason}")]
+    RetrievalSet { reason: String },
+
+    /// A line of a BEIR `corpus.jsonl` or `queries.jsonl` is not a record of that file
+    /// (not json, a missing `_id` or `text`, a value of the wrong type, an empty id).
+    #[error("{}: line {line}: not a valid beir record", path.display())]
+    BeirRecord {
+        path: PathBuf,
+        /// 1-based line number.
+        line: u64,
+        #[source]
+        source: serde_json::Error,
+    },
+
+    /// An id appears on two lines of a BEIR file.
+    #[error("{}: line {line}: id `{id}` already appears on line {first_line}", path.display())]
+    DuplicateId {
+        path: PathBuf,
+        line: u64,
+        id: String,
+        first_line: u64,
+    },
+
+    /// A qrels file does not start with the BEIR header.
+    #[error(
+        "{}: line 1: expected the header `query-id<tab>corpus-id<tab>score`, found `{found}`",
+        path.display()
+    )]
+    QrelsHeader { path: PathBuf, found: String },
+
+    /// A qrels line does not have three tab-separated fields.
+    #[error(
+        "{}: line {line}: {found} tab-separated fields, expected 3 (query-id, corpus-id, score)",
+        path.display()
+    )]
+    QrelFields {
+        path: PathBuf,
+        line: u64,
+        found: usize,
+    },
+
+    /// A qrels score is not an integer (BEIR scores are integer relevance grades).
+    #[error("{}: line {line}: score `{text}` is not an integer", path.display())]
+    QrelScore {
+        path: PathBuf,
+        line: u64,
+        text: String,
+        #[source]
+        source: std::num::ParseIntError,
+    },
+
+    /// A qrels line names a query or document id that its queries or corpus file lacks.
+    #[error(
+        "{}: line {line}: {kind} id `{id}` is not in {}",
+        path.display(),
+        defined_in.display()
+    )]
+    UnknownId {
+        path: PathBuf,
+        line: u64,
+        /// `query` or `document`.
+        kind: &'static str,
+        id: String,
+        defined_in: PathBuf,
+    },
+
+    /// A qrels file gives no query a document with score > 0.
+    #[error("{}: no query has a relevant document (score > 0)", path.display())]
+    NoRelevantDocuments { path: PathBuf },
+
     /// A JSONL line is not a JSON object.
     #[error("{}: {at}: not a json object", path.display())]
     Json {

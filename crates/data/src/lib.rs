@@ -3,21 +3,31 @@
 //! This crate has no tensor dependency: it reads files into typed records
 //! ([`ScoredPair`], [`NliPair`], plain strings), users' CSV/TSV/JSONL/parquet files into a
 //! [`TrainingSet`] ([`read_user_dataset`]), and pads token ids into [`EncodedBatch`]es.
+//! Batches come from an [`EpochSampler`] (shuffled, no-duplicates, length-grouped) or a
+//! [`GroupByLabelSampler`]; a [`BatchSchedule`] interleaves several datasets' batches
+//! (proportional or round-robin) with a resumable [`SamplerState`]. Retrieval evaluation data
+//! is a [`RetrievalSet`], read from the BEIR layout ([`read_beir`]), built from (query,
+//! positive) columns, or from NLI pairs ([`nli_retrieval`]).
 //! Parquet files are streamed as arrow record batches, projected onto the needed columns.
 //! Row numbers in parquet errors are 0-based indices across the whole file; text formats
 //! (lines, CSV/TSV, JSONL) give 1-based line numbers ([`Position`]).
 
+mod batch_schedule;
+mod beir;
 mod collate;
 mod column;
 mod column_mapping;
 mod embeddings_parquet;
 mod error;
+mod group_by_label;
 mod hub_datasets;
 mod lines;
 mod nli;
 mod nli_builders;
+mod nli_retrieval;
 mod npy;
 mod parquet_file;
+mod retrieval_set;
 mod sampler;
 mod scored_pair;
 #[cfg(test)]
@@ -26,10 +36,19 @@ mod text_column;
 mod training_set;
 mod user_dataset;
 
+pub use batch_schedule::{
+    dataset_order, interleave, BatchSchedule, BatchSource, MultiDatasetSampling, ScheduleIter,
+    ScheduledBatch,
+};
+pub use beir::{
+    beir_paths, read_beir, read_beir_corpus, read_beir_qrels, read_beir_queries, BeirDocument,
+    BeirQuery, Qrel, BEIR_QRELS_HEADER,
+};
 pub use collate::{collate, collate_many, EncodedBatch, TokenizedText};
 pub use column_mapping::{ColumnMapping, MappingError, TargetRole, LABEL_ROLE, SCORE_ROLE};
 pub use embeddings_parquet::write_embeddings_parquet;
 pub use error::{Error, Position, Result, ValueProblem};
+pub use group_by_label::GroupByLabelSampler;
 pub use hub_datasets::{
     known_dataset_names, DatasetKind, HubDatasetFile, KnownDataset, KNOWN_DATASETS,
 };
@@ -39,7 +58,9 @@ pub use nli_builders::{
     hard_triplets, labelled_pairs, scored_pairs, soft_triplets, LabelledPair, NeutralPolicy,
     Triplet,
 };
+pub use nli_retrieval::nli_retrieval;
 pub use npy::{read_npy_f32, write_npy_f32};
+pub use retrieval_set::RetrievalSet;
 pub use sampler::{BatchIter, EpochSampler, SamplerState, LENGTH_GROUP_WINDOW_BATCHES};
 pub use scored_pair::{read_scored_pairs, ScoredPair, ScoredPairColumns};
 pub use text_column::read_text_column;

@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
@@ -15,8 +16,9 @@ pub const LENGTH_GROUP_WINDOW_BATCHES: usize = 50;
 
 /// Where a run is in its stream of batches: `batches_done` batches of epoch `epoch` have
 /// been handed out. Save it with a checkpoint and pass it to [`EpochSampler::iter_from`]
-/// to continue exactly where the run stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+/// to continue exactly where the run stopped. A [`crate::BatchSchedule`] uses the same
+/// position, `batches_done` counting its scheduled batches (over all datasets).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub struct SamplerState {
     pub epoch: u64,
     pub batches_done: usize,

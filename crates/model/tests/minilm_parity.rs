@@ -11,15 +11,9 @@ use model::{EncodeOptions, SentenceTransformer};
 /// Max abs difference allowed per embedding component.
 const TOLERANCE: f32 = 1e-5;
 
+/// Fetched through the hub client from `HF_ENDPOINT`, as users get it.
 fn minilm_dir() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/hf-mirror/sentence-transformers/all-MiniLM-L6-v2/resolve/main");
-    assert!(
-        dir.is_dir(),
-        "hub mirror not found at {} (expected ../shared beside the repo)",
-        dir.display()
-    );
-    dir
+    test_support::model_dir(test_support::MINILM)
 }
 
 fn fixture(name: &str) -> PathBuf {
