@@ -337,9 +337,12 @@ batch_sampler = {sampler:?}
 threads = {threads}
 
 [evaluation]
+eval_steps = 0
+
+[[evaluation.evaluators]]
+type = "embedding_similarity"
 dataset = "glue/stsb"
 split = "validation"
-eval_steps = 0
 
 [output]
 dir = {dir:?}

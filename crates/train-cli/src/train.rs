@@ -134,9 +134,6 @@ impl TrainArgs {
     }
 }
 
-/// A metric's name and how to read it off the evaluation.
-type MetricRow = (&'static str, fn(&eval::StsMetrics) -> f64);
-
 pub fn load_config(args: &TrainArgs) -> Result<TrainConfig> {
     let overrides = args.overrides();
     Ok(match &args.config {
@@ -178,7 +175,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     }
     let client = hub::HubClient::from_env()?;
     eprintln!(
-        "training {} on {} ({:?}) with {} → {}",
+        "training {} on {} ({:?}) with {} -> {}",
         config.model.base,
         config.data.dataset,
         config.data.format,
@@ -202,35 +199,35 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         outcome.examples_per_second,
         outcome.output_dir.display()
     );
-    if outcome.before.is_some() || outcome.after.is_some() {
-        println!(
-            "{} {} ({}):",
-            config.evaluation.dataset,
-            config.evaluation.split,
-            if config.output.load_best {
-                "best checkpoint"
-            } else {
-                "final model"
-            }
-        );
-        println!("{:<20} {:>10} {:>10}", "metric", "before", "after");
-        let show = |m: Option<eval::StsMetrics>, f: fn(&eval::StsMetrics) -> f64| {
-            m.map(|m| format!("{:.4}", f(&m)))
-                .unwrap_or_else(|| "–".into())
-        };
-        let rows: [MetricRow; 4] = [
-            ("pearson_cosine", |m| m.pearson_cosine),
-            ("spearman_cosine", |m| m.spearman_cosine),
-            ("pearson_dot", |m| m.pearson_dot),
-            ("spearman_dot", |m| m.spearman_dot),
-        ];
-        for (name, f) in rows {
-            println!(
-                "{name:<20} {:>10} {:>10}",
-                show(outcome.before, f),
-                show(outcome.after, f)
-            );
+    let which = if config.output.load_best {
+        "best checkpoint"
+    } else {
+        "final model"
+    };
+    print!("{}", before_after_tables(&outcome, which));
+    Ok(())
+}
+
+/// One table per evaluator: every metric before and after training.
+fn before_after_tables(outcome: &trainer::TrainOutcome, which: &str) -> String {
+    let mut out = String::new();
+    for after in &outcome.after {
+        let before = outcome
+            .before
+            .iter()
+            .find(|b| b.evaluator == after.evaluator);
+        out.push_str(&format!("{} ({which}):\n", after.evaluator));
+        out.push_str(&format!(
+            "{:<24} {:>10} {:>10}\n",
+            "metric", "before", "after"
+        ));
+        for (key, value) in after.metrics.iter() {
+            let was = before
+                .and_then(|b| b.metrics.get(key))
+                .map(|v| format!("{v:.4}"))
+                .unwrap_or_else(|| "–".into());
+            out.push_str(&format!("{key:<24} {was:>10} {value:>10.4}\n"));
         }
     }
-    Ok(())
+    out
 }

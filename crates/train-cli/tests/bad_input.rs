@@ -143,7 +143,7 @@ fn unreachable_endpoint_says_so() {
 
 #[test]
 fn model_missing_on_the_hub_is_named() {
-    let endpoint = serve(mirror_dir());
+    let endpoint = endpoint();
     let out = encode_with_model(Path::new("sentence-transformers/no-such-model"), &endpoint);
     assert_fails_with(&out, &["no-such-model"]);
 }
@@ -168,8 +168,7 @@ fn empty_input_file_is_named() {
 #[test]
 fn wrong_column_and_output_format_are_reported_before_loading() {
     let work = tempfile::tempdir().unwrap();
-    let stsb =
-        mirror_dir().join("datasets/nyu-mll/glue/resolve/main/stsb/test-00000-of-00001.parquet");
+    let stsb = stsb_test_parquet();
     let model = minilm_dir();
     let model = model.to_str().unwrap();
     let (npy, csv) = (work.path().join("o.npy"), work.path().join("o.csv"));
@@ -195,7 +194,7 @@ fn wrong_column_and_output_format_are_reported_before_loading() {
 
 #[test]
 fn eval_on_a_split_without_gold_scores_is_refused() {
-    let endpoint = serve(mirror_dir());
+    let endpoint = endpoint();
     let home = tempfile::tempdir().unwrap();
     let out = train_cli(
         &[

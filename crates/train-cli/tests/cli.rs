@@ -1,4 +1,4 @@
-//! End-to-end runs of the `train-cli` binary against the hub mirror served on loopback.
+//! End-to-end runs of the `train-cli` binary against the configured hub endpoint (`HF_ENDPOINT`).
 
 mod common;
 
@@ -6,7 +6,7 @@ use common::*;
 
 #[test]
 fn eval_minilm_on_stsb_validation_matches_sentence_transformers() {
-    let endpoint = serve(mirror_dir());
+    let endpoint = endpoint();
     let home = tempfile::tempdir().unwrap();
     let args = [
         "eval",
@@ -53,7 +53,7 @@ fn eval_minilm_on_stsb_validation_matches_sentence_transformers() {
 
 #[test]
 fn encode_text_lines_to_npy_and_parquet_column_to_parquet() {
-    let endpoint = serve(mirror_dir());
+    let endpoint = endpoint();
     let home = tempfile::tempdir().unwrap();
     let work = tempfile::tempdir().unwrap();
     let input = work.path().join("in.txt");
@@ -91,8 +91,7 @@ fn encode_text_lines_to_npy_and_parquet_column_to_parquet() {
         );
     }
 
-    let stsb =
-        mirror_dir().join("datasets/nyu-mll/glue/resolve/main/stsb/test-00000-of-00001.parquet");
+    let stsb = stsb_test_parquet();
     let parquet_out = work.path().join("out.parquet");
     let out = train_cli(
         &[

@@ -7,49 +7,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{assert_fails_with, mirror_dir, serve, stderr, train_cli};
-use model::{BertConfig, PoolingMode, SentenceTokenizer, SentenceTransformer};
+use common::{assert_fails_with, endpoint, stderr, train_cli};
+use model::SentenceTransformer;
 
-const WORDS: [&str; 24] = [
-    "the", "a", "cat", "dog", "sits", "runs", "on", "mat", "big", "small", "red", "house", "tree",
-    "and", "is", ".", "bird", "sings", "car", "drives", "fast", "slow", "green", "blue",
-];
-
-/// A tiny random BERT saved in sentence-transformers format.
 fn tiny_model(dir: &Path) -> PathBuf {
-    let mut vocab = vec!["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
-    vocab.extend(WORDS);
-    let vocab_path = dir.join("vocab.txt");
-    std::fs::write(&vocab_path, vocab.join("\n")).unwrap();
-    let tokenizer = SentenceTokenizer::from_vocab(&vocab_path, true, 32).unwrap();
-    tch::manual_seed(3);
-    let config = BertConfig::tiny(vocab.len() as i64);
-    let model = SentenceTransformer::from_config(
-        &config,
-        tokenizer,
-        vec![PoolingMode::Mean],
-        false,
-        tch::Device::Cpu,
-    )
-    .unwrap();
-    let out = dir.join("tiny-model");
-    model.save(&out).unwrap();
-    out
+    test_support::tiny::tiny_bert(dir)
 }
 
-/// `rows` (anchor, positive) pairs of distinct word sequences as JSONL.
 fn pairs_jsonl(dir: &Path, rows: usize) -> PathBuf {
-    let word = |i: usize| WORDS[i % WORDS.len()];
-    let mut text = String::new();
-    for i in 0..rows {
-        let anchor = format!("{} {} {} {}", word(i), word(i / 3 + 5), word(i / 7 + 2), i);
-        let positive = format!("{} {} {}", word(i), word(i / 3 + 5), word(i + 11));
-        text.push_str(&serde_json::json!({ "question": anchor, "answer": positive }).to_string());
-        text.push('\n');
-    }
-    let path = dir.join("pairs.jsonl");
-    std::fs::write(&path, text).unwrap();
-    path
+    test_support::tiny::pairs_jsonl(dir, rows)
 }
 
 fn write_config(dir: &Path, name: &str, model: &Path, data: &Path, extra: &str) -> PathBuf {
@@ -76,7 +42,7 @@ device = "cpu"
 threads = 1
 
 [evaluation]
-dataset = ""
+evaluators = []
 
 [output]
 logging_steps = 5
@@ -250,7 +216,7 @@ fn bad_configs_are_rejected_before_training() {
     let dir = tempfile::tempdir().unwrap();
     let model = tiny_model(dir.path());
     let data = pairs_jsonl(dir.path(), 16);
-    let endpoint = serve(mirror_dir());
+    let endpoint = endpoint();
     let home = dir.path().join("hf");
     let out = dir.path().join("out");
     let run = |config: &Path, extra: &[&str]| {
@@ -296,9 +262,7 @@ fn bad_configs_are_rejected_before_training() {
             &ok,
             &[
                 "--set",
-                "evaluation.dataset=glue/stsb",
-                "--set",
-                "evaluation.split=test",
+                r#"evaluation.evaluators=[{type="embedding_similarity",dataset="glue/stsb",split="test"}]"#,
             ],
         ),
         &["test", "no gold"],

@@ -23,10 +23,12 @@ pub const CHECKPOINT_PREFIX: &str = "checkpoint-";
 const STATE_FILE: &str = "trainer_state.json";
 
 /// The best evaluation so far (for `load_best`).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BestEval {
     pub step: u64,
-    pub spearman_cosine: f64,
+    /// `{evaluator}_{metric}` (`evaluation.metric_for_best_model`).
+    pub metric: String,
+    pub value: f64,
 }
 
 /// Where the run is; with the weights and optimizer state it determines the rest of the run.

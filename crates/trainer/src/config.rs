@@ -176,31 +176,98 @@ impl Default for TrainingConfig {
     }
 }
 
+/// When and how the model is evaluated while training, and which metric picks the best model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EvaluationConfig {
-    /// STS dataset scored before training, every `eval_steps` and at the end (empty: none).
-    pub dataset: String,
-    pub split: String,
-    pub score_max: f64,
     /// Evaluate every this many optimizer steps (0: only before and after training).
     pub eval_steps: u64,
+    /// Texts per encode batch while evaluating.
     pub batch_size: usize,
-    /// Evaluate on the first this many pairs only.
-    pub max_pairs: Option<usize>,
+    /// `{evaluator name}_{metric}` that selects the best model (`output.load_best`); default:
+    /// the first evaluator's primary metric (an `eval_` prefix, as the HF trainer writes it,
+    /// is accepted).
+    pub metric_for_best_model: Option<String>,
+    /// Whether a larger `metric_for_best_model` is better.
+    pub greater_is_better: bool,
+    /// The evaluators, run in order before training, every `eval_steps` and at the end
+    /// (`[[evaluation.evaluators]]`; empty: no evaluation).
+    pub evaluators: Vec<EvaluatorConfig>,
 }
 
 impl Default for EvaluationConfig {
     fn default() -> Self {
         Self {
+            eval_steps: 100,
+            batch_size: 64,
+            metric_for_best_model: None,
+            greater_is_better: true,
+            evaluators: vec![EvaluatorConfig::EmbeddingSimilarity(
+                StsEvaluatorConfig::default(),
+            )],
+        }
+    }
+}
+
+/// One evaluator, tagged by `type` (sentence-transformers' evaluator classes).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum EvaluatorConfig {
+    /// `EmbeddingSimilarityEvaluator`: Pearson and Spearman of similarities against gold scores.
+    EmbeddingSimilarity(StsEvaluatorConfig),
+}
+
+impl EvaluatorConfig {
+    /// The prefix of this evaluator's metric keys.
+    pub fn name(&self) -> String {
+        match self {
+            EvaluatorConfig::EmbeddingSimilarity(c) => c.name(),
+        }
+    }
+}
+
+/// Scored sentence pairs (STS-like parquet: sentence1, sentence2, score).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StsEvaluatorConfig {
+    /// Metric key prefix (default: the dataset's last path part and the split, `stsb-validation`).
+    pub name: Option<String>,
+    /// A known hub dataset (glue/stsb) or a local parquet file.
+    pub dataset: String,
+    pub split: String,
+    /// The largest gold score (scores are divided by it).
+    pub score_max: f64,
+    /// Evaluate on the first this many pairs only.
+    pub max_pairs: Option<usize>,
+}
+
+impl Default for StsEvaluatorConfig {
+    fn default() -> Self {
+        Self {
+            name: None,
             dataset: "glue/stsb".into(),
             split: "validation".into(),
             score_max: 5.0,
-            eval_steps: 100,
-            batch_size: 64,
             max_pairs: None,
         }
     }
+}
+
+impl StsEvaluatorConfig {
+    pub fn name(&self) -> String {
+        self.name
+            .clone()
+            .unwrap_or_else(|| default_evaluator_name(&self.dataset, &self.split))
+    }
+}
+
+/// `glue/stsb` + `validation` → `stsb-validation`; a file path gives its stem.
+fn default_evaluator_name(dataset: &str, split: &str) -> String {
+    let base = Path::new(dataset)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| dataset.to_string());
+    format!("{base}-{split}")
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -214,7 +281,8 @@ pub struct OutputConfig {
     /// Keep at most this many checkpoints (oldest removed first; the best one is kept with
     /// `load_best`).
     pub save_total_limit: Option<usize>,
-    /// At the end, keep the weights of the evaluation with the best Spearman (cosine).
+    /// At the end, keep the weights of the evaluation with the best
+    /// `evaluation.metric_for_best_model`.
     pub load_best: bool,
     /// Show a progress bar on stderr.
     pub progress: bool,
@@ -323,26 +391,48 @@ impl TrainConfig {
         if self.data.max_rows == Some(0) {
             return Err("data.max_rows must be at least 1".into());
         }
-        if [self.data.score_max, self.evaluation.score_max]
-            .iter()
-            .any(|m| m.is_nan() || *m <= 0.0)
-        {
-            return Err("score_max must be positive".into());
+        if self.data.score_max.is_nan() || self.data.score_max <= 0.0 {
+            return Err("data.score_max must be positive".into());
         }
-        if self.evaluation.batch_size == 0 {
-            return Err("evaluation.batch_size must be at least 1".into());
-        }
-        if self.evaluation.max_pairs == Some(0) {
-            return Err("evaluation.max_pairs must be at least 1".into());
-        }
-        if self.output.load_best && self.evaluation.dataset.is_empty() {
-            return Err("output.load_best needs an evaluation.dataset".into());
-        }
+        self.validate_evaluation()?;
         if self.output.logging_steps == 0 {
             return Err("output.logging_steps must be at least 1".into());
         }
         if self.output.save_total_limit == Some(0) {
             return Err("output.save_total_limit must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+impl TrainConfig {
+    fn validate_evaluation(&self) -> std::result::Result<(), String> {
+        let e = &self.evaluation;
+        if e.batch_size == 0 {
+            return Err("evaluation.batch_size must be at least 1".into());
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, evaluator) in e.evaluators.iter().enumerate() {
+            let key = format!("evaluation.evaluators[{i}]");
+            let name = evaluator.name();
+            if name.is_empty() {
+                return Err(format!("{key}.name must not be empty"));
+            }
+            if !names.insert(name.clone()) {
+                return Err(format!(
+                    "{key}: another evaluator is already named {name:?}; give each a distinct name"
+                ));
+            }
+            match evaluator {
+                EvaluatorConfig::EmbeddingSimilarity(c) => {
+                    if c.score_max.is_nan() || c.score_max <= 0.0 {
+                        return Err(format!("{key}.score_max must be positive"));
+                    }
+                    if c.max_pairs == Some(0) {
+                        return Err(format!("{key}.max_pairs must be at least 1"));
+                    }
+                }
+            }
         }
         Ok(())
     }

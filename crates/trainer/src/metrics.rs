@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use eval::StsMetrics;
+use eval::MetricValues;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{io_error, Result};
@@ -22,11 +22,12 @@ pub enum MetricsRecord {
         grad_norm: f64,
         examples_per_second: f64,
     },
+    /// One evaluator's metrics (unprefixed keys) at one step.
     Eval {
         step: u64,
         epoch: f64,
-        dataset: String,
-        metrics: StsMetrics,
+        evaluator: String,
+        metrics: MetricValues,
     },
 }
 

@@ -9,12 +9,10 @@ use tch::{nn, Tensor};
 use crate::checkpoint::named_variables;
 use crate::config::TrainConfig;
 use crate::error::{io_error, Error, Result};
+use crate::evaluators::{EvalReport, SelectionMetric};
 use crate::metrics::MetricsRecord;
 use crate::plot::{write_training_plot, Series};
 use crate::trainer::TrainOutcome;
-
-/// A metric's name and how to read it off the evaluation.
-type MetricRow = (&'static str, fn(&eval::StsMetrics) -> f64);
 
 pub(crate) struct OutputParts<'a> {
     pub dir: &'a Path,
@@ -25,6 +23,8 @@ pub(crate) struct OutputParts<'a> {
     pub config_toml: &'a str,
     pub base_dir: &'a Path,
     pub outcome: &'a TrainOutcome,
+    /// The metric the plot draws (best-model selection's).
+    pub selection: Option<&'a SelectionMetric>,
     pub metrics: &'a [MetricsRecord],
     pub examples: usize,
 }
@@ -53,16 +53,28 @@ pub(crate) fn write_output(parts: &OutputParts<'_>) -> Result<()> {
             _ => None,
         })
         .collect();
-    let eval: Vec<(f64, f64)> = parts
-        .metrics
-        .iter()
-        .filter_map(|r| match r {
-            MetricsRecord::Eval { step, metrics, .. } => {
-                Some((*step as f64, metrics.spearman_cosine))
-            }
-            _ => None,
-        })
-        .collect();
+    let eval: Vec<(f64, f64)> = match parts.selection {
+        Some(selection) => parts
+            .metrics
+            .iter()
+            .filter_map(|r| match r {
+                MetricsRecord::Eval {
+                    step,
+                    evaluator,
+                    metrics,
+                    ..
+                } if *evaluator == selection.evaluator => metrics
+                    .get(&selection.metric)
+                    .map(|value| (*step as f64, value)),
+                _ => None,
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    let eval_title = parts
+        .selection
+        .map(|s| s.key().replace('_', " "))
+        .unwrap_or_else(|| "no evaluation".into());
     write_training_plot(
         &dir.join("training_plot.png"),
         &Series {
@@ -70,7 +82,7 @@ pub(crate) fn write_output(parts: &OutputParts<'_>) -> Result<()> {
             points: &loss,
         },
         &Series {
-            title: "validation spearman (cosine)",
+            title: &eval_title,
             points: &eval,
         },
     )
@@ -141,36 +153,43 @@ fn model_card(parts: &OutputParts<'_>) -> String {
          `training_plot.png`.\n",
         o.examples_per_second
     );
-    if o.before.is_some() || o.after.is_some() {
-        let _ = writeln!(
-            card,
-            "## Evaluation\n\n`{}` split `{}`:\n",
-            c.evaluation.dataset, c.evaluation.split
-        );
+    evaluation_tables(&mut card, &o.before, &o.after);
+    card
+}
+
+/// One table per evaluator: each metric of the base model and of the saved model.
+fn evaluation_tables(card: &mut String, before: &[EvalReport], after: &[EvalReport]) {
+    if before.is_empty() && after.is_empty() {
+        return;
+    }
+    let _ = writeln!(card, "## Evaluation\n");
+    let named =
+        |reports: &[EvalReport], name: &str| reports.iter().find(|r| r.evaluator == name).cloned();
+    let mut names: Vec<&str> = after.iter().map(|r| r.evaluator.as_str()).collect();
+    names.extend(
+        before
+            .iter()
+            .map(|r| r.evaluator.as_str())
+            .filter(|n| !after.iter().any(|a| a.evaluator == *n)),
+    );
+    for name in names {
+        let (b, a) = (named(before, name), named(after, name));
+        let _ = writeln!(card, "`{name}`:\n");
         let _ = writeln!(card, "| metric | base model | this model |\n|---|---|---|");
-        let cell = |m: Option<eval::StsMetrics>, f: fn(&eval::StsMetrics) -> f64| {
-            m.map(|m| format!("{:.4}", f(&m)))
+        let keys = a
+            .as_ref()
+            .or(b.as_ref())
+            .map(|r| r.metrics.clone())
+            .unwrap_or_default();
+        let cell = |r: &Option<EvalReport>, key: &str| {
+            r.as_ref()
+                .and_then(|r| r.metrics.get(key))
+                .map(|v| format!("{v:.4}"))
                 .unwrap_or_else(|| "–".into())
         };
-        let rows: [MetricRow; 8] = [
-            ("pearson_cosine", |m| m.pearson_cosine),
-            ("spearman_cosine", |m| m.spearman_cosine),
-            ("pearson_euclidean", |m| m.pearson_euclidean),
-            ("spearman_euclidean", |m| m.spearman_euclidean),
-            ("pearson_manhattan", |m| m.pearson_manhattan),
-            ("spearman_manhattan", |m| m.spearman_manhattan),
-            ("pearson_dot", |m| m.pearson_dot),
-            ("spearman_dot", |m| m.spearman_dot),
-        ];
-        for (name, f) in rows {
-            let _ = writeln!(
-                card,
-                "| {name} | {} | {} |",
-                cell(o.before, f),
-                cell(o.after, f)
-            );
+        for (key, _) in keys.iter() {
+            let _ = writeln!(card, "| {key} | {} | {} |", cell(&b, key), cell(&a, key));
         }
         card.push('\n');
     }
-    card
 }

@@ -1,30 +1,35 @@
-//! The training loop.
+//! The training loop, as phases: [`Trainer::new`] prepares and checks everything (data,
+//! evaluators, model, loss, step plan, resume state) before anything is written;
+//! [`Trainer::run`] then repeats [`Trainer::train_step`], evaluation and checkpointing, and
+//! [`Trainer::finish`] writes the output folder.
 //!
 //! Everything random is a function of the seed and the step: the data order comes from the
-//! seeded [`EpochSampler`], and libtorch's generator (dropout) is re-seeded from
-//! `(seed, step, micro-batch)` before every forward pass. A checkpoint therefore only needs
-//! the weights, the optimizer moments and the sampler position for a resumed run to end with
-//! exactly the weights of an uninterrupted one.
+//! seeded sampler, and libtorch's generator (dropout) is re-seeded from `(seed, step,
+//! micro-batch)` before every forward pass. A checkpoint therefore only needs the weights, the
+//! optimizer moments and the sampler position for a resumed run to end with exactly the
+//! weights of an uninterrupted one.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use data::{EpochSampler, SamplerState, TargetColumn, TrainingSet};
-use eval::StsMetrics;
-use losses::{Loss, TargetKind, Targets};
-use model::{SentenceTransformer, TokenBatch, TokenizedText};
-use tch::{nn, Device, Kind, Tensor};
+use losses::Loss;
+use model::SentenceTransformer;
+use tch::{nn, Device, Kind};
 use tracing::{info, warn};
 
+use crate::batches::StepBatches;
+use crate::callbacks::{Callback, ProgressCallback, StepReport, TracingCallback};
 use crate::checkpoint::{self, BestEval, CheckpointParts, TrainerState};
-use crate::config::{BatchSampler, Precision, TrainConfig};
+use crate::config::{Precision, TrainConfig};
 use crate::error::{io_error, Error, Result};
+use crate::evaluators::{EvalReport, EvaluatorSet};
 use crate::grad_scaler::GradScaler;
 use crate::metrics::{MetricsLog, MetricsRecord};
 use crate::optimizer::{AdamW, AdamWSettings};
+use crate::plan::StepPlan;
 use crate::schedule::linear_warmup_decay;
-use crate::sts_eval::StsSet;
+use crate::train_data::TrainData;
 
 /// Where a run starts.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -44,9 +49,10 @@ pub struct TrainOutcome {
     pub steps: u64,
     pub total_steps: u64,
     pub examples: usize,
-    /// STS evaluation of the base model (`None` without evaluation or when resuming).
-    pub before: Option<StsMetrics>,
-    pub after: Option<StsMetrics>,
+    /// Evaluation of the base model (empty without evaluators or when resuming).
+    pub before: Vec<EvalReport>,
+    /// Evaluation of the saved model: the last one, or the best one with `load_best`.
+    pub after: Vec<EvalReport>,
     pub best: Option<BestEval>,
     /// Training examples per second over the steps this process ran (evaluation excluded).
     pub examples_per_second: f64,
@@ -54,51 +60,559 @@ pub struct TrainOutcome {
     pub interrupted: Option<PathBuf>,
 }
 
-/// The data, model and loss of a run, checked against each other before any step is taken.
-struct Prepared {
-    set: TrainingSet,
-    tokens: Vec<Vec<TokenizedText>>,
-    eval_set: Option<StsSet>,
-    model: SentenceTransformer,
-    loss_vars: nn::VarStore,
-    loss: Box<dyn Loss>,
-    device: Device,
-    resume_from: Option<PathBuf>,
-    base_dir: PathBuf,
-}
-
-/// Runs the configured training. `stop` is polled between optimizer steps (Ctrl-C): when set,
-/// a checkpoint is written and the run returns early.
+/// Runs the configured training with the progress bar and tracing events. `stop` is polled
+/// between optimizer steps (Ctrl-C): when set, a checkpoint is written and the run returns
+/// early.
 pub fn train(
     config: &TrainConfig,
     resume: Resume,
     client: &hub::HubClient,
     stop: &AtomicBool,
 ) -> Result<TrainOutcome> {
-    let prepared = prepare(config, &resume, client)?;
-    run(config, prepared, stop)
+    let mut trainer = Trainer::new(config, resume, client)?;
+    let progress = ProgressCallback::new(trainer.plan().total_steps(), config.output.progress);
+    trainer.add_callback(Box::new(progress));
+    trainer.add_callback(Box::new(TracingCallback));
+    trainer.run(stop)
 }
+
+/// Examples and seconds of the steps this process ran, evaluation time excluded.
+#[derive(Debug)]
+struct Throughput {
+    started: Instant,
+    eval_seconds: f64,
+    examples: usize,
+}
+
+impl Throughput {
+    fn per_second(&self) -> f64 {
+        let seconds = self.started.elapsed().as_secs_f64() - self.eval_seconds;
+        self.examples as f64 / seconds.max(1e-9)
+    }
+}
+
+/// A prepared training run; see the module docs for its phases.
+pub struct Trainer<'c> {
+    config: &'c TrainConfig,
+    config_toml: String,
+    data: TrainData,
+    model: SentenceTransformer,
+    base_dir: PathBuf,
+    loss_vars: nn::VarStore,
+    loss: Box<dyn Loss>,
+    device: Device,
+    autocast: Option<Kind>,
+    evaluators: EvaluatorSet,
+    plan: StepPlan,
+    batches: StepBatches,
+    optimizer: AdamW,
+    state: TrainerState,
+    resumed_from: Option<PathBuf>,
+    last_checkpoint: Option<PathBuf>,
+    metrics: Option<MetricsLog>,
+    callbacks: Vec<Box<dyn Callback>>,
+    window: LossWindow,
+    throughput: Throughput,
+    before: Vec<EvalReport>,
+    last_eval: Option<(u64, Vec<EvalReport>)>,
+}
+
+impl<'c> Trainer<'c> {
+    /// Loads and checks everything the run needs; writes nothing.
+    pub fn new(config: &'c TrainConfig, resume: Resume, client: &hub::HubClient) -> Result<Self> {
+        Self::with_evaluators(config, resume, client, Vec::new())
+    }
+
+    /// As [`Trainer::new`], with `custom` evaluators run after the configured ones
+    /// (`metric_for_best_model` may name their metrics).
+    pub fn with_evaluators(
+        config: &'c TrainConfig,
+        resume: Resume,
+        client: &hub::HubClient,
+        custom: Vec<Box<dyn crate::Evaluator>>,
+    ) -> Result<Self> {
+        let t = &config.training;
+        if let Some(threads) = t.threads {
+            tch::set_num_threads(threads as i32);
+        }
+        let device = resolve_device(config)?;
+        let resumed_from = resume_checkpoint(config, &resume)?;
+
+        // Data and evaluation first: a missing file or a split without labels fails before
+        // the (slower) model load.
+        let set = crate::dataset::load_training_set(client, &config.data, t.seed)?;
+        let evaluators = EvaluatorSet::from_config(client, &config.evaluation, custom)?;
+        let base_dir = hub::resolve_model(client, &config.model.base)?;
+        let model_dir = match &resumed_from {
+            Some(dir) => dir.join("model"),
+            None => base_dir.clone(),
+        };
+        let model = SentenceTransformer::load(&model_dir, device)?;
+
+        tch::manual_seed(t.seed as i64);
+        let loss_vars = nn::VarStore::new(device);
+        let loss = config
+            .loss
+            .build(&loss_vars.root(), model.embedding_dimension())?;
+        crate::compat::check_loss_fits_data(loss.as_ref(), &set)?;
+        let data = TrainData::new(set, &model)?;
+        let plan = StepPlan::new(t.epochs, t.max_steps, t.gradient_accumulation_steps, |e| {
+            Ok(data.epoch_batches(t, e)?.len())
+        })?;
+        let optimizer = build_optimizer(config, &model, &loss_vars);
+        let use_fp16 = t.precision == Precision::Fp16 && device.is_cuda();
+        let mut trainer = Self {
+            config,
+            config_toml: config.to_toml()?,
+            data,
+            model,
+            base_dir,
+            loss_vars,
+            loss,
+            device,
+            autocast: autocast_kind(t.precision, use_fp16),
+            evaluators,
+            batches: StepBatches::new(t.gradient_accumulation_steps, Default::default()),
+            state: TrainerState {
+                global_step: 0,
+                epoch: 0,
+                batches_done: 0,
+                total_steps: plan.total_steps(),
+                seed: t.seed,
+                scaler: use_fp16.then(GradScaler::default),
+                best: None,
+            },
+            plan,
+            optimizer,
+            resumed_from: None,
+            last_checkpoint: None,
+            metrics: None,
+            callbacks: Vec::new(),
+            window: LossWindow::default(),
+            throughput: Throughput {
+                started: Instant::now(),
+                eval_seconds: 0.0,
+                examples: 0,
+            },
+            before: Vec::new(),
+            last_eval: None,
+        };
+        if let Some(dir) = resumed_from {
+            trainer.restore(&dir)?;
+        }
+        Ok(trainer)
+    }
+
+    /// Continues from a checkpoint: weights were loaded already; here the optimizer, the loss
+    /// parameters and the position.
+    fn restore(&mut self, dir: &Path) -> Result<()> {
+        let t = &self.config.training;
+        let mut state = checkpoint::read_state(dir)?;
+        if state.seed != t.seed {
+            return Err(Error::Checkpoint {
+                path: dir.to_path_buf(),
+                message: format!(
+                    "was written with seed {} but the config says {}; a resumed run must use \
+                     the same seed",
+                    state.seed, t.seed
+                ),
+            });
+        }
+        self.optimizer.load(&dir.join("optimizer.safetensors"))?;
+        checkpoint::load_loss_vars(dir, &mut self.loss_vars)?;
+        state.total_steps = self.plan.total_steps();
+        if self.state.scaler.is_some() && state.scaler.is_none() {
+            state.scaler = Some(GradScaler::default());
+        }
+        self.batches = StepBatches::new(
+            t.gradient_accumulation_steps,
+            data::SamplerState {
+                epoch: state.epoch,
+                batches_done: state.batches_done,
+            },
+        );
+        info!(checkpoint = %dir.display(), step = state.global_step, "resuming");
+        self.state = state;
+        self.resumed_from = Some(dir.to_path_buf());
+        self.last_checkpoint = Some(dir.to_path_buf());
+        Ok(())
+    }
+
+    pub fn add_callback(&mut self, callback: Box<dyn Callback>) {
+        self.callbacks.push(callback);
+    }
+
+    pub fn plan(&self) -> &StepPlan {
+        &self.plan
+    }
+
+    pub fn state(&self) -> &TrainerState {
+        &self.state
+    }
+
+    pub fn model(&self) -> &SentenceTransformer {
+        &self.model
+    }
+
+    pub fn evaluators(&self) -> &EvaluatorSet {
+        &self.evaluators
+    }
+
+    /// Trains to the end of the plan (or until `stop` is set), then [`Trainer::finish`]es.
+    pub fn run(mut self, stop: &AtomicBool) -> Result<TrainOutcome> {
+        self.begin()?;
+        while self.state.global_step < self.plan.total_steps() {
+            let report = match self.train_step() {
+                Ok(report) => report,
+                Err(err) => {
+                    self.notify(|c, s| c.on_train_end(s, None));
+                    return Err(err);
+                }
+            };
+            self.after_step(&report)?;
+            let stopping = stop.load(Ordering::SeqCst);
+            if stopping || self.save_due() {
+                let path = self.checkpoint()?;
+                if stopping && self.state.global_step < self.plan.total_steps() {
+                    return self.interrupted(path);
+                }
+            }
+        }
+        self.finish()
+    }
+
+    /// Opens the metrics log (the first write of the run) and scores the base model.
+    fn begin(&mut self) -> Result<()> {
+        if self.config.output.load_best && self.evaluators.is_empty() {
+            return Err(Error::Config {
+                origin: "output.load_best".into(),
+                message: "keeping the best model needs at least one [[evaluation.evaluators]]"
+                    .into(),
+            });
+        }
+        let out_dir = &self.config.output.dir;
+        std::fs::create_dir_all(out_dir).map_err(io_error(out_dir))?;
+        let resume_step = self.resumed_from.as_ref().map(|_| self.state.global_step);
+        self.metrics = Some(MetricsLog::open(
+            &out_dir.join("metrics.jsonl"),
+            resume_step,
+        )?);
+        self.throughput.started = Instant::now();
+        self.notify(|c, s| c.on_train_begin(s));
+        if self.resumed_from.is_none() && !self.evaluators.is_empty() {
+            let reports = self.evaluate()?;
+            self.keep_if_best(0, &reports)?;
+            self.before = reports;
+        }
+        Ok(())
+    }
+
+    /// One optimizer step: forward and backward over the step's micro-batches, then the
+    /// update.
+    pub fn train_step(&mut self) -> Result<StepReport> {
+        let t = &self.config.training;
+        let data = &self.data;
+        let micro_batches = self
+            .batches
+            .next_step(|epoch| data.epoch_batches(t, epoch))?
+            .ok_or_else(|| Error::Dataset("the sampler ran out of batches".into()))?;
+        let loss = self.accumulate_gradients(&micro_batches)?;
+        let (learning_rate, grad_norm) = self.apply_gradients()?;
+        self.state.global_step += 1;
+        let position = self.batches.position();
+        self.state.epoch = position.epoch;
+        self.state.batches_done = position.batches_done;
+        let examples = micro_batches.iter().map(Vec::len).sum();
+        self.throughput.examples += examples;
+        Ok(StepReport {
+            step: self.state.global_step,
+            loss,
+            learning_rate,
+            grad_norm,
+            examples,
+        })
+    }
+
+    /// Forward and backward of each micro-batch; gradients add up in the parameters.
+    /// Returns the step's mean loss.
+    fn accumulate_gradients(&mut self, micro_batches: &[Vec<usize>]) -> Result<f64> {
+        let seed = self.config.training.seed;
+        let loss_scale = self.state.scaler.map_or(1.0, |s| s.scale);
+        let share = 1.0 / micro_batches.len() as f64;
+        let mut step_loss = 0.0;
+        for (micro, indices) in micro_batches.iter().enumerate() {
+            tch::manual_seed(step_seed(seed, self.state.global_step, micro));
+            let batch = self.data.micro_batch(&self.model, indices, self.device)?;
+            let targets = batch.targets(self.data.set().target());
+            let (model, loss) = (&self.model, &self.loss);
+            let value = torch_ext::autocast(self.device, self.autocast, || {
+                loss.forward_backward(model, &batch.columns, targets, loss_scale * share)
+            })??;
+            if !value.is_finite() {
+                return Err(Error::NonFiniteLoss {
+                    value,
+                    step: self.state.global_step + 1,
+                    epoch: self.batches.position().epoch,
+                    last_checkpoint: self.last_checkpoint.clone(),
+                });
+            }
+            step_loss += value * share;
+        }
+        Ok(step_loss)
+    }
+
+    /// Between backward and the update: loss-scale bookkeeping, clipping and the AdamW step.
+    /// (This is where a distributed run averages the gradients across processes.) Returns
+    /// the learning rate and the gradient norm before clipping (NaN for a skipped step).
+    fn apply_gradients(&mut self) -> Result<(f64, f64)> {
+        let t = &self.config.training;
+        let mut take_step = true;
+        if let Some(scaler) = &mut self.state.scaler {
+            self.optimizer.scale_gradients(1.0 / scaler.scale);
+            take_step = scaler.update(self.optimizer.gradients_non_finite());
+        }
+        let lr = linear_warmup_decay(
+            t.learning_rate,
+            self.state.global_step,
+            t.warmup_steps,
+            self.plan.total_steps(),
+        );
+        let grad_norm = if take_step {
+            let norm = self
+                .optimizer
+                .clip_gradients(t.max_grad_norm, |name| !is_loss_parameter(name));
+            self.optimizer.step(lr)?;
+            norm
+        } else {
+            warn!(
+                step = self.state.global_step + 1,
+                "fp16 gradients overflowed; step skipped"
+            );
+            f64::NAN
+        };
+        self.optimizer.zero_grad();
+        Ok((lr, grad_norm))
+    }
+
+    /// Logging and evaluation once a step is done.
+    fn after_step(&mut self, report: &StepReport) -> Result<()> {
+        let step = report.step;
+        let last = step == self.plan.total_steps();
+        self.window.add(report.loss, report.grad_norm);
+        self.notify(|c, s| c.on_step_end(s, report));
+        if step % self.config.output.logging_steps == 0 || last {
+            let record = MetricsRecord::Train {
+                step,
+                epoch: self.plan.epoch_of(step),
+                loss: self.window.mean_loss(),
+                learning_rate: report.learning_rate,
+                grad_norm: self.window.mean_grad_norm(),
+                examples_per_second: self.throughput.per_second(),
+            };
+            self.log(record)?;
+            self.window = LossWindow::default();
+        }
+        let every = self.config.evaluation.eval_steps;
+        if !self.evaluators.is_empty() && ((every > 0 && step % every == 0) || last) {
+            let started = Instant::now();
+            let reports = self.evaluate()?;
+            self.keep_if_best(step, &reports)?;
+            self.last_eval = Some((step, reports));
+            self.throughput.eval_seconds += started.elapsed().as_secs_f64();
+        }
+        Ok(())
+    }
+
+    /// Runs every evaluator on the current weights and logs each report.
+    pub fn evaluate(&mut self) -> Result<Vec<EvalReport>> {
+        let step = self.state.global_step;
+        let reports = self.evaluators.evaluate(&self.model)?;
+        for r in &reports {
+            self.log(MetricsRecord::Eval {
+                step,
+                epoch: self.plan.epoch_of(step),
+                evaluator: r.evaluator.clone(),
+                metrics: r.metrics.clone(),
+            })?;
+        }
+        self.notify(|c, _| c.on_evaluate(step, &reports));
+        Ok(reports)
+    }
+
+    /// With `load_best`: saves the weights when the selection metric improved.
+    fn keep_if_best(&mut self, step: u64, reports: &[EvalReport]) -> Result<()> {
+        let Some(selection) = self.evaluators.selection() else {
+            return Ok(());
+        };
+        let Some(value) = selection.value_in(reports) else {
+            return Ok(());
+        };
+        let incumbent = self.state.best.as_ref().map(|b| b.value);
+        if !self.config.output.load_best || !selection.improves(value, incumbent) {
+            return Ok(());
+        }
+        self.state.best = Some(BestEval {
+            step,
+            metric: selection.key(),
+            value,
+        });
+        self.model
+            .save(&self.config.output.dir.join(BEST_MODEL_DIR))?;
+        Ok(())
+    }
+
+    fn save_due(&self) -> bool {
+        let every = self.config.output.save_steps;
+        let step = self.state.global_step;
+        every > 0 && step % every == 0 && step < self.plan.total_steps()
+    }
+
+    /// Writes `checkpoints/checkpoint-{step}` and rotates old ones.
+    pub fn checkpoint(&mut self) -> Result<PathBuf> {
+        let root = checkpoints_root(self.config);
+        let path = checkpoint::write_checkpoint(
+            &root,
+            &CheckpointParts {
+                model: &self.model,
+                loss_vars: &self.loss_vars,
+                optimizer: &self.optimizer,
+                state: &self.state,
+                config_toml: &self.config_toml,
+            },
+        )?;
+        if let Some(limit) = self.config.output.save_total_limit {
+            checkpoint::rotate_checkpoints(&root, limit, None)?;
+        }
+        let step = self.state.global_step;
+        self.notify(|c, _| c.on_save(step, &path));
+        self.last_checkpoint = Some(path.clone());
+        Ok(path)
+    }
+
+    fn log(&mut self, record: MetricsRecord) -> Result<()> {
+        if let Some(metrics) = &mut self.metrics {
+            metrics.append(record.clone())?;
+        }
+        self.notify(|c, _| c.on_log(&record));
+        Ok(())
+    }
+
+    fn notify(&mut self, mut call: impl FnMut(&mut dyn Callback, &TrainerState)) {
+        for callback in &mut self.callbacks {
+            call(callback.as_mut(), &self.state);
+        }
+    }
+
+    fn interrupted(mut self, checkpoint: PathBuf) -> Result<TrainOutcome> {
+        self.notify(|c, s| c.on_train_end(s, Some(&checkpoint)));
+        let mut outcome = self.outcome(Vec::new());
+        outcome.interrupted = Some(checkpoint);
+        Ok(outcome)
+    }
+
+    /// Picks the weights to keep (the best with `load_best`), writes the output folder and
+    /// reports.
+    pub fn finish(mut self) -> Result<TrainOutcome> {
+        self.notify(|c, s| c.on_train_end(s, None));
+        let after = self.load_best_weights()?;
+        let outcome = self.outcome(after);
+        let records = self.metrics.as_ref().map(|m| m.records()).unwrap_or(&[]);
+        crate::output::write_output(&crate::output::OutputParts {
+            dir: &self.config.output.dir,
+            model: &self.model,
+            loss_vars: &self.loss_vars,
+            loss_name: self.loss.name(),
+            config: self.config,
+            config_toml: &self.config_toml,
+            base_dir: &self.base_dir,
+            outcome: &outcome,
+            selection: self.evaluators.selection(),
+            metrics: records,
+            examples: self.data.len(),
+        })?;
+        let best_dir = self.config.output.dir.join(BEST_MODEL_DIR);
+        if best_dir.exists() {
+            std::fs::remove_dir_all(&best_dir).map_err(io_error(&best_dir))?;
+        }
+        Ok(outcome)
+    }
+
+    /// With `load_best`, reloads the best weights unless they are the current ones; returns
+    /// the evaluation of the weights that are kept.
+    fn load_best_weights(&mut self) -> Result<Vec<EvalReport>> {
+        let last = self.last_eval.take();
+        let best_step = match (&self.state.best, self.config.output.load_best) {
+            (Some(best), true) => best.step,
+            _ => return Ok(last.map(|(_, r)| r).unwrap_or_default()),
+        };
+        if last.as_ref().is_some_and(|(step, _)| *step == best_step) {
+            return Ok(last.map(|(_, r)| r).unwrap_or_default());
+        }
+        info!(step = best_step, "loading the best model");
+        self.model =
+            SentenceTransformer::load(&self.config.output.dir.join(BEST_MODEL_DIR), self.device)?;
+        Ok(self.reports_at(best_step))
+    }
+
+    /// The evaluation logged at `step` (from metrics.jsonl, so also before a resume).
+    fn reports_at(&self, step: u64) -> Vec<EvalReport> {
+        let records = self.metrics.as_ref().map(|m| m.records()).unwrap_or(&[]);
+        records
+            .iter()
+            .filter_map(|r| match r {
+                MetricsRecord::Eval {
+                    step: s,
+                    evaluator,
+                    metrics,
+                    ..
+                } if *s == step => Some(EvalReport {
+                    evaluator: evaluator.clone(),
+                    metrics: metrics.clone(),
+                    primary_metric: self.evaluators.primary_metric_of(evaluator),
+                }),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn outcome(&self, after: Vec<EvalReport>) -> TrainOutcome {
+        TrainOutcome {
+            output_dir: self.config.output.dir.clone(),
+            steps: self.state.global_step,
+            total_steps: self.plan.total_steps(),
+            examples: self.data.len(),
+            before: self.before.clone(),
+            after,
+            best: self.state.best.clone(),
+            examples_per_second: self.throughput.per_second(),
+            interrupted: None,
+        }
+    }
+}
+
+/// Where `load_best` keeps the best weights until the run ends.
+const BEST_MODEL_DIR: &str = "best-model";
 
 fn checkpoints_root(config: &TrainConfig) -> PathBuf {
     config.output.dir.join("checkpoints")
 }
 
-fn prepare(config: &TrainConfig, resume: &Resume, client: &hub::HubClient) -> Result<Prepared> {
-    let t = &config.training;
-    if let Some(threads) = t.threads {
-        tch::set_num_threads(threads as i32);
-    }
-    let mut device = t.device.resolve()?;
+fn resolve_device(config: &TrainConfig) -> Result<Device> {
+    let device = config.training.device.resolve()?;
     if config.training.precision == Precision::Fp16 && device == Device::Cpu {
         warn!("precision fp16 needs CUDA; training in fp32 on the CPU");
     }
-    if let Device::Cuda(_) = device {
-        info!("training on {device:?}");
-    } else {
-        device = Device::Cpu;
-    }
+    Ok(match device {
+        Device::Cuda(_) => {
+            info!("training on {device:?}");
+            device
+        }
+        _ => Device::Cpu,
+    })
+}
 
-    let resume_from = match resume {
+fn resume_checkpoint(config: &TrainConfig, resume: &Resume) -> Result<Option<PathBuf>> {
+    Ok(match resume {
         Resume::Fresh => None,
         Resume::Latest => checkpoint::list_checkpoints(&checkpoints_root(config))?
             .pop()
@@ -107,162 +621,30 @@ fn prepare(config: &TrainConfig, resume: &Resume, client: &hub::HubClient) -> Re
             checkpoint::read_state(path)?;
             Some(path.clone())
         }
-    };
-
-    // Data and evaluation first: a missing file or a split without labels fails before the
-    // (slower) model load.
-    let set = crate::dataset::load_training_set(client, &config.data, t.seed)?;
-    let eval_set = if config.evaluation.dataset.is_empty() {
-        None
-    } else {
-        Some(StsSet::load(client, &config.evaluation)?)
-    };
-
-    let base_dir = hub::resolve_model(client, &config.model.base)?;
-    let model_dir = match &resume_from {
-        Some(dir) => dir.join("model"),
-        None => base_dir.clone(),
-    };
-    let model = SentenceTransformer::load(&model_dir, device)?;
-
-    tch::manual_seed(t.seed as i64);
-    let loss_vars = nn::VarStore::new(device);
-    let loss = config
-        .loss
-        .build(&loss_vars.root(), model.embedding_dimension())?;
-    check_compatible(loss.as_ref(), &set)?;
-
-    let tokens = set
-        .columns()
-        .iter()
-        .map(|column| model.tokenizer().tokenize(column))
-        .collect::<model::Result<Vec<_>>>()?;
-    Ok(Prepared {
-        set,
-        tokens,
-        eval_set,
-        model,
-        loss_vars,
-        loss,
-        device,
-        resume_from,
-        base_dir,
     })
 }
 
-/// The loss must get the columns and the kind of target it needs.
-fn check_compatible(loss: &dyn Loss, set: &TrainingSet) -> Result<()> {
-    let columns = set.column_names().len();
-    let (min, max) = loss.columns();
-    let describe = || {
-        format!(
-            "the training data has {columns} text column(s) ({}) but {} takes {}",
-            set.column_names().join(", "),
-            loss.name(),
-            match max {
-                Some(max) if max == min => format!("{min}"),
-                Some(max) => format!("{min} to {max}"),
-                None => format!("at least {min}"),
-            }
-        )
-    };
-    if columns < min || max.is_some_and(|max| columns > max) {
-        return Err(Error::Dataset(describe()));
-    }
-    let mismatch = |needs: &str| {
-        Error::Dataset(format!(
-            "{} needs {needs}, but the training data has {}",
-            loss.name(),
-            match set.target() {
-                TargetColumn::None => "no label column".to_string(),
-                TargetColumn::Classes { num_labels, .. } => format!("{num_labels}-class labels"),
-                TargetColumn::Scores(_) => "float scores".to_string(),
-            }
-        ))
-    };
-    match (loss.target_kind(), set.target()) {
-        (TargetKind::None, TargetColumn::None) | (TargetKind::Score, TargetColumn::Scores(_)) => {
-            Ok(())
-        }
-        (TargetKind::Class { num_labels }, TargetColumn::Classes { num_labels: n, .. })
-            if *n <= num_labels =>
-        {
-            Ok(())
-        }
-        (TargetKind::Class { num_labels }, _) => {
-            Err(mismatch(&format!("class labels in 0..{num_labels}")))
-        }
-        (TargetKind::Score, _) => Err(mismatch("a float score per row")),
-        (TargetKind::None, _) => Err(mismatch("only text columns (no labels)")),
+fn autocast_kind(precision: Precision, use_fp16: bool) -> Option<Kind> {
+    match precision {
+        Precision::Fp16 if use_fp16 => Some(Kind::Half),
+        Precision::Bf16 => Some(Kind::BFloat16),
+        _ => None,
     }
 }
 
-/// The optimizer steps of one epoch: its micro-batches in groups of `accumulation`.
-fn epoch_steps(batches: usize, accumulation: usize) -> u64 {
-    batches.div_ceil(accumulation) as u64
-}
-
-fn run(config: &TrainConfig, p: Prepared, stop: &AtomicBool) -> Result<TrainOutcome> {
+fn build_optimizer(
+    config: &TrainConfig,
+    model: &SentenceTransformer,
+    loss_vars: &nn::VarStore,
+) -> AdamW {
     let t = &config.training;
-    let out_dir = config.output.dir.clone();
-    std::fs::create_dir_all(&out_dir).map_err(io_error(&out_dir))?;
-    let checkpoints = checkpoints_root(config);
-    let config_toml = config.to_toml()?;
-
-    let Prepared {
-        set,
-        tokens,
-        eval_set,
-        mut model,
-        mut loss_vars,
-        loss,
-        device,
-        resume_from,
-        base_dir,
-    } = p;
-
-    let texts: Vec<Vec<&str>> = (0..set.len()).map(|i| set.row_texts(i)).collect();
-    let lengths: Vec<usize> = (0..set.len())
-        .map(|i| tokens.iter().map(|c| c[i].ids.len()).sum())
-        .collect();
-    let mut sampler = EpochSampler::new(set.len(), t.batch_size, t.seed)?
-        .drop_last(t.drop_last)
-        .in_order(t.batch_sampler == BatchSampler::Sequential);
-    if t.batch_sampler == BatchSampler::NoDuplicates {
-        sampler = sampler.no_duplicates(&texts)?;
-    }
-    if t.group_by_length {
-        sampler = sampler.group_by_length(&lengths)?;
-    }
-
-    // The step plan: whole epochs, or as many as max_steps needs.
-    let accumulation = t.gradient_accumulation_steps;
-    let mut epoch_lengths: Vec<usize> = Vec::new();
-    let mut total_steps = 0u64;
-    let max_steps = t.max_steps.unwrap_or(u64::MAX);
-    let mut epoch = 0u64;
-    while (t.max_steps.is_some() || epoch < u64::from(t.epochs)) && total_steps < max_steps {
-        let batches = sampler.epoch_batches(epoch).len();
-        if batches == 0 {
-            return Err(Error::Dataset(format!(
-                "{} training rows give no batch of {} (drop_last is on)",
-                set.len(),
-                t.batch_size
-            )));
-        }
-        epoch_lengths.push(batches);
-        total_steps += epoch_steps(batches, accumulation);
-        epoch += 1;
-    }
-    let total_steps = total_steps.min(max_steps);
-
     let mut params = checkpoint::named_variables(model.var_store());
     params.extend(
-        checkpoint::named_variables(&loss_vars)
+        checkpoint::named_variables(loss_vars)
             .into_iter()
             .map(|(n, v)| (format!("{LOSS_PARAMETER_PREFIX}{n}"), v)),
     );
-    let mut optimizer = AdamW::new(
+    AdamW::new(
         params,
         AdamWSettings {
             beta1: t.adam_beta1,
@@ -270,336 +652,7 @@ fn run(config: &TrainConfig, p: Prepared, stop: &AtomicBool) -> Result<TrainOutc
             epsilon: t.adam_epsilon,
             weight_decay: t.weight_decay,
         },
-    );
-    let use_fp16 = t.precision == Precision::Fp16 && device.is_cuda();
-    let autocast_dtype = match t.precision {
-        Precision::Fp16 if use_fp16 => Some(Kind::Half),
-        Precision::Bf16 => Some(Kind::BFloat16),
-        _ => None,
-    };
-
-    let mut state = TrainerState {
-        global_step: 0,
-        epoch: 0,
-        batches_done: 0,
-        total_steps,
-        seed: t.seed,
-        scaler: use_fp16.then(GradScaler::default),
-        best: None,
-    };
-    if let Some(dir) = &resume_from {
-        state = checkpoint::read_state(dir)?;
-        if state.seed != t.seed {
-            return Err(Error::Checkpoint {
-                path: dir.clone(),
-                message: format!(
-                    "was written with seed {} but the config says {}; a resumed run must use \
-                     the same seed",
-                    state.seed, t.seed
-                ),
-            });
-        }
-        optimizer.load(&dir.join("optimizer.safetensors"))?;
-        checkpoint::load_loss_vars(dir, &mut loss_vars)?;
-        state.total_steps = total_steps;
-        if use_fp16 && state.scaler.is_none() {
-            state.scaler = Some(GradScaler::default());
-        }
-        info!(checkpoint = %dir.display(), step = state.global_step, "resuming");
-    }
-    let mut metrics = MetricsLog::open(
-        &out_dir.join("metrics.jsonl"),
-        resume_from.as_ref().map(|_| state.global_step),
-    )?;
-
-    let epoch_of = |step: u64| -> f64 {
-        let mut remaining = step;
-        for (e, &batches) in epoch_lengths.iter().enumerate() {
-            let steps = epoch_steps(batches, accumulation);
-            if remaining <= steps {
-                return e as f64 + remaining as f64 / steps as f64;
-            }
-            remaining -= steps;
-        }
-        epoch_lengths.len() as f64
-    };
-
-    let eval_batch = config.evaluation.batch_size;
-    let evaluate = |model: &SentenceTransformer,
-                    step: u64,
-                    metrics: &mut MetricsLog|
-     -> Result<Option<StsMetrics>> {
-        let Some(eval_set) = &eval_set else {
-            return Ok(None);
-        };
-        let m = eval_set.evaluate(model, eval_batch)?;
-        info!(
-            step,
-            spearman_cosine = m.spearman_cosine,
-            pearson_cosine = m.pearson_cosine,
-            "evaluation on {}",
-            eval_set.name
-        );
-        metrics.append(MetricsRecord::Eval {
-            step,
-            epoch: epoch_of(step),
-            dataset: eval_set.name.clone(),
-            metrics: m,
-        })?;
-        Ok(Some(m))
-    };
-
-    let before = if resume_from.is_none() {
-        evaluate(&model, 0, &mut metrics)?
-    } else {
-        None
-    };
-    if let (Some(m), true) = (before, config.output.load_best) {
-        state.best = Some(BestEval {
-            step: 0,
-            spearman_cosine: m.spearman_cosine,
-        });
-        model.save(&out_dir.join("best-model"))?;
-    }
-
-    let bar = crate::progress::training_bar(total_steps, state.global_step, config.output.progress);
-    let started = Instant::now();
-    let mut eval_seconds = 0.0f64;
-    let mut examples_this_run = 0usize;
-    let mut window = LossWindow::default();
-    let mut last_checkpoint: Option<PathBuf> = resume_from.clone();
-    let mut last_eval: Option<(u64, StsMetrics)> = None;
-    let mut interrupted = None;
-    let mut position = SamplerState {
-        epoch: state.epoch,
-        batches_done: state.batches_done,
-    };
-
-    // The current epoch's batches, rebuilt only when the epoch changes (not every step).
-    let mut epoch_cache: Option<(u64, Vec<Vec<usize>>)> = None;
-    while state.global_step < total_steps {
-        if epoch_cache
-            .as_ref()
-            .is_none_or(|(e, _)| *e != position.epoch)
-        {
-            epoch_cache = Some((position.epoch, sampler.epoch_batches(position.epoch)));
-        }
-        let epoch_batches = match &epoch_cache {
-            Some((_, batches)) => batches,
-            None => continue,
-        };
-        if position.batches_done >= epoch_batches.len() {
-            position = SamplerState {
-                epoch: position.epoch + 1,
-                batches_done: 0,
-            };
-            continue;
-        }
-        let end = (position.batches_done + accumulation).min(epoch_batches.len());
-        let micro_batches = &epoch_batches[position.batches_done..end];
-
-        // One optimizer step over the micro-batches.
-        let loss_scale = state.scaler.map_or(1.0, |s| s.scale);
-        let mut step_loss = 0.0;
-        for (micro, indices) in micro_batches.iter().enumerate() {
-            tch::manual_seed(step_seed(t.seed, state.global_step, micro));
-            let columns: Vec<TokenBatch> = tokens
-                .iter()
-                .map(|column| {
-                    let rows: Vec<&TokenizedText> = indices.iter().map(|&i| &column[i]).collect();
-                    model.to_tensors(&model.tokenizer().collate(&rows))
-                })
-                .collect();
-            let target_tensor = target_tensor(set.target(), indices, device);
-            let targets = match (&target_tensor, set.target()) {
-                (Some(t), TargetColumn::Classes { .. }) => Targets::Classes(t),
-                (Some(t), TargetColumn::Scores(_)) => Targets::Scores(t),
-                _ => Targets::None,
-            };
-            let grad_scale = loss_scale / micro_batches.len() as f64;
-            let value = torch_ext::autocast(device, autocast_dtype, || {
-                loss.forward_backward(&model, &columns, targets, grad_scale)
-            })??;
-            if !value.is_finite() {
-                bar.abandon();
-                return Err(Error::NonFiniteLoss {
-                    value,
-                    step: state.global_step + 1,
-                    epoch: position.epoch,
-                    last_checkpoint,
-                });
-            }
-            step_loss += value / micro_batches.len() as f64;
-            examples_this_run += indices.len();
-        }
-
-        let mut take_step = true;
-        if let Some(scaler) = &mut state.scaler {
-            optimizer.scale_gradients(1.0 / scaler.scale);
-            take_step = scaler.update(optimizer.gradients_non_finite());
-        }
-        let lr = linear_warmup_decay(
-            t.learning_rate,
-            state.global_step,
-            t.warmup_steps,
-            total_steps,
-        );
-        let grad_norm = if take_step {
-            let norm = optimizer.clip_gradients(t.max_grad_norm, |name| !is_loss_parameter(name));
-            optimizer.step(lr)?;
-            norm
-        } else {
-            warn!(
-                step = state.global_step + 1,
-                "fp16 gradients overflowed; step skipped"
-            );
-            f64::NAN
-        };
-        optimizer.zero_grad();
-        state.global_step += 1;
-        position.batches_done = end;
-        if end == epoch_batches.len() {
-            position = SamplerState {
-                epoch: position.epoch + 1,
-                batches_done: 0,
-            };
-        }
-        state.epoch = position.epoch;
-        state.batches_done = position.batches_done;
-        window.add(
-            step_loss,
-            grad_norm,
-            micro_batches.iter().map(Vec::len).sum(),
-        );
-
-        bar.set_position(state.global_step);
-        bar.set_message(format!("loss {step_loss:.4} · lr {lr:.2e}"));
-        let step = state.global_step;
-        if step % config.output.logging_steps == 0 || step == total_steps {
-            let elapsed = started.elapsed().as_secs_f64() - eval_seconds;
-            let record = MetricsRecord::Train {
-                step,
-                epoch: epoch_of(step),
-                loss: window.mean_loss(),
-                learning_rate: lr,
-                grad_norm: window.mean_grad_norm(),
-                examples_per_second: examples_this_run as f64 / elapsed.max(1e-9),
-            };
-            info!(step, loss = window.mean_loss(), lr, "training");
-            metrics.append(record)?;
-            window = LossWindow::default();
-        }
-        let eval_due = config.evaluation.eval_steps > 0 && step % config.evaluation.eval_steps == 0;
-        if eval_due || step == total_steps {
-            let eval_start = Instant::now();
-            if let Some(m) = evaluate(&model, step, &mut metrics)? {
-                last_eval = Some((step, m));
-                let better = state
-                    .best
-                    .is_none_or(|b| m.spearman_cosine > b.spearman_cosine);
-                if config.output.load_best && better {
-                    state.best = Some(BestEval {
-                        step,
-                        spearman_cosine: m.spearman_cosine,
-                    });
-                    model.save(&out_dir.join("best-model"))?;
-                }
-                bar.println(format!(
-                    "step {step}: {} spearman (cosine) {:.4}",
-                    eval_set.as_ref().map(|e| e.name.as_str()).unwrap_or(""),
-                    m.spearman_cosine
-                ));
-            }
-            eval_seconds += eval_start.elapsed().as_secs_f64();
-        }
-        let save_due = config.output.save_steps > 0 && step % config.output.save_steps == 0;
-        let stopping = stop.load(Ordering::SeqCst);
-        if (save_due && step < total_steps) || stopping {
-            let path = checkpoint::write_checkpoint(
-                &checkpoints,
-                &CheckpointParts {
-                    model: &model,
-                    loss_vars: &loss_vars,
-                    optimizer: &optimizer,
-                    state: &state,
-                    config_toml: &config_toml,
-                },
-            )?;
-            if let Some(limit) = config.output.save_total_limit {
-                checkpoint::rotate_checkpoints(&checkpoints, limit, None)?;
-            }
-            last_checkpoint = Some(path.clone());
-            if stopping && step < total_steps {
-                bar.abandon_with_message(format!("stopped; checkpoint {}", path.display()));
-                interrupted = Some(path);
-                break;
-            }
-        }
-    }
-    bar.finish_and_clear();
-    let train_seconds = started.elapsed().as_secs_f64() - eval_seconds;
-
-    if interrupted.is_none() && config.output.load_best {
-        if let Some(best) = state.best {
-            if last_eval.is_none_or(|(step, _)| step != best.step) {
-                info!(
-                    step = best.step,
-                    spearman = best.spearman_cosine,
-                    "loading the best model"
-                );
-                model = SentenceTransformer::load(&out_dir.join("best-model"), device)?;
-            }
-        }
-    }
-    let after = last_eval.map(|(_, m)| m);
-    let outcome = TrainOutcome {
-        output_dir: out_dir.clone(),
-        steps: state.global_step,
-        total_steps,
-        examples: set.len(),
-        before,
-        after: if config.output.load_best {
-            state.best.and_then(|b| {
-                metrics
-                    .records()
-                    .iter()
-                    .rev()
-                    .find_map(|r| match r {
-                        MetricsRecord::Eval { step, metrics, .. } if *step == b.step => {
-                            Some(*metrics)
-                        }
-                        _ => None,
-                    })
-                    .or(after)
-            })
-        } else {
-            after
-        },
-        best: state.best,
-        examples_per_second: examples_this_run as f64 / train_seconds.max(1e-9),
-        interrupted,
-    };
-    if outcome.interrupted.is_none() {
-        crate::output::write_output(&crate::output::OutputParts {
-            dir: &out_dir,
-            model: &model,
-            loss_vars: &loss_vars,
-            loss_name: loss.name(),
-            config,
-            config_toml: &config_toml,
-            base_dir: &base_dir,
-            outcome: &outcome,
-            metrics: metrics.records(),
-            examples: set.len(),
-        })?;
-        if config.output.load_best {
-            let best_dir = out_dir.join("best-model");
-            if best_dir.exists() {
-                std::fs::remove_dir_all(&best_dir).map_err(io_error(&best_dir))?;
-            }
-        }
-    }
-    Ok(outcome)
+    )
 }
 
 /// Optimizer names of the loss's own parameters start with this.
@@ -621,24 +674,6 @@ fn step_seed(seed: u64, step: u64, micro: usize) -> i64 {
     ((z ^ (z >> 31)) >> 1) as i64
 }
 
-fn target_tensor(target: &TargetColumn, indices: &[usize], device: Device) -> Option<Tensor> {
-    match target {
-        TargetColumn::None => None,
-        TargetColumn::Classes { values, .. } => {
-            let picked: Vec<i64> = indices.iter().map(|&i| values[i]).collect();
-            Some(Tensor::from_slice(&picked).to_device(device))
-        }
-        TargetColumn::Scores(values) => {
-            let picked: Vec<f32> = indices.iter().map(|&i| values[i]).collect();
-            Some(
-                Tensor::from_slice(&picked)
-                    .to_kind(Kind::Float)
-                    .to_device(device),
-            )
-        }
-    }
-}
-
 /// Loss and gradient norm averaged over the steps between two log lines.
 #[derive(Debug, Default)]
 struct LossWindow {
@@ -646,18 +681,16 @@ struct LossWindow {
     grad_norm_sum: f64,
     steps: u64,
     grad_steps: u64,
-    examples: usize,
 }
 
 impl LossWindow {
-    fn add(&mut self, loss: f64, grad_norm: f64, examples: usize) {
+    fn add(&mut self, loss: f64, grad_norm: f64) {
         self.loss_sum += loss;
         self.steps += 1;
         if grad_norm.is_finite() {
             self.grad_norm_sum += grad_norm;
             self.grad_steps += 1;
         }
-        self.examples += examples;
     }
 
     fn mean_loss(&self) -> f64 {

@@ -1,79 +1,25 @@
-//! Test helpers: the hub mirror served on loopback (so the CLI runs the same download code as
-//! for users) and running the binary.
+//! Test helpers: the binary run against the hub endpoint users configure (`HF_ENDPOINT`; CI
+//! serves a mirror on loopback), so it runs the same download code as for users.
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-pub fn mirror_dir() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/hf-mirror");
-    assert!(
-        dir.is_dir(),
-        "hub mirror not found at {} (expected ../shared beside the repo)",
-        dir.display()
-    );
-    dir
+/// The hub endpoint the tests' downloads use: `HF_ENDPOINT` (CI: a loopback mirror), else
+/// the public hub.
+pub fn endpoint() -> String {
+    test_support::endpoint()
 }
 
+/// all-MiniLM-L6-v2's folder, fetched through the hub client into the shared cache.
 pub fn minilm_dir() -> PathBuf {
-    mirror_dir().join("sentence-transformers/all-MiniLM-L6-v2/resolve/main")
+    test_support::model_dir(test_support::MINILM)
 }
 
-/// Serves `root` over HTTP/1.1 on 127.0.0.1 until the test process exits: GET and HEAD of
-/// files, 404 otherwise. Returns the endpoint URL.
-pub fn serve(root: PathBuf) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let root = root.clone();
-            std::thread::spawn(move || {
-                let _ = handle(stream, &root);
-            });
-        }
-    });
-    format!("http://127.0.0.1:{port}")
-}
-
-fn handle(mut stream: TcpStream, root: &Path) -> std::io::Result<()> {
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut request = String::new();
-    reader.read_line(&mut request)?;
-    loop {
-        let mut header = String::new();
-        if reader.read_line(&mut header)? == 0 || header == "\r\n" {
-            break;
-        }
-    }
-    let mut parts = request.split_whitespace();
-    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or("/"));
-    let relative = target
-        .split('?')
-        .next()
-        .unwrap_or("")
-        .trim_start_matches('/');
-    let path = root.join(relative);
-    let safe = !relative.split('/').any(|p| p == "..");
-    match std::fs::read(&path) {
-        Ok(body) if safe && path.is_file() => {
-            write!(
-                stream,
-                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            )?;
-            if method != "HEAD" {
-                stream.write_all(&body)?;
-            }
-        }
-        _ => write!(
-            stream,
-            "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-        )?,
-    }
-    stream.flush()
+/// GLUE STS-B's test split (labels -1: no gold scores).
+pub fn stsb_test_parquet() -> PathBuf {
+    test_support::dataset_file("nyu-mll/glue", "stsb/test-00000-of-00001.parquet")
 }
 
 /// `train-cli ARGS` with its own empty HF cache and the given endpoint.
@@ -89,25 +35,8 @@ pub fn train_cli(args: &[&str], endpoint: &str, hf_home: &Path) -> Output {
         .expect("run train-cli")
 }
 
-pub fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// Asserts a clean failure: non-zero exit, no panic, and stderr containing every `needle`.
-pub fn assert_fails_with(out: &Output, needles: &[&str]) {
-    let err = stderr(out);
-    assert!(
-        !out.status.success(),
-        "expected failure, got success; stderr:\n{err}"
-    );
-    assert!(
-        !err.contains("panicked"),
-        "panicked instead of reporting an error:\n{err}"
-    );
-    for needle in needles {
-        assert!(err.contains(needle), "stderr lacks {needle:?}:\n{err}");
-    }
-}
+#[allow(unused_imports)]
+pub use test_support::{assert_fails_with, stderr};
 
 /// A copy of all-MiniLM-L6-v2 in `dst` made of symlinks, so a test can replace single files.
 pub fn link_minilm(dst: &Path) {

@@ -1,22 +1,25 @@
-//! The STS evaluation run during training (sentence-transformers' EmbeddingSimilarityEvaluator).
+//! sentence-transformers' `EmbeddingSimilarityEvaluator` on scored sentence pairs.
 
 use data::ScoredPairColumns;
-use eval::{evaluate_sts, normalize_sts_scores, Embeddings, StsMetrics};
+use eval::{
+    evaluate_sts, normalize_sts_scores, Embeddings, MetricValues, NamedMetrics, StsMetrics,
+};
 use model::{EncodeOptions, SentenceTransformer};
 
-use crate::config::EvaluationConfig;
+use super::Evaluator;
+use crate::config::StsEvaluatorConfig;
 use crate::error::Result;
 
 /// Sentence pairs with gold scores in `[0, 1]`.
 #[derive(Debug, Clone)]
-pub struct StsSet {
-    pub name: String,
+pub struct StsEvaluator {
+    name: String,
     texts: Vec<String>,
     scores: Vec<f64>,
 }
 
-impl StsSet {
-    pub fn load(client: &hub::HubClient, config: &EvaluationConfig) -> Result<Self> {
+impl StsEvaluator {
+    pub fn load(client: &hub::HubClient, config: &StsEvaluatorConfig) -> Result<Self> {
         let path = crate::dataset::resolve_dataset_file(client, &config.dataset, &config.split)?;
         let mut pairs = data::read_scored_pairs(&path, &ScoredPairColumns::GLUE)?;
         if let Some(n) = config.max_pairs {
@@ -31,7 +34,7 @@ impl StsSet {
             .chain(pairs.iter().map(|p| p.sentence2.clone()))
             .collect();
         Ok(Self {
-            name: format!("{} {}", config.dataset, config.split),
+            name: config.name(),
             texts,
             scores,
         })
@@ -46,7 +49,11 @@ impl StsSet {
     }
 
     /// Embeds both columns in inference mode and correlates the similarities with the scores.
-    pub fn evaluate(&self, model: &SentenceTransformer, batch_size: usize) -> Result<StsMetrics> {
+    pub fn evaluate_sts(
+        &self,
+        model: &SentenceTransformer,
+        batch_size: usize,
+    ) -> Result<StsMetrics> {
         let options = EncodeOptions {
             batch_size,
             normalize: false,
@@ -60,5 +67,28 @@ impl StsSet {
             Embeddings::new(second, n, dim)?,
             &self.scores,
         )?)
+    }
+}
+
+impl Evaluator for StsEvaluator {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn metric_names(&self) -> Vec<String> {
+        // The keys do not depend on the values.
+        StsMetrics::default()
+            .metric_values()
+            .names()
+            .map(str::to_string)
+            .collect()
+    }
+
+    fn primary_metric(&self) -> &str {
+        "spearman_cosine"
+    }
+
+    fn evaluate(&self, model: &SentenceTransformer, batch_size: usize) -> Result<MetricValues> {
+        Ok(self.evaluate_sts(model, batch_size)?.metric_values())
     }
 }

@@ -1,0 +1,145 @@
+//! The training rows of a run, tokenised once, and how they become batches and tensors.
+
+use data::{EpochSampler, TargetColumn, TrainingSet};
+use losses::Targets;
+use model::{SentenceTransformer, TokenBatch, TokenizedText};
+use tch::{Device, Kind, Tensor};
+
+use crate::config::{BatchSampler, TrainingConfig};
+use crate::error::{Error, Result};
+
+/// A [`TrainingSet`] with every column tokenised by the model's tokenizer.
+pub struct TrainData {
+    set: TrainingSet,
+    tokens: Vec<Vec<TokenizedText>>,
+    /// Tokens of each row over all its columns (length grouping).
+    lengths: Vec<usize>,
+}
+
+/// One micro-batch as the loss takes it.
+pub struct MicroBatch {
+    pub columns: Vec<TokenBatch>,
+    pub target: Option<Tensor>,
+}
+
+impl MicroBatch {
+    pub fn targets(&self, set_target: &TargetColumn) -> Targets<'_> {
+        match (&self.target, set_target) {
+            (Some(t), TargetColumn::Classes { .. }) => Targets::Classes(t),
+            (Some(t), TargetColumn::Scores(_)) => Targets::Scores(t),
+            _ => Targets::None,
+        }
+    }
+}
+
+impl TrainData {
+    pub fn new(set: TrainingSet, model: &SentenceTransformer) -> Result<Self> {
+        let tokens = set
+            .columns()
+            .iter()
+            .map(|column| model.tokenizer().tokenize(column))
+            .collect::<model::Result<Vec<_>>>()?;
+        let lengths = (0..set.len())
+            .map(|i| tokens.iter().map(|c| c[i].ids.len()).sum())
+            .collect();
+        Ok(Self {
+            set,
+            tokens,
+            lengths,
+        })
+    }
+
+    pub fn set(&self) -> &TrainingSet {
+        &self.set
+    }
+
+    pub fn len(&self) -> usize {
+        self.set.len()
+    }
+
+    /// Epoch `epoch`'s batches of row indices: a pure function of the config's seed and the
+    /// epoch, so a resumed run sees the same batches.
+    pub fn epoch_batches(&self, t: &TrainingConfig, epoch: u64) -> Result<Vec<Vec<usize>>> {
+        let texts: Vec<Vec<&str>> = if t.batch_sampler == BatchSampler::NoDuplicates {
+            (0..self.set.len()).map(|i| self.set.row_texts(i)).collect()
+        } else {
+            Vec::new()
+        };
+        let mut sampler = EpochSampler::new(self.set.len(), t.batch_size, t.seed)?
+            .drop_last(t.drop_last)
+            .in_order(t.batch_sampler == BatchSampler::Sequential);
+        if t.batch_sampler == BatchSampler::NoDuplicates {
+            sampler = sampler.no_duplicates(&texts)?;
+        }
+        if t.group_by_length {
+            sampler = sampler.group_by_length(&self.lengths)?;
+        }
+        Ok(sampler.epoch_batches(epoch))
+    }
+
+    /// The tensors of the rows `indices`: one token batch per column, and the targets.
+    pub fn micro_batch(
+        &self,
+        model: &SentenceTransformer,
+        indices: &[usize],
+        device: Device,
+    ) -> Result<MicroBatch> {
+        let columns = self
+            .tokens
+            .iter()
+            .map(|column| {
+                let rows = indices
+                    .iter()
+                    .map(|&i| {
+                        column
+                            .get(i)
+                            .ok_or_else(|| row_out_of_range(i, column.len()))
+                    })
+                    .collect::<Result<Vec<&TokenizedText>>>()?;
+                Ok(model.to_tensors(&model.tokenizer().collate(&rows)))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(MicroBatch {
+            columns,
+            target: target_tensor(self.set.target(), indices, device)?,
+        })
+    }
+}
+
+fn row_out_of_range(row: usize, len: usize) -> Error {
+    Error::Dataset(format!("batch names row {row} of a {len}-row training set"))
+}
+
+fn target_tensor(
+    target: &TargetColumn,
+    indices: &[usize],
+    device: Device,
+) -> Result<Option<Tensor>> {
+    let pick = |len: usize| {
+        indices
+            .iter()
+            .map(|&i| {
+                if i < len {
+                    Ok(i)
+                } else {
+                    Err(row_out_of_range(i, len))
+                }
+            })
+            .collect::<Result<Vec<usize>>>()
+    };
+    Ok(match target {
+        TargetColumn::None => None,
+        TargetColumn::Classes { values, .. } => {
+            let picked: Vec<i64> = pick(values.len())?.into_iter().map(|i| values[i]).collect();
+            Some(Tensor::from_slice(&picked).to_device(device))
+        }
+        TargetColumn::Scores(values) => {
+            let picked: Vec<f32> = pick(values.len())?.into_iter().map(|i| values[i]).collect();
+            Some(
+                Tensor::from_slice(&picked)
+                    .to_kind(Kind::Float)
+                    .to_device(device),
+            )
+        }
+    })
+}
