@@ -47,6 +47,37 @@ fn configs() -> Vec<(&'static str, LossConfig, usize)> {
             3,
         ),
         (
+            "batch_hard_triplet",
+            LossConfig::BatchHardTriplet {
+                distance: Default::default(),
+                margin: 5.0,
+            },
+            1,
+        ),
+        (
+            "batch_semi_hard_triplet",
+            LossConfig::BatchSemiHardTriplet {
+                distance: Default::default(),
+                margin: 5.0,
+            },
+            1,
+        ),
+        (
+            "batch_all_triplet",
+            LossConfig::BatchAllTriplet {
+                distance: Default::default(),
+                margin: 5.0,
+            },
+            1,
+        ),
+        (
+            "batch_hard_soft_margin_triplet",
+            LossConfig::BatchHardSoftMarginTriplet {
+                distance: Default::default(),
+            },
+            1,
+        ),
+        (
             "contrastive",
             LossConfig::Contrastive {
                 distance: Default::default(),
@@ -126,7 +157,13 @@ fn bench_losses(c: &mut Criterion) {
                     let classes = Tensor::randint(3, [batch], (Kind::Int64, device));
                     let scores = Tensor::randint(2, [batch], (Kind::Float, device));
                     let targets = match config {
-                        LossConfig::Softmax { .. } => Targets::Classes(&classes),
+                        LossConfig::Softmax { .. }
+                        | LossConfig::BatchHardTriplet { .. }
+                        | LossConfig::BatchSemiHardTriplet { .. }
+                        | LossConfig::BatchAllTriplet { .. }
+                        | LossConfig::BatchHardSoftMarginTriplet { .. } => {
+                            Targets::Classes(&classes)
+                        }
                         _ => Targets::Scores(&scores),
                     };
                     group.throughput(Throughput::Elements(batch as u64));

@@ -171,6 +171,33 @@ pub(crate) fn classes(
     Ok(labels)
 }
 
+/// One int64 label per row of any value (only equality matters: the batch triplet losses),
+/// returned as `[batch]`.
+pub(crate) fn labels(loss: &'static str, targets: Targets<'_>, at: BatchShape) -> Result<Tensor> {
+    let labels = match targets {
+        Targets::Classes(labels) => labels,
+        Targets::Scores(_) => {
+            return Err(Error::Targets {
+                loss,
+                message: "expects int64 class labels but got float scores".into(),
+            })
+        }
+        Targets::None => {
+            return Err(Error::Targets {
+                loss,
+                message: "expects a class label per example but the batch has none".into(),
+            })
+        }
+    };
+    if labels.kind() != Kind::Int64 {
+        return Err(Error::Targets {
+            loss,
+            message: format!("class labels must be int64, got {:?}", labels.kind()),
+        });
+    }
+    one_per_row(loss, "class labels", labels, at)
+}
+
 fn is_float(kind: Kind) -> bool {
     matches!(
         kind,

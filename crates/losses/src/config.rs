@@ -2,6 +2,10 @@ use serde::{Deserialize, Serialize};
 use tch::nn;
 
 use crate::angle::AnglELoss;
+use crate::batch_all_triplet::BatchAllTripletLoss;
+use crate::batch_hard_soft_margin_triplet::BatchHardSoftMarginTripletLoss;
+use crate::batch_hard_triplet::BatchHardTripletLoss;
+use crate::batch_semi_hard_triplet::BatchSemiHardTripletLoss;
 use crate::cached_mnrl::CachedMultipleNegativesRankingLoss;
 use crate::contrastive::ContrastiveLoss;
 use crate::cosent::CoSentLoss;
@@ -67,6 +71,35 @@ pub enum LossConfig {
         #[serde(default = "defaults::triplet_margin")]
         margin: f64,
     },
+    /// Single texts with class labels: for every anchor, its farthest same-label example against
+    /// its closest other-label one, `relu(d(a, p) − d(a, n) + margin)` averaged over anchors.
+    BatchHardTriplet {
+        #[serde(default)]
+        distance: BatchTripletDistance,
+        #[serde(default = "defaults::triplet_margin")]
+        margin: f64,
+    },
+    /// Single texts with class labels: each (anchor, positive) pair against its semi-hard
+    /// negative (the closest one farther than the positive, else the farthest one).
+    BatchSemiHardTriplet {
+        #[serde(default)]
+        distance: BatchTripletDistance,
+        #[serde(default = "defaults::triplet_margin")]
+        margin: f64,
+    },
+    /// Single texts with class labels: every valid (anchor, positive, negative) triplet of the
+    /// batch, averaged over those with a positive loss.
+    BatchAllTriplet {
+        #[serde(default)]
+        distance: BatchTripletDistance,
+        #[serde(default = "defaults::triplet_margin")]
+        margin: f64,
+    },
+    /// [`LossConfig::BatchHardTriplet`] with `softplus(d(a, p) − d(a, n))` instead of a margin.
+    BatchHardSoftMarginTriplet {
+        #[serde(default)]
+        distance: BatchTripletDistance,
+    },
     /// Contrastive loss on pairs labelled 1 (similar) or 0 (dissimilar).
     Contrastive {
         #[serde(default)]
@@ -101,6 +134,19 @@ pub enum TripletDistance {
     Euclidean,
     Cosine,
     Manhattan,
+}
+
+/// The batch triplet losses' distance matrix (sentence-transformers
+/// `BatchHardTripletLossDistanceFunction`; default euclidean, also accepted under its function
+/// names `euclidean_distance` and the misspelt alias `eucledian_distance`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BatchTripletDistance {
+    #[default]
+    #[serde(alias = "euclidean_distance", alias = "eucledian_distance")]
+    Euclidean,
+    /// `1 − cos(a, b)`
+    CosineDistance,
 }
 
 /// The contrastive losses' distance (`SiameseDistanceMetric`; default cosine distance).
@@ -173,6 +219,16 @@ impl LossConfig {
                 )))
             }
         };
+        // A margin may be negative (sentence-transformers accepts it), but not NaN or infinite.
+        let finite = |what: &str, margin: f64| {
+            if margin.is_finite() {
+                Ok(margin)
+            } else {
+                Err(Error::Config(format!(
+                    "{what}: margin must be a finite number, got {margin}"
+                )))
+            }
+        };
         Ok(match *self {
             LossConfig::Softmax {
                 num_labels,
@@ -207,6 +263,19 @@ impl LossConfig {
             )?),
             LossConfig::Triplet { distance, margin } => {
                 Box::new(TripletLoss::new(distance, margin))
+            }
+            LossConfig::BatchHardTriplet { distance, margin } => Box::new(
+                BatchHardTripletLoss::new(distance, finite("batch_hard_triplet", margin)?),
+            ),
+            LossConfig::BatchSemiHardTriplet { distance, margin } => Box::new(
+                BatchSemiHardTripletLoss::new(distance, finite("batch_semi_hard_triplet", margin)?),
+            ),
+            LossConfig::BatchAllTriplet { distance, margin } => Box::new(BatchAllTripletLoss::new(
+                distance,
+                finite("batch_all_triplet", margin)?,
+            )),
+            LossConfig::BatchHardSoftMarginTriplet { distance } => {
+                Box::new(BatchHardSoftMarginTripletLoss::new(distance))
             }
             LossConfig::Contrastive {
                 distance,
@@ -304,6 +373,33 @@ mod tests {
                 },
             ),
             (
+                r#"type = "batch_hard_triplet""#,
+                LossConfig::BatchHardTriplet {
+                    distance: BatchTripletDistance::Euclidean,
+                    margin: 5.0,
+                },
+            ),
+            (
+                r#"type = "batch_semi_hard_triplet""#,
+                LossConfig::BatchSemiHardTriplet {
+                    distance: BatchTripletDistance::Euclidean,
+                    margin: 5.0,
+                },
+            ),
+            (
+                r#"type = "batch_all_triplet""#,
+                LossConfig::BatchAllTriplet {
+                    distance: BatchTripletDistance::Euclidean,
+                    margin: 5.0,
+                },
+            ),
+            (
+                r#"type = "batch_hard_soft_margin_triplet""#,
+                LossConfig::BatchHardSoftMarginTriplet {
+                    distance: BatchTripletDistance::Euclidean,
+                },
+            ),
+            (
                 r#"type = "contrastive""#,
                 LossConfig::Contrastive {
                     distance: ContrastiveDistance::CosineDistance,
@@ -349,6 +445,25 @@ mod tests {
                 margin: 1.5
             }
         );
+        for (name, expected) in [
+            ("cosine_distance", BatchTripletDistance::CosineDistance),
+            ("euclidean", BatchTripletDistance::Euclidean),
+            // sentence-transformers' function name and its misspelt alias
+            ("euclidean_distance", BatchTripletDistance::Euclidean),
+            ("eucledian_distance", BatchTripletDistance::Euclidean),
+        ] {
+            let config = parse(&format!(
+                "type = \"batch_all_triplet\"\ndistance = \"{name}\"\nmargin = 0.25"
+            ))
+            .unwrap();
+            assert_eq!(
+                config,
+                LossConfig::BatchAllTriplet {
+                    distance: expected,
+                    margin: 0.25
+                }
+            );
+        }
         let config =
             parse("type = \"multiple_negatives_ranking\"\nscale = 50.0\nsymmetric = true").unwrap();
         assert_eq!(
@@ -369,6 +484,10 @@ mod tests {
             "type = \"matryoshka\"\ndims = [8]\n[loss]\ntype = \"cosent\"\nmargin = 1.0",
             "type = \"multiple_negative_ranking\"",
             "type = \"triplet\"\ndistance = \"chebyshev\"",
+            // The batch losses have no manhattan distance; the soft margin has no margin.
+            "type = \"batch_hard_triplet\"\ndistance = \"manhattan\"",
+            "type = \"batch_hard_soft_margin_triplet\"\nmargin = 1.0",
+            "type = \"batch_semi_hard_triplet\"\nmargni = 1.0",
         ] {
             assert!(parse(text).is_err(), "accepted: {text}");
         }
@@ -411,6 +530,14 @@ mod tests {
                 concatenation_sent_multiplication: false,
             },
             LossConfig::CoSent { scale: 0.0 },
+            LossConfig::BatchHardTriplet {
+                distance: BatchTripletDistance::Euclidean,
+                margin: f64::NAN,
+            },
+            LossConfig::BatchAllTriplet {
+                distance: BatchTripletDistance::CosineDistance,
+                margin: f64::INFINITY,
+            },
             LossConfig::CachedMultipleNegativesRanking {
                 scale: 20.0,
                 mini_batch_size: 0,

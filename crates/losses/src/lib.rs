@@ -7,6 +7,11 @@
 //! `tests/parity.rs`).
 
 mod angle;
+mod batch_all_triplet;
+mod batch_distance;
+mod batch_hard_soft_margin_triplet;
+mod batch_hard_triplet;
+mod batch_semi_hard_triplet;
 mod cached_mnrl;
 mod check;
 mod config;
@@ -23,8 +28,12 @@ mod softmax;
 mod triplet;
 
 pub use angle::AnglELoss;
+pub use batch_all_triplet::BatchAllTripletLoss;
+pub use batch_hard_soft_margin_triplet::BatchHardSoftMarginTripletLoss;
+pub use batch_hard_triplet::BatchHardTripletLoss;
+pub use batch_semi_hard_triplet::BatchSemiHardTripletLoss;
 pub use cached_mnrl::CachedMultipleNegativesRankingLoss;
-pub use config::{ContrastiveDistance, LossConfig, TripletDistance};
+pub use config::{BatchTripletDistance, ContrastiveDistance, LossConfig, TripletDistance};
 pub use contrastive::ContrastiveLoss;
 pub use cosent::CoSentLoss;
 pub use cosine_similarity::CosineSimilarityLoss;

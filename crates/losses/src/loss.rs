@@ -9,11 +9,20 @@ use crate::error::{Error, Result};
 pub enum TargetKind {
     /// In-batch negatives or triplets: the columns are the supervision.
     None,
-    /// An int64 class per row in `0..num_labels` (SoftmaxLoss).
+    /// An int64 class per row in `0..num_labels` (SoftmaxLoss); [`TargetKind::ANY_CLASS`] for
+    /// losses that only compare labels with each other.
     Class { num_labels: usize },
     /// A float similarity score per row (CosineSimilarityLoss, CoSENT, AnglE; 0/1 pair labels for
     /// the contrastive losses).
     Score,
+}
+
+impl TargetKind {
+    /// Integer class labels of any number of classes: the batch triplet losses, which only ask
+    /// whether two labels are equal.
+    pub const ANY_CLASS: TargetKind = TargetKind::Class {
+        num_labels: usize::MAX,
+    };
 }
 
 /// The supervision of one batch, on the same device as the embeddings.

@@ -238,3 +238,132 @@ fn integer_embeddings_and_small_matryoshka_inputs_are_errors() {
         &[4, 8],
     );
 }
+
+fn batch_triplet_configs() -> Vec<LossConfig> {
+    let distance = losses::BatchTripletDistance::Euclidean;
+    vec![
+        LossConfig::BatchHardTriplet {
+            distance,
+            margin: 5.0,
+        },
+        LossConfig::BatchSemiHardTriplet {
+            distance,
+            margin: 5.0,
+        },
+        LossConfig::BatchAllTriplet {
+            distance,
+            margin: 5.0,
+        },
+        LossConfig::BatchHardSoftMarginTriplet { distance },
+    ]
+}
+
+#[test]
+fn batch_triplet_losses_take_one_column_and_any_class_labels() {
+    let labels = Tensor::from_slice(&[0i64, 1, 0, 1]);
+    for config in batch_triplet_configs() {
+        let (_vs, loss) = build(config);
+        let name = loss.name();
+        assert_eq!(loss.columns(), (1, Some(1)), "{name}");
+        assert_eq!(loss.target_kind(), losses::TargetKind::ANY_CLASS, "{name}");
+        for n in [0, 2, 3] {
+            let columns: Vec<Tensor> = (0..n).map(|_| emb(4, DIM)).collect();
+            let result = loss.compute(&columns, Targets::Classes(&labels));
+            assert!(
+                matches!(result, Err(Error::Columns { found, .. }) if found == n),
+                "{name}: {n} columns gave {result:?}"
+            );
+        }
+        // Only equality matters: negative and large label values are fine.
+        let odd = Tensor::from_slice(&[-3i64, 1_000_000, -3, 1_000_000]);
+        assert!(loss.compute(&[emb(4, DIM)], Targets::Classes(&odd)).is_ok());
+    }
+}
+
+#[test]
+fn batch_triplet_labels_must_be_int64_one_per_example() {
+    let columns = [emb(4, DIM)];
+    let good = Tensor::from_slice(&[0i64, 1, 0, 1]);
+    for config in batch_triplet_configs() {
+        let (_vs, loss) = build(config);
+        let name = loss.name();
+        assert!(loss.compute(&columns, Targets::Classes(&good)).is_ok());
+        // One value per row in a column vector is what sentence-transformers accepts too.
+        let column = good.view([4, 1]);
+        assert!(loss.compute(&columns, Targets::Classes(&column)).is_ok());
+        for kind in [Kind::Int, Kind::Float, Kind::Bool] {
+            let err = loss
+                .compute(&columns, Targets::Classes(&good.to_kind(kind)))
+                .unwrap_err();
+            assert!(
+                matches!(err, Error::Targets { .. })
+                    && err.to_string().contains(&format!("{kind:?}")),
+                "{name}: {err}"
+            );
+        }
+        let floats = good.to_kind(Kind::Float);
+        assert!(
+            matches!(
+                loss.compute(&columns, Targets::Scores(&floats)),
+                Err(Error::Targets { .. })
+            ),
+            "{name}: scores"
+        );
+        assert!(
+            matches!(
+                loss.compute(&columns, Targets::None),
+                Err(Error::Targets { .. })
+            ),
+            "{name}: no labels"
+        );
+        // Label and batch sizes disagree, both ways.
+        expect_shape(
+            loss.compute(
+                &columns,
+                Targets::Classes(&Tensor::from_slice(&[0i64, 1, 0])),
+            ),
+            &[3],
+            &[4],
+        );
+        expect_shape(
+            loss.compute(&[emb(3, DIM)], Targets::Classes(&good)),
+            &[4],
+            &[3],
+        );
+        let err = loss
+            .compute(&[emb(3, DIM)], Targets::Classes(&good))
+            .unwrap_err();
+        assert!(err.to_string().contains(name), "{err}");
+    }
+}
+
+#[test]
+fn batch_triplet_losses_refuse_empty_vector_and_integer_batches() {
+    let none = Tensor::zeros([0], (Kind::Int64, Device::Cpu));
+    let labels = Tensor::from_slice(&[0i64, 1, 0, 1]);
+    for config in batch_triplet_configs() {
+        let (_vs, loss) = build(config);
+        let name = loss.name();
+        expect_shape(
+            loss.compute(&[emb(0, DIM)], Targets::Classes(&none)),
+            &[0, DIM],
+            &[1, DIM],
+        );
+        let flat = Tensor::zeros([4], (Kind::Float, Device::Cpu));
+        assert!(
+            matches!(
+                loss.compute(&[flat], Targets::Classes(&labels)),
+                Err(Error::Shape { .. })
+            ),
+            "{name}: a vector"
+        );
+        let ints = Tensor::zeros([4, DIM], (Kind::Int64, Device::Cpu));
+        assert!(
+            matches!(
+                loss.compute(&[ints], Targets::Classes(&labels)),
+                Err(Error::Embeddings { .. })
+            ),
+            "{name}: int64 embeddings"
+        );
+    }
+}

@@ -1,8 +1,10 @@
 //! Values and gradients against sentence-transformers 6.2 on fixed float32 embeddings.
 //!
-//! `fixtures/st_losses.json` was written by `fixtures/make_fixtures.py` (sentence-transformers
-//! 6.2.0, transformers 5.24.0, torch 2.11.0; the versions are recorded in the file), which runs
-//! each real loss class's `forward` on the embeddings below. Tolerance: 1e-5 absolute, relative
+//! `fixtures/st_losses.json` was written by `fixtures/make_fixtures.py`, and
+//! `fixtures/st_batch_triplet_losses.json` (the batch triplet losses: one text column, integer
+//! labels) by `fixtures/make_batch_triplet_fixtures.py` (sentence-transformers 6.2.0,
+//! transformers 5.24.0, torch 2.11.0; the versions are recorded in each file); both run each
+//! real loss class's `forward` on the embeddings they record. Tolerance: 1e-5 absolute, relative
 //! for values above 1 (float32 has ~7 significant digits, and some losses are sums near 200).
 
 use losses::{LossConfig, Targets};
@@ -35,23 +37,69 @@ fn max_diff(actual: &Tensor, expected: &Tensor) -> f64 {
     ((actual - &expected).abs() / scale).max().double_value(&[])
 }
 
-fn load_fixture() -> Value {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/st_losses.json"
-    ))
-    .unwrap();
+fn load_fixture(file: &str) -> Value {
+    let path = format!("{}/tests/fixtures/{file}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     serde_json::from_str(&text).unwrap()
+}
+
+/// The largest value and gradient gaps of one case.
+struct Gaps {
+    loss: f64,
+    grad: f64,
 }
 
 #[test]
 fn every_loss_matches_sentence_transformers() {
-    let fixture = load_fixture();
+    check_fixture("st_losses.json", 30);
+}
+
+#[test]
+fn batch_triplet_losses_match_sentence_transformers() {
+    let gaps = check_fixture("st_batch_triplet_losses.json", 30);
+    let fixture = load_fixture("st_batch_triplet_losses.json");
+    let types: Vec<&str> = fixture["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|case| case["config"]["type"].as_str().unwrap())
+        .collect();
+    println!(
+        "\n{:<32} {:>6} {:>10} {:>10}",
+        "type", "cases", "max Δloss", "max Δgrad"
+    );
+    for kind in [
+        "batch_hard_triplet",
+        "batch_semi_hard_triplet",
+        "batch_all_triplet",
+        "batch_hard_soft_margin_triplet",
+    ] {
+        let of_kind: Vec<&Gaps> = types
+            .iter()
+            .zip(&gaps)
+            .filter(|(t, _)| **t == kind)
+            .map(|(_, g)| g)
+            .collect();
+        // Every label set: grouped, singletons, one label, all distinct, duplicate rows.
+        assert!(of_kind.len() >= 8, "{kind}: {} cases", of_kind.len());
+        let loss = of_kind.iter().map(|g| g.loss).fold(0.0, f64::max);
+        let grad = of_kind.iter().map(|g| g.grad).fold(0.0, f64::max);
+        println!(
+            "{kind:<32} {:>6} {loss:>10.2e} {grad:>10.2e}",
+            of_kind.len()
+        );
+    }
+}
+
+/// Runs every case of a fixture file; panics naming the cases beyond [`TOLERANCE`].
+fn check_fixture(file: &str, min_cases: usize) -> Vec<Gaps> {
+    let fixture = load_fixture(file);
     assert_eq!(fixture["versions"]["sentence_transformers"], "6.2.0");
     let cases = fixture["cases"].as_array().unwrap();
-    assert!(cases.len() >= 30);
+    assert!(cases.len() >= min_cases, "{file}: {} cases", cases.len());
+    let mut gaps = Vec::new();
     println!(
-        "{:<36} {:>12} {:>10} {:>10} {:>10}",
+        "{:<60} {:>12} {:>10} {:>10} {:>10}",
         "case", "loss", "Δloss", "Δgrad emb", "Δgrad W"
     );
     let mut failures = Vec::new();
@@ -119,12 +167,20 @@ fn every_loss_matches_sentence_transformers() {
         } else {
             format!("{d_param:.2e}")
         };
-        println!("{name:<36} {expected:>12.6} {d_loss:>10.2e} {d_grad:>10.2e} {d_param_text:>10}");
+        println!("{name:<60} {expected:>12.6} {d_loss:>10.2e} {d_grad:>10.2e} {d_param_text:>10}");
         if d_loss > TOLERANCE || d_grad > TOLERANCE || d_param > TOLERANCE {
             failures.push(name.to_string());
         }
+        gaps.push(Gaps {
+            loss: d_loss,
+            grad: d_grad,
+        });
     }
-    assert!(failures.is_empty(), "beyond {TOLERANCE}: {failures:?}");
+    assert!(
+        failures.is_empty(),
+        "{file}: beyond {TOLERANCE}: {failures:?}"
+    );
+    gaps
 }
 
 /// Seeded the same way, SoftmaxLoss's classifier starts from the very numbers torch.nn.Linear
@@ -132,7 +188,7 @@ fn every_loss_matches_sentence_transformers() {
 /// This is what lets a seeded sentence-transformers run and ours start from one classifier.
 #[test]
 fn softmax_classifier_initialisation_is_torch_nn_linear_draw() {
-    let fixture = load_fixture();
+    let fixture = load_fixture("st_losses.json");
     let mut checked = 0;
     for case in fixture["cases"].as_array().unwrap() {
         let Some(params) = case["params"].as_object() else {

@@ -1,6 +1,6 @@
 //! Invariants of the losses on random embeddings.
 
-use losses::{Loss, LossConfig, Targets, TripletDistance};
+use losses::{BatchTripletDistance, Loss, LossConfig, Targets, TripletDistance};
 use proptest::prelude::*;
 use tch::{nn, Device, Tensor};
 
@@ -61,8 +61,85 @@ fn mnrl_configs() -> [LossConfig; 2] {
     ]
 }
 
+/// Every batch triplet loss, with both distances and margins that leave some triplets inactive.
+fn batch_triplet_configs() -> Vec<LossConfig> {
+    let mut configs = Vec::new();
+    for (distance, margin) in [
+        (BatchTripletDistance::Euclidean, 2.0),
+        (BatchTripletDistance::CosineDistance, 0.3),
+    ] {
+        configs.extend([
+            LossConfig::BatchHardTriplet { distance, margin },
+            LossConfig::BatchSemiHardTriplet { distance, margin },
+            LossConfig::BatchAllTriplet { distance, margin },
+            LossConfig::BatchHardSoftMarginTriplet { distance },
+        ]);
+    }
+    configs
+}
+
+/// One embedding column with a label per row from a few classes, and a shuffled row order.
+fn labelled_batch() -> impl Strategy<Value = (Columns, Vec<i64>, Vec<i64>)> {
+    embeddings(1..2, 1..13).prop_flat_map(|cols| {
+        let batch = cols.batch;
+        (
+            Just(cols),
+            prop::collection::vec(0i64..4, batch),
+            Just((0..batch as i64).collect::<Vec<_>>()).prop_shuffle(),
+        )
+    })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Hinges and softplus are non-negative; the batch order does not matter as long as the
+    /// labels move with their rows; and only label equality matters, not the label values.
+    #[test]
+    fn batch_triplet_losses_are_non_negative_and_invariant_to_order_and_label_names(
+        (columns, labels, order) in labelled_batch()
+    ) {
+        let columns = columns.tensors();
+        let dim = columns[0].size()[1];
+        let labels = Tensor::from_slice(&labels);
+        let index = Tensor::from_slice(&order);
+        let permuted = [columns[0].index_select(0, &index)];
+        let permuted_labels = labels.index_select(0, &index);
+        // An injective renaming, negative values included.
+        let renamed = &labels * -7 + 1000;
+        for config in batch_triplet_configs() {
+            let loss = build(config, dim);
+            let name = loss.name();
+            let original = value(loss.as_ref(), &columns, Targets::Classes(&labels));
+            prop_assert!(original >= 0.0 && original.is_finite(), "{name}: {original}");
+            let shuffled = value(loss.as_ref(), &permuted, Targets::Classes(&permuted_labels));
+            prop_assert!(close(original, shuffled), "{name}: {original} vs shuffled {shuffled}");
+            let relabelled = value(loss.as_ref(), &columns, Targets::Classes(&renamed));
+            prop_assert!(close(original, relabelled), "{name}: {original} vs renamed {relabelled}");
+        }
+    }
+
+    /// Gradients are finite even with duplicate rows (zero distances) and single-label batches.
+    #[test]
+    fn batch_triplet_gradients_are_finite_with_duplicates(
+        (columns, labels, _order) in labelled_batch()
+    ) {
+        let [column] = columns.tensors().try_into().unwrap();
+        let dim = column.size()[1];
+        // Every row twice: each label has at least two examples, and d(i, i') = 0.
+        let doubled = Tensor::cat(&[&column, &column], 0);
+        let labels = Tensor::from_slice(&labels);
+        let labels = Tensor::cat(&[&labels, &labels], 0);
+        for config in batch_triplet_configs() {
+            let loss = build(config, dim);
+            let name = loss.name();
+            let leaf = doubled.copy().set_requires_grad(true);
+            let value = loss.compute(&[leaf.shallow_clone()], Targets::Classes(&labels)).unwrap();
+            value.backward();
+            let finite = leaf.grad().isfinite().all().int64_value(&[]) == 1;
+            prop_assert!(finite, "{name}: non-finite gradient");
+        }
+    }
 
     /// Cross-entropy is non-negative, and which row sits where in the batch does not matter as
     /// long as every column is permuted alike.
