@@ -162,6 +162,44 @@ impl BinaryClassificationEvaluator {
         Ok(Self { labels, config })
     }
 
+    /// The metrics of zero scores: their keys and primary metric are those of every
+    /// evaluation.
+    fn zero_metrics(&self) -> BinaryClassificationMetrics {
+        let zero = |function| BinaryClassificationScores {
+            function,
+            accuracy: 0.0,
+            accuracy_threshold: 0.0,
+            f1: 0.0,
+            f1_threshold: 0.0,
+            precision: 0.0,
+            recall: 0.0,
+            ap: 0.0,
+            mcc: 0.0,
+        };
+        BinaryClassificationMetrics {
+            scores: self
+                .config
+                .similarity_fn_names
+                .iter()
+                .map(|&f| zero(f))
+                .collect(),
+        }
+    }
+
+    /// Every key [`Self::evaluate`] reports, in its order, known before any evaluation.
+    pub fn metric_names(&self) -> Vec<String> {
+        self.zero_metrics()
+            .metric_values()
+            .names()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// The primary metric of every evaluation (`max_ap` or `{function}_ap`).
+    pub fn primary_metric(&self) -> String {
+        self.zero_metrics().primary_metric().to_string()
+    }
+
     /// Scores pair `i` (`embeddings1[i]`, `embeddings2[i]`) under each function and finds the
     /// metrics.
     ///

@@ -257,6 +257,46 @@ impl InformationRetrievalEvaluator {
         &self.config
     }
 
+    /// Every key [`Self::evaluate`] reports, in its order, known before any evaluation.
+    pub fn metric_names(&self) -> Vec<String> {
+        let c = &self.config;
+        let zero = |ks: &[usize]| ks.iter().map(|&k| (k, 0.0)).collect::<Vec<_>>();
+        let scores = c
+            .score_functions
+            .iter()
+            .map(|&function| RetrievalScores {
+                function,
+                accuracy_at_k: zero(&c.accuracy_at_k),
+                precision_at_k: zero(&c.precision_recall_at_k),
+                recall_at_k: zero(&c.precision_recall_at_k),
+                ndcg_at_k: zero(&c.ndcg_at_k),
+                mrr_at_k: zero(&c.mrr_at_k),
+                map_at_k: zero(&c.map_at_k),
+            })
+            .collect();
+        let metrics = InformationRetrievalMetrics {
+            scores,
+            queries: 0,
+            primary_metric: String::new(),
+        };
+        metrics
+            .metric_values()
+            .names()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// A primary metric that does not change between evaluations (for best-model selection):
+    /// `{function}_ndcg@{max ndcg k}` of `main_score_function`, else of the first function.
+    pub fn fixed_primary_metric(&self) -> String {
+        let c = &self.config;
+        let function = c
+            .main_score_function
+            .or_else(|| c.score_functions.first().copied())
+            .unwrap_or(SimilarityFunction::Cosine);
+        format!("{}_ndcg@{}", function.name(), c.max_ndcg_k())
+    }
+
     /// Ranks the corpus for every judged query under each score function and computes the
     /// metrics.
     ///

@@ -290,6 +290,19 @@ impl ParaphraseMiningEvaluator {
         self.duplicates.len()
     }
 
+    /// Every key [`Self::evaluate`] reports, in its order.
+    pub fn metric_names() -> Vec<String> {
+        let zero = ParaphraseMiningMetrics {
+            average_precision: 0.0,
+            f1: 0.0,
+            precision: 0.0,
+            recall: 0.0,
+            threshold: 0.0,
+            candidate_pairs: 0,
+        };
+        zero.metric_values().names().map(str::to_string).collect()
+    }
+
     /// Mines `embeddings` with [`paraphrase_mining`] and scores the mined pairs.
     ///
     /// # Shapes

@@ -182,15 +182,41 @@ impl TripletEvaluator {
                 Ok((function, correct as f64 / anchors.rows() as f64))
             })
             .collect::<Result<Vec<_>>>()?;
-        let primary_metric = match (self.config.main_similarity_function, &accuracies[..]) {
-            (Some(main), _) => format!("{}_accuracy", main.name()),
-            (None, [(only, _)]) => format!("{}_accuracy", only.name()),
-            (None, _) => "max_accuracy".to_string(),
-        };
         Ok(TripletMetrics {
             accuracies,
-            primary_metric,
+            primary_metric: self.primary_metric(),
         })
+    }
+
+    /// `{main_similarity_function}_accuracy` when set, else `max_accuracy` with several
+    /// functions, else `{function}_accuracy`.
+    pub fn primary_metric(&self) -> String {
+        match (
+            self.config.main_similarity_function,
+            &self.config.similarity_fn_names[..],
+        ) {
+            (Some(main), _) => format!("{}_accuracy", main.name()),
+            (None, [only]) => format!("{}_accuracy", only.name()),
+            (None, _) => "max_accuracy".to_string(),
+        }
+    }
+
+    /// Every key [`Self::evaluate`] reports, in its order, known before any evaluation.
+    pub fn metric_names(&self) -> Vec<String> {
+        let metrics = TripletMetrics {
+            accuracies: self
+                .config
+                .similarity_fn_names
+                .iter()
+                .map(|&f| (f, 0.0))
+                .collect(),
+            primary_metric: String::new(),
+        };
+        metrics
+            .metric_values()
+            .names()
+            .map(str::to_string)
+            .collect()
     }
 }
 

@@ -11,6 +11,7 @@ mod normalize;
 mod packing;
 mod pooling;
 mod sentence_transformer;
+pub mod testing;
 mod tokenizer;
 
 pub use bert::{load_weights, save_weights, Activation, BertConfig, BertModel, TokenBatch};

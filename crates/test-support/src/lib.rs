@@ -4,12 +4,15 @@
 //! hub) into the standard cache, exactly as users get them; CI points `HF_ENDPOINT` at a
 //! loopback mirror. Nothing here reads a mirror folder by path.
 
+//! It never depends on libtorch, so the tensor-free crates' tests use it too; a tiny random
+//! model comes from `model::testing::tiny_bert` (with [`WORDS`] as its vocabulary).
+
 pub mod cli;
+pub mod files;
 pub mod hub_files;
 pub mod server;
-#[cfg(feature = "models")]
-pub mod tiny;
 
 pub use cli::{assert_fails_with, stderr};
+pub use files::{pairs_jsonl, WORDS};
 pub use hub_files::{client, dataset_file, endpoint, model_dir, MINILM};
 pub use server::serve_dir;

@@ -38,6 +38,8 @@ enum OutputFormat {
 pub fn run(args: &EncodeArgs) -> Result<()> {
     // Check the cheap things before loading a model.
     let format = output_format(&args.output)?;
+    refuse_input_as_output(&args.input, &args.output)?;
+    check_output_folder(&args.output)?;
     let texts = read_texts(&args.input, args.column.as_deref())?;
     let model = args.model.load()?;
     let options = EncodeOptions {
@@ -76,6 +78,75 @@ fn output_format(path: &Path) -> Result<OutputFormat> {
         Some("parquet") => Ok(OutputFormat::Parquet),
         _ => bail!("output {} must end in .npy or .parquet", path.display()),
     }
+}
+
+/// Writing over the input would destroy it (the writers replace the file): refused when both
+/// paths lead to one file, through `..`, a symlink or a hard link alike.
+fn refuse_input_as_output(input: &Path, output: &Path) -> Result<()> {
+    if same_file(input, output) {
+        bail!(
+            "--output {} is the same file as --input {}; writing the embeddings would destroy \
+             the input: choose another --output",
+            output.display(),
+            input.display()
+        );
+    }
+    if output.is_dir() {
+        bail!(
+            "--output {} is a folder; name a file in it",
+            output.display()
+        );
+    }
+    Ok(())
+}
+
+/// Whether `a` and `b` are one file: the same canonical path, or (hard links) the same
+/// device and inode. False when either does not exist.
+fn same_file(a: &Path, b: &Path) -> bool {
+    let canonical = |p: &Path| std::fs::canonicalize(p).ok();
+    canonical(a).is_some_and(|x| Some(x) == canonical(b)) || same_inode(a, b)
+}
+
+#[cfg(unix)]
+fn same_inode(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn same_inode(_a: &Path, _b: &Path) -> bool {
+    false
+}
+
+/// The folder of `--output` must exist and take a new file before any encoding starts (the
+/// writers put the embeddings into a temporary file there and rename it into place, so a
+/// failure never leaves half a file).
+fn check_output_folder(output: &Path) -> Result<()> {
+    let folder = output
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !folder.is_dir() {
+        bail!(
+            "the folder of --output {}, {}, does not exist",
+            output.display(),
+            folder.display()
+        );
+    }
+    tempfile::Builder::new()
+        .prefix(".train-cli-write-check")
+        .tempfile_in(folder)
+        .with_context(|| {
+            format!(
+                "the folder of --output {}, {}, is not writable",
+                output.display(),
+                folder.display()
+            )
+        })?;
+    Ok(())
 }
 
 fn read_texts(input: &Path, column: Option<&str>) -> Result<Vec<String>> {

@@ -1,76 +1,170 @@
-//! `train-cli eval`: STS evaluation as sentence-transformers' EmbeddingSimilarityEvaluator.
+//! `train-cli eval`: one of sentence-transformers' evaluators on a model, built from the same
+//! evaluator configs training uses (so both score a model identically).
+
+use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use clap::Args;
-use data::ScoredPairColumns;
-use eval::{evaluate_sts, normalize_sts_scores, Embeddings};
-use model::EncodeOptions;
+use clap::{Args, ValueEnum};
+use trainer::{
+    DataConfig, DataFormat, EvaluatorConfig, NeutralChoice, RetrievalEvaluatorConfig,
+    RetrievalSource, StsEvaluatorConfig, TaskEvaluatorConfig,
+};
 
 use crate::load::ModelArgs;
+
+/// Which evaluator runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Task {
+    /// EmbeddingSimilarityEvaluator: Pearson/Spearman of similarities against gold scores
+    Sts,
+    /// InformationRetrievalEvaluator: NDCG, MRR, MAP, accuracy/precision/recall@k
+    Retrieval,
+    /// BinaryClassificationEvaluator: accuracy, F1, AP with their best thresholds
+    Binary,
+    /// TripletEvaluator: how often the anchor is closer to the positive than the negative
+    Triplet,
+    /// ParaphraseMiningEvaluator: average precision of the mined most-similar pairs
+    Paraphrase,
+}
 
 #[derive(Args, Debug)]
 pub struct EvalArgs {
     #[command(flatten)]
     pub model: ModelArgs,
-    /// A known dataset (glue/stsb), downloaded into the HF cache, or a local parquet file with
-    /// columns sentence1, sentence2, label
-    #[arg(long, default_value = "glue/stsb")]
-    pub dataset: String,
+    /// The evaluator
+    #[arg(long, value_enum, default_value = "sts")]
+    pub task: Task,
+    /// A known dataset (glue/stsb, glue/mnli, snli; downloaded into the HF cache) or a local
+    /// file. Default: glue/stsb for sts, snli for the others
+    #[arg(long)]
+    pub dataset: Option<String>,
     /// Split of a known dataset
     #[arg(long, default_value = "validation")]
     pub split: String,
-    /// Largest gold score; scores are divided by it (STS-B: 0–5)
+    /// How rows are built from the dataset (as training's data.format). Default: sts_pairs
+    /// for sts, scored_pairs with neutral rows dropped for binary and paraphrase (entailment
+    /// 1, contradiction 0), hard_triplets for triplet; `columns` with --columns
+    #[arg(long, value_parser = parse_format)]
+    pub format: Option<DataFormat>,
+    /// A column mapping for a local file, e.g. `anchor=question,positive=answer` (implies
+    /// --format columns)
+    #[arg(long)]
+    pub columns: Option<String>,
+    /// A BEIR folder (corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv) for --task retrieval
+    #[arg(long)]
+    pub beir: Option<PathBuf>,
+    /// Keep this many rows (sts: pairs)
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_rows: Option<u64>,
+    /// Keep this many queries (retrieval; the corpus stays whole)
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_queries: Option<u64>,
+    /// Largest gold score for sts; scores are divided by it (STS-B: 0–5)
     #[arg(long, default_value_t = 5.0)]
     pub score_max: f64,
-    /// Print one JSON object instead of a table
+    /// Print one JSON object (metric name → value) instead of a table
     #[arg(long)]
     pub json: bool,
 }
 
-pub fn run(args: &EvalArgs) -> Result<()> {
-    let path = dataset_file(&args.dataset, &args.split)?;
-    let pairs = data::read_scored_pairs(&path, &ScoredPairColumns::GLUE)?;
-    let raw: Vec<f32> = pairs.iter().map(|p| p.score).collect();
-    let scores = normalize_sts_scores(&raw, args.score_max)?;
-    let model = args.model.load()?;
-    let n = pairs.len();
-    // One encode call for both columns batches them better; the evaluator pairs rows i and n+i.
-    let texts: Vec<&str> = pairs
-        .iter()
-        .map(|p| p.sentence1.as_str())
-        .chain(pairs.iter().map(|p| p.sentence2.as_str()))
-        .collect();
-    let options = EncodeOptions {
-        batch_size: args.model.batch_size as usize,
-        normalize: false,
-        show_progress: !args.json,
-    };
-    let embeddings = model
-        .encode(&texts, &options)
-        .context("encoding the dataset")?;
-    let dim = embeddings.dim;
-    let (first, second) = embeddings.data.split_at(n * dim);
-    let metrics = evaluate_sts(
-        Embeddings::new(first, n, dim)?,
-        Embeddings::new(second, n, dim)?,
-        &scores,
-    )?;
-    if args.json {
-        println!("{}", serde_json::to_string(&metrics)?);
-    } else {
-        println!(
-            "{} on {} ({}, {n} pairs)",
-            args.model.model, args.dataset, args.split
-        );
-        println!("{}", metrics.to_table());
-    }
-    Ok(())
+fn parse_format(text: &str) -> Result<DataFormat, String> {
+    toml::Value::String(text.to_string())
+        .try_into::<DataFormat>()
+        .map_err(|_| {
+            "use one of soft_triplets, hard_triplets, labelled_pairs, scored_pairs, sts_pairs, \
+             columns"
+                .to_string()
+        })
 }
 
-/// The same resolution as training's evaluation set: a local file, or a known dataset's split
-/// from the hub cache.
-fn dataset_file(name: &str, split: &str) -> Result<std::path::PathBuf> {
+impl EvalArgs {
+    /// The evaluator config these flags describe.
+    pub fn evaluator_config(&self) -> EvaluatorConfig {
+        let dataset = self.dataset.clone().unwrap_or_else(|| match self.task {
+            Task::Sts => "glue/stsb".into(),
+            _ => "snli".into(),
+        });
+        let max_rows = self.max_rows.map(|n| n as usize);
+        let data = |default: DataFormat| DataConfig {
+            dataset: dataset.clone(),
+            split: self.split.clone(),
+            format: match (&self.columns, self.format) {
+                (_, Some(format)) => format,
+                (Some(_), None) => DataFormat::Columns,
+                (None, None) => default,
+            },
+            neutral: NeutralChoice::Drop,
+            columns: self.columns.clone(),
+            max_rows,
+            score_max: self.score_max,
+        };
+        match self.task {
+            Task::Sts => EvaluatorConfig::EmbeddingSimilarity(StsEvaluatorConfig {
+                name: None,
+                dataset: dataset.clone(),
+                split: self.split.clone(),
+                score_max: self.score_max,
+                max_pairs: max_rows,
+            }),
+            Task::Retrieval => EvaluatorConfig::InformationRetrieval(RetrievalEvaluatorConfig {
+                source: match (&self.beir, &self.columns) {
+                    (Some(dir), _) => RetrievalSource::Beir {
+                        dir: dir.clone(),
+                        split: self.split.clone(),
+                    },
+                    (None, Some(_)) => RetrievalSource::Pairs {
+                        data: data(DataFormat::Columns),
+                    },
+                    (None, None) => RetrievalSource::Nli {
+                        dataset: dataset.clone(),
+                        split: self.split.clone(),
+                    },
+                },
+                max_queries: self.max_queries.map(|n| n as usize),
+                ..RetrievalEvaluatorConfig::default()
+            }),
+            Task::Binary => EvaluatorConfig::BinaryClassification(TaskEvaluatorConfig {
+                data: data(DataFormat::ScoredPairs),
+                ..TaskEvaluatorConfig::default()
+            }),
+            Task::Triplet => EvaluatorConfig::Triplet(TaskEvaluatorConfig {
+                data: data(DataFormat::HardTriplets),
+                ..TaskEvaluatorConfig::default()
+            }),
+            Task::Paraphrase => EvaluatorConfig::ParaphraseMining(TaskEvaluatorConfig {
+                data: data(DataFormat::ScoredPairs),
+                ..TaskEvaluatorConfig::default()
+            }),
+        }
+    }
+}
+
+pub fn run(args: &EvalArgs) -> Result<()> {
+    let config = args.evaluator_config();
+    config
+        .validate()
+        .map_err(|message| anyhow::anyhow!("--task {:?}: {message}", args.task))?;
+    // The data first: a bad file fails before the (slower) model load.
     let client = hub::HubClient::from_env()?;
-    trainer::resolve_dataset_file(&client, name, split)
-        .with_context(|| format!("resolving the evaluation dataset {name} ({split})"))
+    let evaluator = trainer::build_evaluator(&client, &config)
+        .with_context(|| format!("preparing the {} evaluation", config.name()))?;
+    let model = args.model.load()?;
+    let metrics = evaluator
+        .evaluate(&model, args.model.batch_size as usize)
+        .with_context(|| format!("evaluating {} on {}", args.model.model, config.name()))?;
+    if args.json {
+        println!("{}", serde_json::to_string(&metrics)?);
+        return Ok(());
+    }
+    println!(
+        "{} on {} (primary metric: {})",
+        args.model.model,
+        evaluator.name(),
+        evaluator.primary_metric()
+    );
+    println!("{:<28} {:>10}", "metric", "value");
+    for (name, value) in metrics.iter() {
+        println!("{name:<28} {value:>10.4}");
+    }
+    Ok(())
 }

@@ -18,7 +18,7 @@ pub struct ModelArgs {
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..))]
     pub batch_size: u32,
     /// CPU threads for libtorch (default: libtorch's choice, one per core)
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=i64::from(i32::MAX)))]
     pub threads: Option<u32>,
 }
 

@@ -33,7 +33,7 @@ enum Command {
     Train(Box<train::TrainArgs>),
     /// Embed every line of a text file (or a parquet column) and write .npy or .parquet
     Encode(encode::EncodeArgs),
-    /// Score a model on an STS dataset: Pearson/Spearman of cosine, euclidean, manhattan, dot
+    /// Score a model: STS, retrieval, binary classification, triplets or paraphrase mining
     Eval(eval::EvalArgs),
 }
 

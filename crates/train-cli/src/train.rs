@@ -174,12 +174,22 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         }
     }
     let client = hub::HubClient::from_env()?;
+    let datasets: Vec<String> = config
+        .training_datasets()
+        .iter()
+        .map(|d| {
+            format!(
+                "{} ({:?}) with {}",
+                d.data.dataset,
+                d.data.format,
+                serde_json::to_string(d.loss).unwrap_or_default()
+            )
+        })
+        .collect();
     eprintln!(
-        "training {} on {} ({:?}) with {} -> {}",
+        "training {} on {} -> {}",
         config.model.base,
-        config.data.dataset,
-        config.data.format,
-        serde_json::to_string(&config.loss)?,
+        datasets.join(" and "),
         config.output.dir.display()
     );
     let outcome = trainer::train(&config, resume, &client, &stop).context("training failed")?;

@@ -211,3 +211,89 @@ fn eval_on_a_split_without_gold_scores_is_refused() {
     );
     assert_fails_with(&out, &["test-00000-of-00001.parquet", "label"]);
 }
+
+/// A hub id that cannot load (nothing listens on the endpoint): an error naming `--output`
+/// instead of `HF_ENDPOINT` shows the check ran before the model load.
+const UNLOADABLE: &str = "sentence-transformers/all-MiniLM-L6-v2";
+const CLOSED: &str = "http://127.0.0.1:9";
+
+#[test]
+fn encode_refuses_to_write_over_its_input_by_path_symlink_or_hard_link() {
+    let work = tempfile::tempdir().unwrap();
+    let input = work.path().join("texts.parquet");
+    data::write_embeddings_parquet(&input, &["a", "b"], &[1.0, 2.0, 3.0, 4.0], 2).unwrap();
+    let original = std::fs::read(&input).unwrap();
+    let symlink = work.path().join("link.parquet");
+    std::os::unix::fs::symlink(&input, &symlink).unwrap();
+    let hard = work.path().join("hard.parquet");
+    std::fs::hard_link(&input, &hard).unwrap();
+    let dotted = work.path().join(".").join("texts.parquet");
+    for output in [&input, &dotted, &symlink, &hard] {
+        let out = encode(
+            UNLOADABLE,
+            &input,
+            output,
+            &["--column", "text"],
+            CLOSED,
+            work.path(),
+        );
+        assert_fails_with(&out, &["--output", "same file as --input", "texts.parquet"]);
+    }
+    assert_eq!(
+        std::fs::read(&input).unwrap(),
+        original,
+        "the input changed"
+    );
+}
+
+#[test]
+fn encode_checks_the_output_folder_before_loading_the_model() {
+    let work = tempfile::tempdir().unwrap();
+    let input = work.path().join("in.txt");
+    std::fs::write(&input, "hello world\n").unwrap();
+    let missing = work.path().join("no/such/out.npy");
+    let out = encode(UNLOADABLE, &input, &missing, &[], CLOSED, work.path());
+    assert_fails_with(&out, &["--output", "no/such", "does not exist"]);
+    // /proc takes no new files, not even from root (tests may run as root, so no chmod).
+    let out = encode(
+        UNLOADABLE,
+        &input,
+        Path::new("/proc/out.npy"),
+        &[],
+        CLOSED,
+        work.path(),
+    );
+    assert_fails_with(&out, &["--output", "/proc", "not writable"]);
+    let out = encode(UNLOADABLE, &input, work.path(), &[], CLOSED, work.path());
+    assert_fails_with(&out, &["must end in .npy"]);
+    let folder = work.path().join("folder.npy");
+    std::fs::create_dir(&folder).unwrap();
+    let out = encode(UNLOADABLE, &input, &folder, &[], CLOSED, work.path());
+    assert_fails_with(&out, &["--output", "folder.npy", "is a folder"]);
+}
+
+#[test]
+fn zero_or_huge_threads_and_zero_batch_size_name_the_flag() {
+    let work = tempfile::tempdir().unwrap();
+    let input = work.path().join("in.txt");
+    std::fs::write(&input, "hello world\n").unwrap();
+    let output = work.path().join("out.npy");
+    for (flag, value) in [
+        ("--threads", "0"),
+        ("--threads", "3000000000"),
+        ("--batch-size", "0"),
+    ] {
+        let out = encode(
+            UNLOADABLE,
+            &input,
+            &output,
+            &[flag, value],
+            CLOSED,
+            work.path(),
+        );
+        assert_fails_with(&out, &[flag, value]);
+        let args = ["eval", "--model", UNLOADABLE, flag, value];
+        assert_fails_with(&train_cli(&args, CLOSED, work.path()), &[flag, value]);
+    }
+    assert!(!output.exists());
+}

@@ -120,3 +120,48 @@ fn encode_text_lines_to_npy_and_parquet_column_to_parquet() {
         "rows keep input order"
     );
 }
+
+/// The SNLI-validation retrieval task (premises as queries, all hypotheses as the corpus)
+/// with all-MiniLM-L6-v2 gives sentence-transformers' InformationRetrievalEvaluator metrics.
+/// Reference: tests/fixtures/nli_retrieval_minilm.json, made by make_nli_retrieval_fixture.py
+/// (sentence-transformers 6.2.0, torch 2.11.0, CPU fp32).
+#[test]
+fn eval_retrieval_on_snli_matches_sentence_transformers() {
+    let fixture: serde_json::Value =
+        serde_json::from_str(include_str!("fixtures/nli_retrieval_minilm.json")).unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let args = [
+        "eval",
+        "--model",
+        "sentence-transformers/all-MiniLM-L6-v2",
+        "--task",
+        "retrieval",
+        "--dataset",
+        "snli",
+        "--split",
+        "validation",
+        "--json",
+        "--device",
+        "cpu",
+    ];
+    let out = train_cli(&args, &endpoint(), home.path());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let ours: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&out.stdout).expect("one JSON object on stdout");
+    let reference = fixture["metrics"].as_object().unwrap();
+    let mut keys: Vec<&String> = ours.keys().collect();
+    let mut expected: Vec<&String> = reference.keys().collect();
+    keys.sort();
+    expected.sort();
+    assert_eq!(
+        keys, expected,
+        "metric keys differ from sentence-transformers'"
+    );
+    for (key, value) in reference {
+        let (a, b) = (ours[key].as_f64().unwrap(), value.as_f64().unwrap());
+        assert!(
+            (a - b).abs() <= 1e-4,
+            "{key}: ours {a}, sentence-transformers {b}"
+        );
+    }
+}

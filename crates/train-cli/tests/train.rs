@@ -11,11 +11,11 @@ use common::{assert_fails_with, endpoint, stderr, train_cli};
 use model::SentenceTransformer;
 
 fn tiny_model(dir: &Path) -> PathBuf {
-    test_support::tiny::tiny_bert(dir)
+    model::testing::tiny_bert(dir, &test_support::WORDS, 3).unwrap()
 }
 
 fn pairs_jsonl(dir: &Path, rows: usize) -> PathBuf {
-    test_support::tiny::pairs_jsonl(dir, rows)
+    test_support::pairs_jsonl(dir, rows)
 }
 
 fn write_config(dir: &Path, name: &str, model: &Path, data: &Path, extra: &str) -> PathBuf {
@@ -179,6 +179,8 @@ fn a_run_killed_mid_way_and_resumed_ends_with_the_uninterrupted_weights() {
         !killed.join("README.md").exists(),
         "the run finished before it was killed; the test did not test resuming"
     );
+    // The killed run's lock file stays; the kernel released its flock, so it is taken over.
+    assert!(killed.join(".train.lock").is_file(), "no lock file left");
 
     let stdout = run_ok(
         &[
@@ -193,6 +195,10 @@ fn a_run_killed_mid_way_and_resumed_ends_with_the_uninterrupted_weights() {
         dir.path(),
     );
     assert_eq!(steps(&stdout), steps(&straight_stdout), "{stdout}");
+    assert!(
+        !killed.join(".train.lock").exists(),
+        "the lock outlived the run"
+    );
     let a = std::fs::read(straight.join("model.safetensors")).unwrap();
     let b = std::fs::read(killed.join("model.safetensors")).unwrap();
     assert!(a == b, "resumed weights differ from the uninterrupted run");
@@ -209,6 +215,172 @@ fn a_run_killed_mid_way_and_resumed_ends_with_the_uninterrupted_weights() {
     let mut sorted = steps.clone();
     sorted.dedup();
     assert_eq!(steps, sorted, "{metrics}");
+}
+
+/// `train-cli train -c CONFIG -o OUT EXTRA…` started in the background.
+fn spawn_train(config: &Path, out: &Path, extra: &[&str], hf_home: &Path) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_train-cli"))
+        .args(["train", "-c", config.to_str().unwrap()])
+        .args(["-o", out.to_str().unwrap()])
+        .args(extra)
+        .env("HF_HOME", hf_home)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn a_second_run_on_a_running_output_folder_fails_naming_the_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_model(dir.path());
+    let data = pairs_jsonl(dir.path(), 240);
+    let config = write_config(dir.path(), "long.toml", &model, &data, "save_steps = 0");
+    let out_dir = dir.path().join("shared");
+    let mut first = spawn_train(&config, &out_dir, &["--epochs", "300"], dir.path());
+    let lock = out_dir.join(".train.lock");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let owner = loop {
+        let text = std::fs::read_to_string(&lock).unwrap_or_default();
+        if let Ok(owner) = serde_json::from_str::<trainer::LockOwner>(&text) {
+            break owner;
+        }
+        assert!(Instant::now() < deadline, "no lock within 2 minutes");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(owner.pid, first.id());
+
+    let config = config.to_str().unwrap();
+    // (A few steps only: without the lock it would train alongside the first run.)
+    let out = out_dir.to_str().unwrap();
+    let second = train_cli(
+        &["train", "-c", config, "-o", out, "--max-steps", "2"],
+        "http://127.0.0.1:9",
+        dir.path(),
+    );
+    let still_running = first.try_wait().unwrap().is_none();
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert!(
+        still_running,
+        "the first run ended before the second one started"
+    );
+    assert_fails_with(
+        &second,
+        &[
+            "output.dir is in use by another run",
+            &format!(
+                "pid {} on host {} since {}",
+                owner.pid, owner.host, owner.started
+            ),
+            &lock.display().to_string(),
+        ],
+    );
+}
+
+/// Every file under `dir` with its bytes, sorted by path.
+fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(snapshot(&path));
+        } else {
+            files.push((path.clone(), std::fs::read(&path).unwrap()));
+        }
+    }
+    files.sort();
+    files
+}
+
+#[test]
+fn resuming_with_another_batch_size_is_refused_and_changes_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_model(dir.path());
+    let data = pairs_jsonl(dir.path(), 64);
+    let config = write_config(
+        dir.path(),
+        "run.toml",
+        &model,
+        &data,
+        "save_steps = 3\nsave_total_limit = 2",
+    );
+    let (config, out_dir) = (config.to_str().unwrap(), dir.path().join("out"));
+    let out = out_dir.to_str().unwrap();
+    run_ok(&["train", "-c", config, "-o", out], dir.path());
+    let before = snapshot(&out_dir);
+
+    let resume = ["train", "-c", config, "-o", out, "--resume", "latest"];
+    let refused = train_cli(
+        &[&resume[..], &["--batch-size", "4"]].concat(),
+        "http://127.0.0.1:9",
+        dir.path(),
+    );
+    assert_fails_with(
+        &refused,
+        &[
+            "checkpoint-15",
+            "training.batch_size is 8 in the checkpoint, 4 now",
+        ],
+    );
+    assert!(
+        before == snapshot(&out_dir),
+        "a refused resume changed files"
+    );
+    // Logging is not part of the run's math: that change resumes.
+    run_ok(
+        &[&resume[..], &["--set", "output.logging_steps=1"]].concat(),
+        dir.path(),
+    );
+}
+
+#[test]
+fn output_dirs_that_are_not_a_runs_own_are_refused_before_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = pairs_jsonl(dir.path(), 16);
+    // A model that cannot load: the old behaviour fails there, before any write.
+    let config = write_config(
+        dir.path(),
+        "run.toml",
+        &dir.path().join("no-such-model"),
+        &data,
+        "",
+    );
+    let foreign = dir.path().join("mine");
+    std::fs::create_dir(&foreign).unwrap();
+    std::fs::write(foreign.join("notes.txt"), "keep me").unwrap();
+    let previous = dir.path().join("previous");
+    std::fs::create_dir(&previous).unwrap();
+    std::fs::write(previous.join("metrics.jsonl"), "").unwrap();
+    let run = |out: &str| {
+        // clap refuses `-o ""`; a config file or --set can still say it
+        let set_dir = format!("output.dir={}", toml::Value::String(out.into()));
+        Command::new(env!("CARGO_BIN_EXE_train-cli"))
+            .args(["train", "-c", config.to_str().unwrap(), "--set", &set_dir])
+            .current_dir(dir.path())
+            .env("HF_ENDPOINT", "http://127.0.0.1:9")
+            .env("HF_HOME", dir.path().join("hf"))
+            .output()
+            .unwrap()
+    };
+    assert_fails_with(&run(""), &["output.dir", "is empty"]);
+    assert_fails_with(&run("/"), &["output.dir", "filesystem root"]);
+    assert_fails_with(&run("."), &["output.dir", "current working directory"]);
+    assert_fails_with(
+        &run(foreign.to_str().unwrap()),
+        &["output.dir", "mine is not empty", "notes.txt"],
+    );
+    let accepted = run(previous.to_str().unwrap());
+    assert_fails_with(&accepted, &["no-such-model"]);
+    assert!(
+        !stderr(&accepted).contains("output.dir"),
+        "{}",
+        stderr(&accepted)
+    );
+    assert_eq!(
+        std::fs::read(foreign.join("notes.txt")).unwrap(),
+        b"keep me"
+    );
 }
 
 #[test]

@@ -8,15 +8,16 @@ use data::SamplerState;
 
 use crate::error::Result;
 
-/// Where the run is in its stream of micro-batches, and the current epoch's batches.
+/// Where the run is in its stream of micro-batches (of type `B`: row indices, or scheduled
+/// batches of several datasets), and the current epoch's batches.
 #[derive(Debug, Clone)]
-pub struct StepBatches {
+pub struct StepBatches<B = Vec<usize>> {
     accumulation: usize,
     position: SamplerState,
-    current: Option<(u64, Vec<Vec<usize>>)>,
+    current: Option<(u64, Vec<B>)>,
 }
 
-impl StepBatches {
+impl<B: Clone> StepBatches<B> {
     /// Continues from `position` (`SamplerState::default()` for a fresh run).
     pub fn new(accumulation: usize, position: SamplerState) -> Self {
         Self {
@@ -35,8 +36,8 @@ impl StepBatches {
     /// batches (called once per epoch); `None` when an epoch has none.
     pub fn next_step(
         &mut self,
-        mut epoch_batches: impl FnMut(u64) -> Result<Vec<Vec<usize>>>,
-    ) -> Result<Option<Vec<Vec<usize>>>> {
+        mut epoch_batches: impl FnMut(u64) -> Result<Vec<B>>,
+    ) -> Result<Option<Vec<B>>> {
         for _ in 0..2 {
             let epoch = self.position.epoch;
             if self.current.as_ref().is_none_or(|(e, _)| *e != epoch) {
@@ -87,7 +88,7 @@ mod tests {
 
     #[test]
     fn steps_group_micro_batches_within_an_epoch() {
-        let mut s = StepBatches::new(2, SamplerState::default());
+        let mut s = StepBatches::<Vec<usize>>::new(2, SamplerState::default());
         let steps: Vec<Vec<Vec<usize>>> = (0..4)
             .map(|_| s.next_step(epoch).unwrap().unwrap())
             .collect();
@@ -105,15 +106,15 @@ mod tests {
 
     #[test]
     fn a_saved_position_continues_the_same_sequence() {
-        let mut a = StepBatches::new(3, SamplerState::default());
+        let mut a = StepBatches::<Vec<usize>>::new(3, SamplerState::default());
         let all: Vec<_> = (0..6)
             .map(|_| a.next_step(epoch).unwrap().unwrap())
             .collect();
-        let mut first = StepBatches::new(3, SamplerState::default());
+        let mut first = StepBatches::<Vec<usize>>::new(3, SamplerState::default());
         for _ in 0..3 {
             first.next_step(epoch).unwrap();
         }
-        let mut resumed = StepBatches::new(3, first.position());
+        let mut resumed = StepBatches::<Vec<usize>>::new(3, first.position());
         let rest: Vec<_> = (0..3)
             .map(|_| resumed.next_step(epoch).unwrap().unwrap())
             .collect();
@@ -130,7 +131,7 @@ mod tests {
             },
         );
         assert_eq!(s.next_step(epoch).unwrap(), Some(vec![vec![100]]));
-        let mut empty = StepBatches::new(1, SamplerState::default());
+        let mut empty = StepBatches::<Vec<usize>>::new(1, SamplerState::default());
         assert_eq!(empty.next_step(|_| Ok(Vec::new())).unwrap(), None);
     }
 }

@@ -28,6 +28,11 @@ pub fn check_loss_fits_data(loss: &dyn Loss, set: &TrainingSet) -> Result<()> {
         {
             Ok(())
         }
+        (TargetKind::Class { num_labels }, _)
+            if TargetKind::Class { num_labels } == TargetKind::ANY_CLASS =>
+        {
+            Err(mismatch("an integer class label per row"))
+        }
         (TargetKind::Class { num_labels }, _) => {
             Err(mismatch(&format!("class labels in 0..{num_labels}")))
         }

@@ -9,6 +9,7 @@ use model::DeviceChoice;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::evaluator_config::{EvaluatorConfig, StsEvaluatorConfig};
 
 /// The configuration `cargo run -p train-cli -- --epochs 1` runs when no `--config` is given.
 pub const DEFAULT_CONFIG_TOML: &str = include_str!("../../../configs/default.toml");
@@ -17,8 +18,13 @@ pub const DEFAULT_CONFIG_TOML: &str = include_str!("../../../configs/default.tom
 #[serde(default, deny_unknown_fields)]
 pub struct TrainConfig {
     pub model: ModelConfig,
+    /// The training data of a one-dataset run (with `loss`); see `datasets` for several.
     pub data: DataConfig,
     pub loss: LossConfig,
+    /// Several training datasets, each with its own loss (`[[datasets]]`; then `[data]` and
+    /// `[loss]` stay unset). Every batch comes from one dataset; `training.multi_dataset_sampling`
+    /// orders them.
+    pub datasets: Vec<DatasetConfig>,
     pub training: TrainingConfig,
     pub evaluation: EvaluationConfig,
     pub output: OutputConfig,
@@ -38,6 +44,26 @@ impl Default for ModelConfig {
             base: "sentence-transformers/all-MiniLM-L6-v2".into(),
         }
     }
+}
+
+/// One training dataset and the loss it trains with; both are required.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetConfig {
+    /// Names the dataset in logs and the model card (default: the dataset's last path part
+    /// and the split, `mnli-train`).
+    #[serde(default)]
+    pub name: Option<String>,
+    pub data: DataConfig,
+    pub loss: LossConfig,
+}
+
+/// A training dataset as the trainer sees it: `[data]` + `[loss]`, or one `[[datasets]]` entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainingDataset<'a> {
+    pub name: String,
+    pub data: &'a DataConfig,
+    pub loss: &'a LossConfig,
 }
 
 /// How the training rows are built from the dataset.
@@ -121,6 +147,10 @@ pub enum BatchSampler {
     Sequential,
     /// Shuffle, but never the same text twice in a batch (in-batch negatives stay negatives).
     NoDuplicates,
+    /// Batches of labelled rows holding two or more rows of each label in them
+    /// (sentence-transformers' GROUP_BY_LABEL), for the batch triplet losses; the batch size
+    /// must be even and at least 4.
+    GroupByLabel,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -149,6 +179,10 @@ pub struct TrainingConfig {
     pub drop_last: bool,
     /// libtorch CPU threads (default: libtorch's choice).
     pub threads: Option<usize>,
+    /// With several `[[datasets]]`: `proportional` (every batch of every dataset once per
+    /// epoch, datasets in a seeded random order; sentence-transformers' default) or
+    /// `round_robin` (one batch of each in turn, until the smallest runs out).
+    pub multi_dataset_sampling: data::MultiDatasetSampling,
 }
 
 impl Default for TrainingConfig {
@@ -172,6 +206,7 @@ impl Default for TrainingConfig {
             group_by_length: false,
             drop_last: false,
             threads: None,
+            multi_dataset_sampling: data::MultiDatasetSampling::Proportional,
         }
     }
 }
@@ -207,67 +242,6 @@ impl Default for EvaluationConfig {
             )],
         }
     }
-}
-
-/// One evaluator, tagged by `type` (sentence-transformers' evaluator classes).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-pub enum EvaluatorConfig {
-    /// `EmbeddingSimilarityEvaluator`: Pearson and Spearman of similarities against gold scores.
-    EmbeddingSimilarity(StsEvaluatorConfig),
-}
-
-impl EvaluatorConfig {
-    /// The prefix of this evaluator's metric keys.
-    pub fn name(&self) -> String {
-        match self {
-            EvaluatorConfig::EmbeddingSimilarity(c) => c.name(),
-        }
-    }
-}
-
-/// Scored sentence pairs (STS-like parquet: sentence1, sentence2, score).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct StsEvaluatorConfig {
-    /// Metric key prefix (default: the dataset's last path part and the split, `stsb-validation`).
-    pub name: Option<String>,
-    /// A known hub dataset (glue/stsb) or a local parquet file.
-    pub dataset: String,
-    pub split: String,
-    /// The largest gold score (scores are divided by it).
-    pub score_max: f64,
-    /// Evaluate on the first this many pairs only.
-    pub max_pairs: Option<usize>,
-}
-
-impl Default for StsEvaluatorConfig {
-    fn default() -> Self {
-        Self {
-            name: None,
-            dataset: "glue/stsb".into(),
-            split: "validation".into(),
-            score_max: 5.0,
-            max_pairs: None,
-        }
-    }
-}
-
-impl StsEvaluatorConfig {
-    pub fn name(&self) -> String {
-        self.name
-            .clone()
-            .unwrap_or_else(|| default_evaluator_name(&self.dataset, &self.split))
-    }
-}
-
-/// `glue/stsb` + `validation` → `stsb-validation`; a file path gives its stem.
-fn default_evaluator_name(dataset: &str, split: &str) -> String {
-    let base = Path::new(dataset)
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| dataset.to_string());
-    format!("{base}-{split}")
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -379,21 +353,14 @@ impl TrainConfig {
         if !(t.max_grad_norm.is_finite() && t.max_grad_norm >= 0.0) {
             return Err("training.max_grad_norm must be ≥ 0".into());
         }
-        if t.threads == Some(0) {
-            return Err("training.threads must be at least 1".into());
+        if t.threads.is_some_and(|n| n == 0 || n > i32::MAX as usize) {
+            return Err(format!(
+                "training.threads must be between 1 and {}, got {}",
+                i32::MAX,
+                t.threads.unwrap_or_default()
+            ));
         }
-        if self.data.format == DataFormat::Columns && self.data.columns.is_none() {
-            return Err(
-                "data.format = \"columns\" needs data.columns, e.g. \"anchor=question,positive=answer\""
-                    .into(),
-            );
-        }
-        if self.data.max_rows == Some(0) {
-            return Err("data.max_rows must be at least 1".into());
-        }
-        if self.data.score_max.is_nan() || self.data.score_max <= 0.0 {
-            return Err("data.score_max must be positive".into());
-        }
+        self.validate_datasets()?;
         self.validate_evaluation()?;
         if self.output.logging_steps == 0 {
             return Err("output.logging_steps must be at least 1".into());
@@ -406,6 +373,56 @@ impl TrainConfig {
 }
 
 impl TrainConfig {
+    /// The training datasets: the `[[datasets]]` entries, or `[data]` with `[loss]`.
+    pub fn training_datasets(&self) -> Vec<TrainingDataset<'_>> {
+        if self.datasets.is_empty() {
+            return vec![TrainingDataset {
+                name: dataset_display_name(&self.data.dataset, &self.data.split),
+                data: &self.data,
+                loss: &self.loss,
+            }];
+        }
+        self.datasets
+            .iter()
+            .map(|d| TrainingDataset {
+                name: d
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| dataset_display_name(&d.data.dataset, &d.data.split)),
+                data: &d.data,
+                loss: &d.loss,
+            })
+            .collect()
+    }
+
+    fn validate_datasets(&self) -> std::result::Result<(), String> {
+        if !self.datasets.is_empty()
+            && (self.data != DataConfig::default() || self.loss != LossConfig::default())
+        {
+            return Err(
+                "give either [data] with [loss] or [[datasets]] entries (each with its own data \
+                 and loss), not both"
+                    .into(),
+            );
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, d) in self.training_datasets().iter().enumerate() {
+            let key = if self.datasets.is_empty() {
+                "data".to_string()
+            } else {
+                format!("datasets[{i}].data")
+            };
+            validate_data(d.data).map_err(|message| format!("{key}.{message}"))?;
+            if !names.insert(d.name.clone()) {
+                return Err(format!(
+                    "datasets[{i}]: another dataset is already named {:?}; give each a distinct name",
+                    d.name
+                ));
+            }
+        }
+        Ok(())
+    }
+
     fn validate_evaluation(&self) -> std::result::Result<(), String> {
         let e = &self.evaluation;
         if e.batch_size == 0 {
@@ -423,19 +440,38 @@ impl TrainConfig {
                     "{key}: another evaluator is already named {name:?}; give each a distinct name"
                 ));
             }
-            match evaluator {
-                EvaluatorConfig::EmbeddingSimilarity(c) => {
-                    if c.score_max.is_nan() || c.score_max <= 0.0 {
-                        return Err(format!("{key}.score_max must be positive"));
-                    }
-                    if c.max_pairs == Some(0) {
-                        return Err(format!("{key}.max_pairs must be at least 1"));
-                    }
-                }
-            }
+            evaluator
+                .validate()
+                .map_err(|message| format!("{key}.{message}"))?;
         }
         Ok(())
     }
+}
+
+/// Checks of one data section; the message starts with the field.
+fn validate_data(data: &DataConfig) -> std::result::Result<(), String> {
+    if data.format == DataFormat::Columns && data.columns.is_none() {
+        return Err(
+            "columns is needed with format = \"columns\", e.g. \"anchor=question,positive=answer\""
+                .into(),
+        );
+    }
+    if data.max_rows == Some(0) {
+        return Err("max_rows must be at least 1".into());
+    }
+    if data.score_max.is_nan() || data.score_max <= 0.0 {
+        return Err("score_max must be positive".into());
+    }
+    Ok(())
+}
+
+/// `glue/mnli` + `train` → `mnli-train`; a file path gives its stem.
+pub(crate) fn dataset_display_name(dataset: &str, split: &str) -> String {
+    let base = Path::new(dataset)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| dataset.to_string());
+    format!("{base}-{split}")
 }
 
 /// Sets `a.b.c = value` in a TOML table. The value is parsed as TOML (`5e-5`, `true`,

@@ -38,6 +38,29 @@ pub enum Error {
         epoch: u64,
         last_checkpoint: Option<PathBuf>,
     },
+    #[error(
+        "output.dir is in use by another run: {} (lock {}); wait for it to end or choose another \
+         output.dir",
+        owner
+            .as_ref()
+            .map_or_else(|| "a run that is still starting".into(), |o| o.to_string()),
+        lock.display()
+    )]
+    OutputInUse {
+        owner: Option<crate::output_lock::LockOwner>,
+        lock: PathBuf,
+    },
+    #[error(
+        "checkpoint {} was written with another config, and resuming would not continue that \
+         run: {}; undo these changes, or start a fresh run in another output.dir",
+        checkpoint.display(),
+        changes.join("; ")
+    )]
+    ResumeConfigChanged {
+        checkpoint: PathBuf,
+        /// `key is old in the checkpoint, new now`, one per changed key.
+        changes: Vec<String>,
+    },
     #[error(transparent)]
     TorchExt(#[from] torch_ext::Error),
     #[error("libtorch error while {context}")]

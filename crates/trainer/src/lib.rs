@@ -9,31 +9,44 @@ mod compat;
 mod config;
 mod dataset;
 mod error;
+mod evaluator_config;
 mod evaluators;
 mod grad_scaler;
 mod metrics;
 mod optimizer;
 mod output;
+mod output_dir;
+mod output_lock;
 mod plan;
 mod plot;
 mod progress;
+mod resume_check;
 mod schedule;
 mod train_data;
+mod train_sets;
 mod trainer;
 
 pub use batches::StepBatches;
 pub use callbacks::{Callback, ProgressCallback, StepReport, TracingCallback};
 pub use checkpoint::{list_checkpoints, BestEval, TrainerState};
 pub use config::{
-    BatchSampler, DataConfig, DataFormat, EvaluationConfig, EvaluatorConfig, ModelConfig,
-    NeutralChoice, OutputConfig, Precision, StsEvaluatorConfig, TrainConfig, TrainingConfig,
+    BatchSampler, DataConfig, DataFormat, DatasetConfig, EvaluationConfig, ModelConfig,
+    NeutralChoice, OutputConfig, Precision, TrainConfig, TrainingConfig, TrainingDataset,
     DEFAULT_CONFIG_TOML,
 };
 pub use dataset::{load_training_set, resolve_dataset_file};
 pub use error::{Error, Result};
-pub use evaluators::{EvalReport, Evaluator, EvaluatorSet, SelectionMetric, StsEvaluator};
+pub use evaluator_config::{
+    EvaluatorConfig, RetrievalEvaluatorConfig, RetrievalSource, StsEvaluatorConfig,
+    TaskEvaluatorConfig,
+};
+pub use evaluators::{
+    build as build_evaluator, BinaryEvaluator, EvalReport, Evaluator, EvaluatorSet,
+    ParaphraseEvaluator, RetrievalEvaluator, SelectionMetric, StsEvaluator, TripletEvaluator,
+};
 pub use metrics::MetricsRecord;
 pub use optimizer::{AdamW, AdamWSettings};
+pub use output_lock::LockOwner;
 pub use plan::StepPlan;
 pub use schedule::linear_warmup_decay;
 pub use trainer::{checkpoint_path, train, Resume, TrainOutcome, Trainer};

@@ -18,7 +18,7 @@ pub(crate) struct OutputParts<'a> {
     pub dir: &'a Path,
     pub model: &'a model::SentenceTransformer,
     pub loss_vars: &'a nn::VarStore,
-    pub loss_name: &'a str,
+    pub sets: &'a crate::train_sets::TrainSets,
     pub config: &'a TrainConfig,
     pub config_toml: &'a str,
     pub base_dir: &'a Path,
@@ -26,7 +26,6 @@ pub(crate) struct OutputParts<'a> {
     /// The metric the plot draws (best-model selection's).
     pub selection: Option<&'a SelectionMetric>,
     pub metrics: &'a [MetricsRecord],
-    pub examples: usize,
 }
 
 pub(crate) fn write_output(parts: &OutputParts<'_>) -> Result<()> {
@@ -98,7 +97,8 @@ fn model_card(parts: &OutputParts<'_>) -> String {
         card,
         "---\nlibrary_name: sentence-transformers\npipeline_tag: sentence-similarity\ntags:\n- sentence-transformers\n- sentence-similarity\n- feature-extraction\nbase_model: {base}\n---\n"
     );
-    let _ = writeln!(card, "# {base} fine-tuned with {}\n", parts.loss_name);
+    let losses: Vec<&str> = parts.sets.iter().map(|s| s.loss.name()).collect();
+    let _ = writeln!(card, "# {base} fine-tuned with {}\n", losses.join(" and "));
     let _ = writeln!(
         card,
         "A sentence-transformers model trained with sentence-rs from [{base}]({}): it maps \
@@ -115,25 +115,11 @@ fn model_card(parts: &OutputParts<'_>) -> String {
         "## Usage\n\n```python\nfrom sentence_transformers import SentenceTransformer\n\nmodel = SentenceTransformer(\"{}\")\nembeddings = model.encode([\"A man is eating food.\", \"A man is eating a piece of bread.\"])\n```\n",
         parts.dir.display()
     );
-    let _ = writeln!(card, "## Training data\n");
-    let _ = writeln!(
-        card,
-        "- dataset: `{}` (split `{}`), as {:?}{}\n- training examples: {}\n",
-        c.data.dataset,
-        c.data.split,
-        c.data.format,
-        c.data
-            .max_rows
-            .map(|n| format!(", max_rows {n}"))
-            .unwrap_or_default(),
-        parts.examples
-    );
+    training_data(&mut card, parts);
     let _ = writeln!(card, "## Training\n");
     let _ = writeln!(
         card,
-        "| hyperparameter | value |\n|---|---|\n| loss | {} (`{}`) |\n| epochs | {} |\n| steps | {} |\n| batch size | {} |\n| gradient accumulation | {} |\n| learning rate | {} |\n| warm-up steps | {} |\n| weight decay | {} |\n| max grad norm | {} |\n| batch sampler | {:?} |\n| precision | {:?} |\n| seed | {} |\n",
-        parts.loss_name,
-        serde_json::to_string(&c.loss).unwrap_or_default(),
+        "| hyperparameter | value |\n|---|---|\n| epochs | {} |\n| steps | {} |\n| batch size | {} |\n| gradient accumulation | {} |\n| learning rate | {} |\n| warm-up steps | {} |\n| weight decay | {} |\n| max grad norm | {} |\n| batch sampler | {:?} |\n| precision | {:?} |\n| seed | {} |\n",
         t.epochs,
         o.steps,
         t.batch_size,
@@ -155,6 +141,32 @@ fn model_card(parts: &OutputParts<'_>) -> String {
     );
     evaluation_tables(&mut card, &o.before, &o.after);
     card
+}
+
+/// Each dataset with its loss and row count.
+fn training_data(card: &mut String, parts: &OutputParts<'_>) {
+    let _ = writeln!(card, "## Training data\n");
+    let _ = writeln!(card, "| dataset | rows | loss |\n|---|---|---|");
+    for set in parts.sets.iter() {
+        let _ = writeln!(
+            card,
+            "| {}: {} | {} | {} (`{}`) |",
+            set.name,
+            set.description,
+            set.data.len(),
+            set.loss.name(),
+            set.loss_json
+        );
+    }
+    if parts.sets.iter().count() > 1 {
+        let _ = writeln!(
+            card,
+            "\nEvery batch comes from one dataset; batches are interleaved {:?} \
+             (`training.multi_dataset_sampling`).",
+            parts.config.training.multi_dataset_sampling
+        );
+    }
+    let _ = writeln!(card, "\nTraining examples: {}.\n", parts.sets.examples());
 }
 
 /// One table per evaluator: each metric of the base model and of the saved model.

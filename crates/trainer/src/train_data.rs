@@ -1,6 +1,6 @@
 //! The training rows of a run, tokenised once, and how they become batches and tensors.
 
-use data::{EpochSampler, TargetColumn, TrainingSet};
+use data::{EpochSampler, GroupByLabelSampler, TargetColumn, TrainingSet};
 use losses::Targets;
 use model::{SentenceTransformer, TokenBatch, TokenizedText};
 use tch::{Device, Kind, Tensor};
@@ -60,6 +60,12 @@ impl TrainData {
     /// Epoch `epoch`'s batches of row indices: a pure function of the config's seed and the
     /// epoch, so a resumed run sees the same batches.
     pub fn epoch_batches(&self, t: &TrainingConfig, epoch: u64) -> Result<Vec<Vec<usize>>> {
+        if t.batch_sampler == BatchSampler::GroupByLabel {
+            let sampler =
+                GroupByLabelSampler::from_target(self.set.target(), t.batch_size, t.seed)?
+                    .drop_last(t.drop_last);
+            return Ok(sampler.epoch_batches(epoch));
+        }
         let texts: Vec<Vec<&str>> = if t.batch_sampler == BatchSampler::NoDuplicates {
             (0..self.set.len()).map(|i| self.set.row_texts(i)).collect()
         } else {

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use losses::Loss;
+use data::ScheduledBatch;
 use model::SentenceTransformer;
 use tch::{nn, Device, Kind};
 use tracing::{info, warn};
@@ -27,9 +27,10 @@ use crate::evaluators::{EvalReport, EvaluatorSet};
 use crate::grad_scaler::GradScaler;
 use crate::metrics::{MetricsLog, MetricsRecord};
 use crate::optimizer::{AdamW, AdamWSettings};
+use crate::output_lock::OutputLock;
 use crate::plan::StepPlan;
 use crate::schedule::linear_warmup_decay;
-use crate::train_data::TrainData;
+use crate::train_sets::{load_rows, TrainSets};
 
 /// Where a run starts.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -95,16 +96,15 @@ impl Throughput {
 pub struct Trainer<'c> {
     config: &'c TrainConfig,
     config_toml: String,
-    data: TrainData,
+    sets: TrainSets,
     model: SentenceTransformer,
     base_dir: PathBuf,
     loss_vars: nn::VarStore,
-    loss: Box<dyn Loss>,
     device: Device,
     autocast: Option<Kind>,
     evaluators: EvaluatorSet,
     plan: StepPlan,
-    batches: StepBatches,
+    batches: StepBatches<ScheduledBatch>,
     optimizer: AdamW,
     state: TrainerState,
     resumed_from: Option<PathBuf>,
@@ -115,6 +115,8 @@ pub struct Trainer<'c> {
     throughput: Throughput,
     before: Vec<EvalReport>,
     last_eval: Option<(u64, Vec<EvalReport>)>,
+    /// `output.dir/.train.lock`, from the first write to the end (dropped last).
+    output_lock: Option<OutputLock>,
 }
 
 impl<'c> Trainer<'c> {
@@ -131,6 +133,7 @@ impl<'c> Trainer<'c> {
         client: &hub::HubClient,
         custom: Vec<Box<dyn crate::Evaluator>>,
     ) -> Result<Self> {
+        crate::output_dir::check_output_dir(&config.output.dir)?;
         let t = &config.training;
         if let Some(threads) = t.threads {
             tch::set_num_threads(threads as i32);
@@ -140,7 +143,7 @@ impl<'c> Trainer<'c> {
 
         // Data and evaluation first: a missing file or a split without labels fails before
         // the (slower) model load.
-        let set = crate::dataset::load_training_set(client, &config.data, t.seed)?;
+        let rows = load_rows(client, config)?;
         let evaluators = EvaluatorSet::from_config(client, &config.evaluation, custom)?;
         let base_dir = hub::resolve_model(client, &config.model.base)?;
         let model_dir = match &resumed_from {
@@ -151,24 +154,19 @@ impl<'c> Trainer<'c> {
 
         tch::manual_seed(t.seed as i64);
         let loss_vars = nn::VarStore::new(device);
-        let loss = config
-            .loss
-            .build(&loss_vars.root(), model.embedding_dimension())?;
-        crate::compat::check_loss_fits_data(loss.as_ref(), &set)?;
-        let data = TrainData::new(set, &model)?;
+        let sets = TrainSets::new(config, rows, &model, &loss_vars)?;
         let plan = StepPlan::new(t.epochs, t.max_steps, t.gradient_accumulation_steps, |e| {
-            Ok(data.epoch_batches(t, e)?.len())
+            Ok(sets.epoch_schedule(t, e)?.len())
         })?;
         let optimizer = build_optimizer(config, &model, &loss_vars);
         let use_fp16 = t.precision == Precision::Fp16 && device.is_cuda();
         let mut trainer = Self {
             config,
             config_toml: config.to_toml()?,
-            data,
+            sets,
             model,
             base_dir,
             loss_vars,
-            loss,
             device,
             autocast: autocast_kind(t.precision, use_fp16),
             evaluators,
@@ -196,6 +194,7 @@ impl<'c> Trainer<'c> {
             },
             before: Vec::new(),
             last_eval: None,
+            output_lock: None,
         };
         if let Some(dir) = resumed_from {
             trainer.restore(&dir)?;
@@ -206,6 +205,7 @@ impl<'c> Trainer<'c> {
     /// Continues from a checkpoint: weights were loaded already; here the optimizer, the loss
     /// parameters and the position.
     fn restore(&mut self, dir: &Path) -> Result<()> {
+        crate::resume_check::check_resume_config(dir, &self.config_toml)?;
         let t = &self.config.training;
         let mut state = checkpoint::read_state(dir)?;
         if state.seed != t.seed {
@@ -281,7 +281,8 @@ impl<'c> Trainer<'c> {
         self.finish()
     }
 
-    /// Opens the metrics log (the first write of the run) and scores the base model.
+    /// Locks the output folder, opens the metrics log (the first writes of the run) and scores
+    /// the base model.
     fn begin(&mut self) -> Result<()> {
         if self.config.output.load_best && self.evaluators.is_empty() {
             return Err(Error::Config {
@@ -292,6 +293,7 @@ impl<'c> Trainer<'c> {
         }
         let out_dir = &self.config.output.dir;
         std::fs::create_dir_all(out_dir).map_err(io_error(out_dir))?;
+        self.output_lock = Some(OutputLock::acquire(out_dir)?);
         let resume_step = self.resumed_from.as_ref().map(|_| self.state.global_step);
         self.metrics = Some(MetricsLog::open(
             &out_dir.join("metrics.jsonl"),
@@ -311,10 +313,10 @@ impl<'c> Trainer<'c> {
     /// update.
     pub fn train_step(&mut self) -> Result<StepReport> {
         let t = &self.config.training;
-        let data = &self.data;
+        let sets = &self.sets;
         let micro_batches = self
             .batches
-            .next_step(|epoch| data.epoch_batches(t, epoch))?
+            .next_step(|epoch| sets.epoch_schedule(t, epoch))?
             .ok_or_else(|| Error::Dataset("the sampler ran out of batches".into()))?;
         let loss = self.accumulate_gradients(&micro_batches)?;
         let (learning_rate, grad_norm) = self.apply_gradients()?;
@@ -322,7 +324,7 @@ impl<'c> Trainer<'c> {
         let position = self.batches.position();
         self.state.epoch = position.epoch;
         self.state.batches_done = position.batches_done;
-        let examples = micro_batches.iter().map(Vec::len).sum();
+        let examples = micro_batches.iter().map(|b| b.indices.len()).sum();
         self.throughput.examples += examples;
         Ok(StepReport {
             step: self.state.global_step,
@@ -335,16 +337,19 @@ impl<'c> Trainer<'c> {
 
     /// Forward and backward of each micro-batch; gradients add up in the parameters.
     /// Returns the step's mean loss.
-    fn accumulate_gradients(&mut self, micro_batches: &[Vec<usize>]) -> Result<f64> {
+    fn accumulate_gradients(&mut self, micro_batches: &[ScheduledBatch]) -> Result<f64> {
         let seed = self.config.training.seed;
         let loss_scale = self.state.scaler.map_or(1.0, |s| s.scale);
         let share = 1.0 / micro_batches.len() as f64;
         let mut step_loss = 0.0;
-        for (micro, indices) in micro_batches.iter().enumerate() {
+        for (micro, scheduled) in micro_batches.iter().enumerate() {
             tch::manual_seed(step_seed(seed, self.state.global_step, micro));
-            let batch = self.data.micro_batch(&self.model, indices, self.device)?;
-            let targets = batch.targets(self.data.set().target());
-            let (model, loss) = (&self.model, &self.loss);
+            let set = self.sets.get(scheduled.dataset)?;
+            let batch = set
+                .data
+                .micro_batch(&self.model, &scheduled.indices, self.device)?;
+            let targets = batch.targets(set.data.set().target());
+            let (model, loss) = (&self.model, &set.loss);
             let value = torch_ext::autocast(self.device, self.autocast, || {
                 loss.forward_backward(model, &batch.columns, targets, loss_scale * share)
             })??;
@@ -521,14 +526,13 @@ impl<'c> Trainer<'c> {
             dir: &self.config.output.dir,
             model: &self.model,
             loss_vars: &self.loss_vars,
-            loss_name: self.loss.name(),
+            sets: &self.sets,
             config: self.config,
             config_toml: &self.config_toml,
             base_dir: &self.base_dir,
             outcome: &outcome,
             selection: self.evaluators.selection(),
             metrics: records,
-            examples: self.data.len(),
         })?;
         let best_dir = self.config.output.dir.join(BEST_MODEL_DIR);
         if best_dir.exists() {
@@ -580,7 +584,7 @@ impl<'c> Trainer<'c> {
             output_dir: self.config.output.dir.clone(),
             steps: self.state.global_step,
             total_steps: self.plan.total_steps(),
-            examples: self.data.len(),
+            examples: self.sets.examples(),
             before: self.before.clone(),
             after,
             best: self.state.best.clone(),

@@ -3,18 +3,23 @@
 //! a tiny random BERT and a JSONL file made in code.
 
 use std::cell::RefCell;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use eval::MetricValues;
 use model::SentenceTransformer;
-use test_support::tiny::{pairs_jsonl, tiny_bert};
+use test_support::pairs_jsonl;
 use trainer::{
     list_checkpoints, Callback, EvalReport, Evaluator, EvaluatorSet, MetricsRecord, Resume,
     StepReport, TrainConfig, Trainer, TrainerState,
 };
+
+/// The tiny random BERT the tests train (seed 3).
+fn tiny_bert(dir: &Path) -> PathBuf {
+    model::testing::tiny_bert(dir, &test_support::WORDS, 3).unwrap()
+}
 
 /// libtorch's random generator is global to the process: tests that seed it and draw from it
 /// (model initialisation, dropout) run one at a time, or their draws interleave.
@@ -328,6 +333,56 @@ fn a_stopped_run_resumes_to_the_uninterrupted_weights_without_duplicate_records(
     );
     let steps = metric_steps(&split.path().join("out"), "train");
     assert_eq!(steps, metric_steps(&whole.path().join("out"), "train"));
+}
+
+/// Starts a second run on the same config (so the same output folder) once the first begins.
+struct SecondRun {
+    config: TrainConfig,
+    client_dir: std::path::PathBuf,
+    error: Rc<RefCell<Option<String>>>,
+}
+
+impl Callback for SecondRun {
+    fn on_train_begin(&mut self, _: &TrainerState) {
+        let client = offline_client(&self.client_dir);
+        let message = match Trainer::new(&self.config, Resume::Fresh, &client) {
+            Ok(second) => match second.run(&AtomicBool::new(false)) {
+                Ok(_) => "the second run succeeded".into(),
+                Err(e) => e.to_string(),
+            },
+            Err(e) => e.to_string(),
+        };
+        *self.error.borrow_mut() = Some(message);
+    }
+}
+
+#[test]
+fn a_second_trainer_on_a_running_output_folder_is_refused() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let client = offline_client(dir.path());
+    let cfg = config(dir.path(), 16, &[("training.max_steps", "2")]);
+    let error = Rc::new(RefCell::new(None));
+    let mut first = Trainer::new(&cfg, Resume::Fresh, &client).unwrap();
+    first.add_callback(Box::new(SecondRun {
+        config: cfg.clone(),
+        client_dir: dir.path().to_path_buf(),
+        error: Rc::clone(&error),
+    }));
+    first.run(&AtomicBool::new(false)).unwrap();
+
+    let lock = dir.path().join("out/.train.lock");
+    let error = error.borrow().clone().expect("the second run was started");
+    for needle in [
+        "output.dir is in use by another run",
+        &format!("pid {}", std::process::id()),
+        &lock.display().to_string(),
+    ] {
+        assert!(error.contains(needle), "{needle:?} missing from: {error}");
+    }
+    assert!(!lock.exists(), "the lock is removed when the run ends");
+    let again = Trainer::new(&cfg, Resume::Fresh, &client).unwrap();
+    again.run(&AtomicBool::new(false)).unwrap();
 }
 
 #[test]

@@ -2,15 +2,25 @@
 //! (sentence-transformers' `SentenceEvaluator`); the trainer, metrics.jsonl, best-model
 //! selection, the plot, the model card and the CLI read only those.
 
+mod binary;
+mod embed;
+mod paraphrase;
+mod retrieval;
 mod sts;
+mod triplet;
 
 use eval::MetricValues;
 use model::SentenceTransformer;
 
+pub use binary::BinaryEvaluator;
+pub use paraphrase::ParaphraseEvaluator;
+pub use retrieval::RetrievalEvaluator;
 pub use sts::StsEvaluator;
+pub use triplet::TripletEvaluator;
 
-use crate::config::{EvaluationConfig, EvaluatorConfig};
+use crate::config::EvaluationConfig;
 use crate::error::{Error, Result};
+use crate::evaluator_config::EvaluatorConfig;
 
 /// An evaluation run on the model while (and after) training.
 pub trait Evaluator {
@@ -144,9 +154,14 @@ impl EvaluatorSet {
     }
 }
 
-fn build(client: &hub::HubClient, config: &EvaluatorConfig) -> Result<Box<dyn Evaluator>> {
+/// The evaluator `config` describes, its data loaded and checked (no model needed yet).
+pub fn build(client: &hub::HubClient, config: &EvaluatorConfig) -> Result<Box<dyn Evaluator>> {
     Ok(match config {
         EvaluatorConfig::EmbeddingSimilarity(c) => Box::new(StsEvaluator::load(client, c)?),
+        EvaluatorConfig::InformationRetrieval(c) => Box::new(RetrievalEvaluator::load(client, c)?),
+        EvaluatorConfig::BinaryClassification(c) => Box::new(BinaryEvaluator::load(client, c)?),
+        EvaluatorConfig::Triplet(c) => Box::new(TripletEvaluator::load(client, c)?),
+        EvaluatorConfig::ParaphraseMining(c) => Box::new(ParaphraseEvaluator::load(client, c)?),
     })
 }
 

@@ -7,8 +7,8 @@ use eval::{
 use model::{EncodeOptions, SentenceTransformer};
 
 use super::Evaluator;
-use crate::config::StsEvaluatorConfig;
 use crate::error::Result;
+use crate::evaluator_config::StsEvaluatorConfig;
 
 /// Sentence pairs with gold scores in `[0, 1]`.
 #[derive(Debug, Clone)]

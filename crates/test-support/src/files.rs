@@ -1,0 +1,26 @@
+//! Small training files made in code.
+
+use std::path::{Path, PathBuf};
+
+/// Words the tiny test models know (`model::testing::tiny_bert(dir, &WORDS, seed)`); the
+/// files here are made of them.
+pub const WORDS: [&str; 24] = [
+    "the", "a", "cat", "dog", "sits", "runs", "on", "mat", "big", "small", "red", "house", "tree",
+    "and", "is", ".", "bird", "sings", "car", "drives", "fast", "slow", "green", "blue",
+];
+
+/// `rows` (anchor, positive) pairs of distinct word sequences as JSONL with the keys
+/// `question` and `answer`, at `dir/pairs.jsonl`.
+pub fn pairs_jsonl(dir: &Path, rows: usize) -> PathBuf {
+    let word = |i: usize| WORDS[i % WORDS.len()];
+    let mut text = String::new();
+    for i in 0..rows {
+        let anchor = format!("{} {} {} {}", word(i), word(i / 3 + 5), word(i / 7 + 2), i);
+        let positive = format!("{} {} {}", word(i), word(i / 3 + 5), word(i + 11));
+        text.push_str(&serde_json::json!({ "question": anchor, "answer": positive }).to_string());
+        text.push('\n');
+    }
+    let path = dir.join("pairs.jsonl");
+    std::fs::write(&path, text).expect("write pairs.jsonl");
+    path
+}

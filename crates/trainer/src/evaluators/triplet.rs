@@ -1,0 +1,61 @@
+//! sentence-transformers' `TripletEvaluator`: is the anchor closer to its positive?
+
+use eval::{MetricValues, NamedMetrics, TripletConfig, TripletEvaluator as Triplets};
+use model::SentenceTransformer;
+
+use super::embed::{encode, text_columns, view};
+use super::Evaluator;
+use crate::error::Result;
+use crate::evaluator_config::TaskEvaluatorConfig;
+
+pub struct TripletEvaluator {
+    name: String,
+    columns: [Vec<String>; 3],
+    evaluator: Triplets,
+    primary_metric: String,
+}
+
+impl TripletEvaluator {
+    pub fn load(
+        client: &hub::HubClient,
+        config: &TaskEvaluatorConfig<TripletConfig>,
+    ) -> Result<Self> {
+        let name = config.name();
+        let set = crate::dataset::load_training_set(client, &config.data, 0)?;
+        let columns = text_columns(&set, 3, &name)?;
+        let evaluator = Triplets::new(config.settings.clone())?;
+        Ok(Self {
+            primary_metric: evaluator.primary_metric(),
+            columns: [columns[0].clone(), columns[1].clone(), columns[2].clone()],
+            evaluator,
+            name,
+        })
+    }
+}
+
+impl Evaluator for TripletEvaluator {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn metric_names(&self) -> Vec<String> {
+        self.evaluator.metric_names()
+    }
+
+    fn primary_metric(&self) -> &str {
+        &self.primary_metric
+    }
+
+    fn evaluate(&self, model: &SentenceTransformer, batch_size: usize) -> Result<MetricValues> {
+        let [a, p, n] = &self.columns;
+        let (a, p, n) = (
+            encode(model, a, batch_size)?,
+            encode(model, p, batch_size)?,
+            encode(model, n, batch_size)?,
+        );
+        Ok(self
+            .evaluator
+            .evaluate(view(&a)?, view(&p)?, view(&n)?)?
+            .metric_values())
+    }
+}

@@ -1,0 +1,124 @@
+//! The training datasets of a run, each with its rows tokenised and its own loss, and the
+//! schedule that interleaves their batches (every batch from one dataset).
+
+use data::{ScheduledBatch, TrainingSet};
+use losses::Loss;
+use model::SentenceTransformer;
+use tch::nn;
+
+use crate::config::{TrainConfig, TrainingConfig};
+use crate::error::{Error, Result};
+use crate::train_data::TrainData;
+
+/// One training dataset, ready to batch.
+pub struct TrainSet {
+    pub name: String,
+    /// `glue/mnli (train) as SoftTriplets`, for the model card.
+    pub description: String,
+    pub data: TrainData,
+    pub loss: Box<dyn Loss>,
+    /// The loss config as JSON, for the model card.
+    pub loss_json: String,
+}
+
+/// Every training dataset of the run, in config order.
+pub struct TrainSets {
+    sets: Vec<TrainSet>,
+}
+
+/// The rows of each configured dataset (loaded before the model, so bad data fails fast).
+pub fn load_rows(client: &hub::HubClient, config: &TrainConfig) -> Result<Vec<TrainingSet>> {
+    config
+        .training_datasets()
+        .iter()
+        .map(|d| {
+            crate::dataset::load_training_set(client, d.data, config.training.seed).map_err(|e| {
+                if config.datasets.is_empty() {
+                    e
+                } else {
+                    Error::Dataset(format!("dataset {}: {e}", d.name))
+                }
+            })
+        })
+        .collect()
+}
+
+impl TrainSets {
+    /// Builds each dataset's loss (under `loss_vars`; one dataset's at the root, as a
+    /// one-dataset run always had them) and tokenises its rows.
+    pub fn new(
+        config: &TrainConfig,
+        rows: Vec<TrainingSet>,
+        model: &SentenceTransformer,
+        loss_vars: &nn::VarStore,
+    ) -> Result<Self> {
+        let datasets = config.training_datasets();
+        let several = datasets.len() > 1;
+        let mut sets = Vec::with_capacity(datasets.len());
+        for (i, (d, set)) in datasets.iter().zip(rows).enumerate() {
+            let root = loss_vars.root();
+            let path = if several {
+                &root / format!("dataset_{i}")
+            } else {
+                root
+            };
+            let loss = d.loss.build(&path, model.embedding_dimension())?;
+            crate::compat::check_loss_fits_data(loss.as_ref(), &set).map_err(|e| {
+                if several {
+                    Error::Dataset(format!("dataset {}: {e}", d.name))
+                } else {
+                    e
+                }
+            })?;
+            sets.push(TrainSet {
+                name: d.name.clone(),
+                description: format!(
+                    "`{}` (split `{}`) as {:?}{}",
+                    d.data.dataset,
+                    d.data.split,
+                    d.data.format,
+                    d.data
+                        .max_rows
+                        .map(|n| format!(", max_rows {n}"))
+                        .unwrap_or_default()
+                ),
+                data: TrainData::new(set, model)?,
+                loss,
+                loss_json: serde_json::to_string(d.loss).unwrap_or_default(),
+            });
+        }
+        Ok(Self { sets })
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &TrainSet> {
+        self.sets.iter()
+    }
+
+    /// Dataset `i` of a scheduled batch.
+    pub fn get(&self, i: usize) -> Result<&TrainSet> {
+        self.sets.get(i).ok_or_else(|| {
+            Error::Dataset(format!("a batch names dataset {i} of {}", self.sets.len()))
+        })
+    }
+
+    /// Training rows over all datasets.
+    pub fn examples(&self) -> usize {
+        self.sets.iter().map(|s| s.data.len()).sum()
+    }
+
+    /// Epoch `epoch`'s batches of every dataset, interleaved as
+    /// `training.multi_dataset_sampling` says (one dataset: exactly its own batches).
+    pub fn epoch_schedule(&self, t: &TrainingConfig, epoch: u64) -> Result<Vec<ScheduledBatch>> {
+        let per_dataset = self
+            .sets
+            .iter()
+            .map(|s| s.data.epoch_batches(t, epoch))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(data::interleave(
+            t.multi_dataset_sampling,
+            t.seed,
+            epoch,
+            per_dataset,
+        ))
+    }
+}
