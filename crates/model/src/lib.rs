@@ -12,6 +12,7 @@ mod packing;
 mod pooling;
 mod sentence_transformer;
 mod tokenizer;
+mod tokenizer_config;
 
 pub use bert::{load_weights, save_weights, Activation, BertConfig, BertModel, TokenBatch};
 pub use device::DeviceChoice;
@@ -21,6 +22,6 @@ pub use modules::{read_modules, ModuleEntry, ModuleKind};
 pub use normalize::l2_normalize;
 pub use pooling::{Pooling, PoolingMode};
 pub use sentence_transformer::SentenceTransformer;
-pub use tokenizer::{EncodedBatch, SentenceTokenizer, TokenizedText};
+pub use tokenizer::{EncodedBatch, PaddingSide, SentenceTokenizer, TokenizedText};
 
 pub use tch;
