@@ -1,27 +1,36 @@
-//! Sentence embedding models on libtorch: a BERT encoder with the sentence-transformers module
-//! stack (Transformer → Pooling → Normalize), loaded from and saved to the
-//! sentence-transformers folder format so models move freely between this crate and Python.
+//! Sentence embedding models on libtorch: transformer encoders (BERT so far) behind one seam,
+//! with the sentence-transformers module stack (Transformer → Pooling → Normalize), loaded from
+//! and saved to the sentence-transformers folder format so models move freely between this
+//! crate and Python.
 
 mod bert;
 mod device;
 mod encode;
+mod encoder;
 mod error;
+mod layers;
 mod modules;
 mod normalize;
 mod packing;
 mod pooling;
 mod sentence_transformer;
+mod token_batch;
 mod tokenizer;
 mod tokenizer_config;
+mod weights;
 
-pub use bert::{load_weights, save_weights, Activation, BertConfig, BertModel, TokenBatch};
+pub use bert::{BertConfig, BertModel};
 pub use device::DeviceChoice;
 pub use encode::{EmbeddingMatrix, EncodeOptions};
+pub use encoder::{Encoder, EncoderConfig, SUPPORTED_MODEL_TYPES};
 pub use error::{Error, Result};
+pub use layers::Activation;
 pub use modules::{read_modules, ModuleEntry, ModuleKind};
 pub use normalize::l2_normalize;
 pub use pooling::{Pooling, PoolingMode};
 pub use sentence_transformer::SentenceTransformer;
+pub use token_batch::TokenBatch;
 pub use tokenizer::{EncodedBatch, PaddingSide, SentenceTokenizer, TokenizedText};
+pub use weights::{load_weights, save_weights, KeyMap};
 
 pub use tch;

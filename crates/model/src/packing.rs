@@ -9,9 +9,9 @@
 
 use tch::{Device, Kind, Tensor};
 
-use crate::bert::TokenBatch;
 use crate::error::{Error, Result};
 use crate::sentence_transformer::SentenceTransformer;
+use crate::token_batch::TokenBatch;
 use crate::tokenizer::PaddingSide;
 
 /// The fixed cost of one forward chunk, in padded-token equivalents: kernel launches, the

@@ -1,0 +1,144 @@
+//! The architecture of a checkpoint, chosen by `config.json`'s `model_type`.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::bert::BertConfig;
+use crate::error::{read_json, Error, Result};
+use crate::weights::KeyMap;
+
+/// The `model_type` values this crate runs.
+pub const SUPPORTED_MODEL_TYPES: [&str; 1] = ["bert"];
+
+/// One architecture's `config.json`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EncoderConfig {
+    Bert(BertConfig),
+}
+
+impl EncoderConfig {
+    /// Reads and validates `config.json`, and returns its raw JSON too, so that saving writes
+    /// back the keys this crate does not model (`transformers_version`, `dtype`, …).
+    pub fn from_file(path: &Path) -> Result<(Self, Value)> {
+        let raw: Value = read_json(path, "a model config")?;
+        Ok((Self::from_json(&raw, path)?, raw))
+    }
+
+    /// Dispatches on `model_type` (a config without one is BERT, as old checkpoints are).
+    pub fn from_json(raw: &Value, path: &Path) -> Result<Self> {
+        let model_type = match raw.get("model_type") {
+            None => "bert",
+            Some(Value::String(t)) => t.as_str(),
+            Some(other) => {
+                return Err(Error::Config {
+                    path: path.to_path_buf(),
+                    message: format!("key model_type must be a string, got {other}"),
+                })
+            }
+        };
+        Ok(match model_type {
+            "bert" => EncoderConfig::Bert(BertConfig::from_json(raw, path)?),
+            other => {
+                return Err(Error::UnsupportedArchitecture {
+                    path: path.to_path_buf(),
+                    model_type: other.to_string(),
+                    supported: SUPPORTED_MODEL_TYPES.join(", "),
+                })
+            }
+        })
+    }
+
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        match self {
+            EncoderConfig::Bert(c) => c.validate(),
+        }
+    }
+
+    /// `config.json`'s `model_type`.
+    pub fn model_type(&self) -> &str {
+        match self {
+            EncoderConfig::Bert(c) => &c.model_type,
+        }
+    }
+
+    /// Size of the token embeddings the encoder outputs.
+    pub fn hidden_size(&self) -> i64 {
+        match self {
+            EncoderConfig::Bert(c) => c.hidden_size,
+        }
+    }
+
+    pub fn num_layers(&self) -> i64 {
+        match self {
+            EncoderConfig::Bert(c) => c.num_hidden_layers,
+        }
+    }
+
+    /// The longest token sequence the encoder accepts (its position table's reach).
+    pub fn max_tokens(&self) -> i64 {
+        match self {
+            EncoderConfig::Bert(c) => c.max_position_embeddings,
+        }
+    }
+
+    /// The JSON written for a model created in code rather than loaded.
+    pub fn to_hf_json(&self) -> Value {
+        match self {
+            EncoderConfig::Bert(c) => c.to_hf_json(),
+        }
+    }
+
+    /// How the architecture's weights are named in checkpoints.
+    pub fn key_map(&self) -> KeyMap {
+        match self {
+            EncoderConfig::Bert(_) => crate::bert::KEYS,
+        }
+    }
+}
+
+impl From<BertConfig> for EncoderConfig {
+    fn from(c: BertConfig) -> Self {
+        EncoderConfig::Bert(c)
+    }
+}
+
+impl From<&BertConfig> for EncoderConfig {
+    fn from(c: &BertConfig) -> Self {
+        EncoderConfig::Bert(c.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: &str) -> Result<EncoderConfig> {
+        EncoderConfig::from_json(
+            &serde_json::from_str(json).unwrap(),
+            Path::new("x/config.json"),
+        )
+    }
+
+    #[test]
+    fn dispatches_on_model_type() {
+        let base = r#""vocab_size": 10, "hidden_size": 8, "num_hidden_layers": 1,
+                      "num_attention_heads": 2, "intermediate_size": 16"#;
+        let c = parse(&format!(r#"{{"model_type": "bert", {base}}}"#)).unwrap();
+        assert_eq!((c.model_type(), c.key_map().architecture), ("bert", "BERT"));
+        let c = parse(&format!("{{{base}}}")).unwrap();
+        assert!(matches!(c, EncoderConfig::Bert(_)));
+    }
+
+    #[test]
+    fn unknown_model_type_lists_the_supported_ones() {
+        let err = parse(r#"{"model_type": "t5"}"#).unwrap_err().to_string();
+        assert!(
+            err.contains("\"t5\"") && err.contains("x/config.json"),
+            "{err}"
+        );
+        for supported in SUPPORTED_MODEL_TYPES {
+            assert!(err.contains(supported), "{err}");
+        }
+    }
+}
