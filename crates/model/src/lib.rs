@@ -1,7 +1,7 @@
-//! Sentence embedding models on libtorch: transformer encoders (BERT so far) behind one seam,
-//! with the sentence-transformers module stack (Transformer → Pooling → Normalize), loaded from
-//! and saved to the sentence-transformers folder format so models move freely between this
-//! crate and Python.
+//! Sentence embedding models on libtorch: transformer encoders (BERT, RoBERTa, XLM-RoBERTa)
+//! behind one seam, with the sentence-transformers module stack
+//! (Transformer → Pooling → Normalize), loaded from and saved to the sentence-transformers
+//! folder format so models move freely between this crate and Python.
 
 mod bert;
 mod device;
@@ -13,6 +13,7 @@ mod modules;
 mod normalize;
 mod packing;
 mod pooling;
+mod roberta;
 mod sentence_transformer;
 mod token_batch;
 mod tokenizer;
@@ -28,6 +29,7 @@ pub use layers::Activation;
 pub use modules::{read_modules, ModuleEntry, ModuleKind};
 pub use normalize::l2_normalize;
 pub use pooling::{Pooling, PoolingMode};
+pub use roberta::{RobertaConfig, RobertaModel};
 pub use sentence_transformer::SentenceTransformer;
 pub use token_batch::TokenBatch;
 pub use tokenizer::{EncodedBatch, PaddingSide, SentenceTokenizer, TokenizedText};

@@ -119,3 +119,52 @@ fn one_long_text_does_not_change_its_batch_mates() {
         assert!(max_diff(p, q) < 1e-5);
     }
 }
+
+/// A left-padding tokenizer (as `tokenizer_config.json` can ask for) on an encoder whose
+/// positions count real tokens (RoBERTa): packing cuts and pads chunks on the left.
+#[test]
+fn packing_matches_with_left_padding() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut vocab = vec!["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
+    vocab.extend(WORDS);
+    std::fs::write(dir.path().join("vocab.txt"), vocab.join("\n")).unwrap();
+    std::fs::write(
+        dir.path().join("tokenizer_config.json"),
+        r#"{"padding_side": "left", "do_lower_case": true}"#,
+    )
+    .unwrap();
+    let tokenizer = SentenceTokenizer::from_dir(dir.path(), 128, false).unwrap();
+    assert_eq!(tokenizer.padding_side(), model::PaddingSide::Left);
+    tch::manual_seed(5);
+    let config = model::RobertaConfig::tiny(vocab.len() as i64);
+    let model = SentenceTransformer::from_config(
+        &config,
+        tokenizer,
+        vec![PoolingMode::Mean],
+        false,
+        tch::Device::Cpu,
+    )
+    .unwrap();
+    let mut lengths = vec![3; 9];
+    lengths.push(40);
+    let columns = [column(&model, &lengths, 0), column(&model, &[5, 1, 12], 1)];
+    assert_eq!(
+        columns[1].attention_mask.int64_value(&[1, 0]),
+        0,
+        "left-padded"
+    );
+    let (packed, packed_grads) = embed_and_grads(&model, &columns, true);
+    let (plain, plain_grads) = embed_and_grads(&model, &columns, false);
+    for (p, q) in packed.iter().zip(&plain) {
+        assert!(
+            max_diff(p, q) < 1e-5,
+            "embeddings differ by {}",
+            max_diff(p, q)
+        );
+    }
+    for (name, g) in &plain_grads {
+        let scale = g.abs().max().double_value(&[]).max(1.0);
+        let d = max_diff(g, &packed_grads[name]) / scale;
+        assert!(d < 1e-5, "gradient of {name} differs by {d} (relative)");
+    }
+}

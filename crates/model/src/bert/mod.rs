@@ -1,5 +1,5 @@
-//! BERT: learned absolute positions, token types, post-norm blocks. `with_positions` builds
-//! the same encoder with another position numbering (RoBERTa's).
+//! BERT: learned absolute positions, token types, post-norm blocks. RoBERTa and XLM-R reuse
+//! this encoder with their own position numbering (see `crate::roberta`).
 
 mod config;
 

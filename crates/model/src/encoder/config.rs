@@ -6,15 +6,18 @@ use serde_json::Value;
 
 use crate::bert::BertConfig;
 use crate::error::{read_json, Error, Result};
+use crate::roberta::RobertaConfig;
 use crate::weights::KeyMap;
 
 /// The `model_type` values this crate runs.
-pub const SUPPORTED_MODEL_TYPES: [&str; 1] = ["bert"];
+pub const SUPPORTED_MODEL_TYPES: [&str; 3] = ["bert", "roberta", "xlm-roberta"];
 
 /// One architecture's `config.json`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum EncoderConfig {
     Bert(BertConfig),
+    /// `"roberta"` and `"xlm-roberta"`.
+    Roberta(RobertaConfig),
 }
 
 impl EncoderConfig {
@@ -39,6 +42,9 @@ impl EncoderConfig {
         };
         Ok(match model_type {
             "bert" => EncoderConfig::Bert(BertConfig::from_json(raw, path)?),
+            "roberta" | "xlm-roberta" => {
+                EncoderConfig::Roberta(RobertaConfig::from_json(raw, path)?)
+            }
             other => {
                 return Err(Error::UnsupportedArchitecture {
                     path: path.to_path_buf(),
@@ -52,6 +58,7 @@ impl EncoderConfig {
     pub fn validate(&self) -> std::result::Result<(), String> {
         match self {
             EncoderConfig::Bert(c) => c.validate(),
+            EncoderConfig::Roberta(c) => c.validate(),
         }
     }
 
@@ -59,6 +66,7 @@ impl EncoderConfig {
     pub fn model_type(&self) -> &str {
         match self {
             EncoderConfig::Bert(c) => &c.model_type,
+            EncoderConfig::Roberta(c) => &c.bert.model_type,
         }
     }
 
@@ -66,19 +74,26 @@ impl EncoderConfig {
     pub fn hidden_size(&self) -> i64 {
         match self {
             EncoderConfig::Bert(c) => c.hidden_size,
+            EncoderConfig::Roberta(c) => c.bert.hidden_size,
         }
     }
 
     pub fn num_layers(&self) -> i64 {
         match self {
             EncoderConfig::Bert(c) => c.num_hidden_layers,
+            EncoderConfig::Roberta(c) => c.bert.num_hidden_layers,
         }
     }
 
     /// The longest token sequence the encoder accepts (its position table's reach).
     pub fn max_tokens(&self) -> i64 {
+        use crate::layers::positions::PositionIds;
         match self {
             EncoderConfig::Bert(c) => c.max_position_embeddings,
+            EncoderConfig::Roberta(c) => PositionIds::AfterPadding {
+                padding_idx: c.padding_idx(),
+            }
+            .max_tokens(c.bert.max_position_embeddings),
         }
     }
 
@@ -86,6 +101,7 @@ impl EncoderConfig {
     pub fn to_hf_json(&self) -> Value {
         match self {
             EncoderConfig::Bert(c) => c.to_hf_json(),
+            EncoderConfig::Roberta(c) => c.to_hf_json(),
         }
     }
 
@@ -93,6 +109,7 @@ impl EncoderConfig {
     pub fn key_map(&self) -> KeyMap {
         match self {
             EncoderConfig::Bert(_) => crate::bert::KEYS,
+            EncoderConfig::Roberta(_) => crate::roberta::KEYS,
         }
     }
 }
@@ -106,6 +123,18 @@ impl From<BertConfig> for EncoderConfig {
 impl From<&BertConfig> for EncoderConfig {
     fn from(c: &BertConfig) -> Self {
         EncoderConfig::Bert(c.clone())
+    }
+}
+
+impl From<RobertaConfig> for EncoderConfig {
+    fn from(c: RobertaConfig) -> Self {
+        EncoderConfig::Roberta(c)
+    }
+}
+
+impl From<&RobertaConfig> for EncoderConfig {
+    fn from(c: &RobertaConfig) -> Self {
+        EncoderConfig::Roberta(c.clone())
     }
 }
 
@@ -124,8 +153,15 @@ mod tests {
     fn dispatches_on_model_type() {
         let base = r#""vocab_size": 10, "hidden_size": 8, "num_hidden_layers": 1,
                       "num_attention_heads": 2, "intermediate_size": 16"#;
-        let c = parse(&format!(r#"{{"model_type": "bert", {base}}}"#)).unwrap();
-        assert_eq!((c.model_type(), c.key_map().architecture), ("bert", "BERT"));
+        for (model_type, arch) in [
+            ("bert", "BERT"),
+            ("roberta", "RoBERTa"),
+            ("xlm-roberta", "RoBERTa"),
+        ] {
+            let c = parse(&format!(r#"{{"model_type": "{model_type}", {base}}}"#)).unwrap();
+            assert_eq!(c.model_type(), model_type);
+            assert_eq!(c.key_map().architecture, arch);
+        }
         let c = parse(&format!("{{{base}}}")).unwrap();
         assert!(matches!(c, EncoderConfig::Bert(_)));
     }
@@ -140,5 +176,16 @@ mod tests {
         for supported in SUPPORTED_MODEL_TYPES {
             assert!(err.contains(supported), "{err}");
         }
+    }
+
+    #[test]
+    fn roberta_positions_leave_room_for_the_offset() {
+        let c = parse(
+            r#"{"model_type": "xlm-roberta", "vocab_size": 10, "hidden_size": 8,
+                "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 16,
+                "max_position_embeddings": 514, "pad_token_id": 1}"#,
+        )
+        .unwrap();
+        assert_eq!(c.max_tokens(), 512);
     }
 }

@@ -15,6 +15,7 @@ pub use config::{EncoderConfig, SUPPORTED_MODEL_TYPES};
 
 use crate::bert::BertModel;
 use crate::error::Result;
+use crate::roberta::RobertaModel;
 use crate::token_batch::TokenBatch;
 use crate::weights::KeyMap;
 
@@ -22,6 +23,7 @@ use crate::weights::KeyMap;
 #[derive(Debug)]
 pub enum Encoder {
     Bert(BertModel),
+    Roberta(RobertaModel),
 }
 
 impl Encoder {
@@ -31,6 +33,7 @@ impl Encoder {
     pub fn new(p: &nn::Path, config: &EncoderConfig, with_pooler: bool) -> Self {
         match config {
             EncoderConfig::Bert(c) => Encoder::Bert(BertModel::new(p, c, with_pooler)),
+            EncoderConfig::Roberta(c) => Encoder::Roberta(RobertaModel::new(p, c, with_pooler)),
         }
     }
 
@@ -41,6 +44,7 @@ impl Encoder {
     pub fn forward_t(&self, batch: &TokenBatch, train: bool) -> Result<Tensor> {
         match self {
             Encoder::Bert(m) => m.forward_t(batch, train),
+            Encoder::Roberta(m) => m.forward_t(batch, train),
         }
     }
 
@@ -48,6 +52,7 @@ impl Encoder {
     pub fn max_tokens(&self) -> i64 {
         match self {
             Encoder::Bert(m) => m.max_tokens(),
+            Encoder::Roberta(m) => m.max_tokens(),
         }
     }
 
@@ -55,6 +60,7 @@ impl Encoder {
     pub fn key_map(&self) -> KeyMap {
         match self {
             Encoder::Bert(_) => crate::bert::KEYS,
+            Encoder::Roberta(_) => crate::roberta::KEYS,
         }
     }
 }

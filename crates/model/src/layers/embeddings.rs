@@ -97,6 +97,7 @@ impl TokenEmbeddings {
         let position = keys.position.map(|name| {
             let padding_idx = match config.positions {
                 PositionIds::Absolute => -1,
+                PositionIds::AfterPadding { padding_idx } => padding_idx,
             };
             let table = Embedding::new(p / name, config.max_positions, hidden, std, padding_idx);
             (table, config.positions)
