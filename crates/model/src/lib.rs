@@ -1,5 +1,5 @@
-//! Sentence embedding models on libtorch: transformer encoders (BERT, RoBERTa, XLM-RoBERTa)
-//! behind one seam, with the sentence-transformers module stack
+//! Sentence embedding models on libtorch: transformer encoders (BERT, RoBERTa, XLM-RoBERTa,
+//! MPNet) behind one seam, with the sentence-transformers module stack
 //! (Transformer → Pooling → Normalize), loaded from and saved to the sentence-transformers
 //! folder format so models move freely between this crate and Python.
 
@@ -10,6 +10,7 @@ mod encoder;
 mod error;
 mod layers;
 mod modules;
+mod mpnet;
 mod normalize;
 mod packing;
 mod pooling;
@@ -27,6 +28,7 @@ pub use encoder::{Encoder, EncoderConfig, SUPPORTED_MODEL_TYPES};
 pub use error::{Error, Result};
 pub use layers::Activation;
 pub use modules::{read_modules, ModuleEntry, ModuleKind};
+pub use mpnet::{MpnetConfig, MpnetModel};
 pub use normalize::l2_normalize;
 pub use pooling::{Pooling, PoolingMode};
 pub use roberta::{RobertaConfig, RobertaModel};

@@ -5,7 +5,9 @@
 //! triplets at batch 32 (320 rows counted) that is 2.2 padded tokens per real token: one long
 //! premise pads 31 others. BERT treats every text independently (padding is masked out of
 //! attention and pooling), so re-grouping texts changes which positions are computed, not the
-//! embeddings.
+//! embeddings. The same holds for every architecture behind the encoder seam: positions are
+//! numbered per row from the attention mask, and MPNet's relative bias depends on distances
+//! only, which padding at the far end of a row does not change.
 
 use tch::{Device, Kind, Tensor};
 

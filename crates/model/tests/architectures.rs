@@ -13,7 +13,7 @@ use model::{EncodeOptions, SentenceTransformer, TokenBatch};
 use serde_json::Value;
 use tch::{Kind, Tensor};
 
-const ARCHITECTURES: [&str; 3] = ["bert", "roberta", "xlm-roberta"];
+const ARCHITECTURES: [&str; 4] = ["bert", "roberta", "xlm-roberta", "mpnet"];
 
 /// Max abs difference allowed per embedding component.
 const EMBEDDING_TOLERANCE: f32 = 1e-5;
@@ -388,7 +388,7 @@ fn errors_name_the_architecture_the_key_and_both_shapes() {
             .to_string()
     };
     let err = load_err(with_config(
-        "bert",
+        "mpnet",
         dir.path(),
         &[("model_type", "t5".into())],
     ));

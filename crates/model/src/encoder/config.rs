@@ -6,11 +6,12 @@ use serde_json::Value;
 
 use crate::bert::BertConfig;
 use crate::error::{read_json, Error, Result};
+use crate::mpnet::MpnetConfig;
 use crate::roberta::RobertaConfig;
 use crate::weights::KeyMap;
 
 /// The `model_type` values this crate runs.
-pub const SUPPORTED_MODEL_TYPES: [&str; 3] = ["bert", "roberta", "xlm-roberta"];
+pub const SUPPORTED_MODEL_TYPES: [&str; 4] = ["bert", "roberta", "xlm-roberta", "mpnet"];
 
 /// One architecture's `config.json`.
 #[derive(Debug, Clone, PartialEq)]
@@ -18,6 +19,7 @@ pub enum EncoderConfig {
     Bert(BertConfig),
     /// `"roberta"` and `"xlm-roberta"`.
     Roberta(RobertaConfig),
+    Mpnet(MpnetConfig),
 }
 
 impl EncoderConfig {
@@ -45,6 +47,7 @@ impl EncoderConfig {
             "roberta" | "xlm-roberta" => {
                 EncoderConfig::Roberta(RobertaConfig::from_json(raw, path)?)
             }
+            "mpnet" => EncoderConfig::Mpnet(MpnetConfig::from_json(raw, path)?),
             other => {
                 return Err(Error::UnsupportedArchitecture {
                     path: path.to_path_buf(),
@@ -59,6 +62,7 @@ impl EncoderConfig {
         match self {
             EncoderConfig::Bert(c) => c.validate(),
             EncoderConfig::Roberta(c) => c.validate(),
+            EncoderConfig::Mpnet(c) => c.validate(),
         }
     }
 
@@ -67,6 +71,7 @@ impl EncoderConfig {
         match self {
             EncoderConfig::Bert(c) => &c.model_type,
             EncoderConfig::Roberta(c) => &c.bert.model_type,
+            EncoderConfig::Mpnet(c) => &c.model_type,
         }
     }
 
@@ -75,6 +80,7 @@ impl EncoderConfig {
         match self {
             EncoderConfig::Bert(c) => c.hidden_size,
             EncoderConfig::Roberta(c) => c.bert.hidden_size,
+            EncoderConfig::Mpnet(c) => c.hidden_size,
         }
     }
 
@@ -82,6 +88,7 @@ impl EncoderConfig {
         match self {
             EncoderConfig::Bert(c) => c.num_hidden_layers,
             EncoderConfig::Roberta(c) => c.bert.num_hidden_layers,
+            EncoderConfig::Mpnet(c) => c.num_hidden_layers,
         }
     }
 
@@ -94,6 +101,10 @@ impl EncoderConfig {
                 padding_idx: c.padding_idx(),
             }
             .max_tokens(c.bert.max_position_embeddings),
+            EncoderConfig::Mpnet(c) => PositionIds::AfterPadding {
+                padding_idx: crate::mpnet::PADDING_IDX,
+            }
+            .max_tokens(c.max_position_embeddings),
         }
     }
 
@@ -102,6 +113,7 @@ impl EncoderConfig {
         match self {
             EncoderConfig::Bert(c) => c.to_hf_json(),
             EncoderConfig::Roberta(c) => c.to_hf_json(),
+            EncoderConfig::Mpnet(c) => c.to_hf_json(),
         }
     }
 
@@ -110,6 +122,7 @@ impl EncoderConfig {
         match self {
             EncoderConfig::Bert(_) => crate::bert::KEYS,
             EncoderConfig::Roberta(_) => crate::roberta::KEYS,
+            EncoderConfig::Mpnet(_) => crate::mpnet::KEYS,
         }
     }
 }
@@ -138,6 +151,18 @@ impl From<&RobertaConfig> for EncoderConfig {
     }
 }
 
+impl From<MpnetConfig> for EncoderConfig {
+    fn from(c: MpnetConfig) -> Self {
+        EncoderConfig::Mpnet(c)
+    }
+}
+
+impl From<&MpnetConfig> for EncoderConfig {
+    fn from(c: &MpnetConfig) -> Self {
+        EncoderConfig::Mpnet(c.clone())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,6 +182,7 @@ mod tests {
             ("bert", "BERT"),
             ("roberta", "RoBERTa"),
             ("xlm-roberta", "RoBERTa"),
+            ("mpnet", "MPNet"),
         ] {
             let c = parse(&format!(r#"{{"model_type": "{model_type}", {base}}}"#)).unwrap();
             assert_eq!(c.model_type(), model_type);

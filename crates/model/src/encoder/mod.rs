@@ -15,6 +15,7 @@ pub use config::{EncoderConfig, SUPPORTED_MODEL_TYPES};
 
 use crate::bert::BertModel;
 use crate::error::Result;
+use crate::mpnet::MpnetModel;
 use crate::roberta::RobertaModel;
 use crate::token_batch::TokenBatch;
 use crate::weights::KeyMap;
@@ -24,6 +25,7 @@ use crate::weights::KeyMap;
 pub enum Encoder {
     Bert(BertModel),
     Roberta(RobertaModel),
+    Mpnet(MpnetModel),
 }
 
 impl Encoder {
@@ -34,6 +36,7 @@ impl Encoder {
         match config {
             EncoderConfig::Bert(c) => Encoder::Bert(BertModel::new(p, c, with_pooler)),
             EncoderConfig::Roberta(c) => Encoder::Roberta(RobertaModel::new(p, c, with_pooler)),
+            EncoderConfig::Mpnet(c) => Encoder::Mpnet(MpnetModel::new(p, c, with_pooler)),
         }
     }
 
@@ -45,6 +48,7 @@ impl Encoder {
         match self {
             Encoder::Bert(m) => m.forward_t(batch, train),
             Encoder::Roberta(m) => m.forward_t(batch, train),
+            Encoder::Mpnet(m) => m.forward_t(batch, train),
         }
     }
 
@@ -53,6 +57,7 @@ impl Encoder {
         match self {
             Encoder::Bert(m) => m.max_tokens(),
             Encoder::Roberta(m) => m.max_tokens(),
+            Encoder::Mpnet(m) => m.max_tokens(),
         }
     }
 
@@ -61,6 +66,7 @@ impl Encoder {
         match self {
             Encoder::Bert(_) => crate::bert::KEYS,
             Encoder::Roberta(_) => crate::roberta::KEYS,
+            Encoder::Mpnet(_) => crate::mpnet::KEYS,
         }
     }
 }
