@@ -1,10 +1,11 @@
 //! Sentence embedding models on libtorch: transformer encoders (BERT, RoBERTa, XLM-RoBERTa,
-//! MPNet) behind one seam, with the sentence-transformers module stack
+//! MPNet, DistilBERT) behind one seam, with the sentence-transformers module stack
 //! (Transformer → Pooling → Normalize), loaded from and saved to the sentence-transformers
 //! folder format so models move freely between this crate and Python.
 
 mod bert;
 mod device;
+mod distilbert;
 mod encode;
 mod encoder;
 mod error;
@@ -23,6 +24,7 @@ mod weights;
 
 pub use bert::{BertConfig, BertModel};
 pub use device::DeviceChoice;
+pub use distilbert::{DistilBertConfig, DistilBertModel};
 pub use encode::{EmbeddingMatrix, EncodeOptions};
 pub use encoder::{Encoder, EncoderConfig, SUPPORTED_MODEL_TYPES};
 pub use error::{Error, Result};

@@ -13,7 +13,7 @@ use model::{EncodeOptions, SentenceTransformer, TokenBatch};
 use serde_json::Value;
 use tch::{Kind, Tensor};
 
-const ARCHITECTURES: [&str; 4] = ["bert", "roberta", "xlm-roberta", "mpnet"];
+const ARCHITECTURES: [&str; 5] = ["bert", "roberta", "xlm-roberta", "mpnet", "distilbert"];
 
 /// Max abs difference allowed per embedding component.
 const EMBEDDING_TOLERANCE: f32 = 1e-5;
@@ -413,12 +413,14 @@ fn errors_name_the_architecture_the_key_and_both_shapes() {
 
     let dir = tempfile::tempdir().unwrap();
     let err = load_err(with_config(
-        "xlm-roberta",
+        "distilbert",
         dir.path(),
-        &[("num_hidden_layers", 3.into())],
+        &[("n_layers", 3.into())],
     ));
     assert!(
-        err.contains("RoBERTa") && err.contains("encoder.layer.2.") && err.contains("missing"),
+        err.contains("DistilBERT")
+            && err.contains("transformer.layer.2.")
+            && err.contains("missing"),
         "{err}"
     );
 }

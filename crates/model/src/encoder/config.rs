@@ -5,13 +5,15 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::bert::BertConfig;
+use crate::distilbert::DistilBertConfig;
 use crate::error::{read_json, Error, Result};
 use crate::mpnet::MpnetConfig;
 use crate::roberta::RobertaConfig;
 use crate::weights::KeyMap;
 
 /// The `model_type` values this crate runs.
-pub const SUPPORTED_MODEL_TYPES: [&str; 4] = ["bert", "roberta", "xlm-roberta", "mpnet"];
+pub const SUPPORTED_MODEL_TYPES: [&str; 5] =
+    ["bert", "roberta", "xlm-roberta", "mpnet", "distilbert"];
 
 /// One architecture's `config.json`.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,6 +22,7 @@ pub enum EncoderConfig {
     /// `"roberta"` and `"xlm-roberta"`.
     Roberta(RobertaConfig),
     Mpnet(MpnetConfig),
+    DistilBert(DistilBertConfig),
 }
 
 impl EncoderConfig {
@@ -48,6 +51,7 @@ impl EncoderConfig {
                 EncoderConfig::Roberta(RobertaConfig::from_json(raw, path)?)
             }
             "mpnet" => EncoderConfig::Mpnet(MpnetConfig::from_json(raw, path)?),
+            "distilbert" => EncoderConfig::DistilBert(DistilBertConfig::from_json(raw, path)?),
             other => {
                 return Err(Error::UnsupportedArchitecture {
                     path: path.to_path_buf(),
@@ -63,6 +67,7 @@ impl EncoderConfig {
             EncoderConfig::Bert(c) => c.validate(),
             EncoderConfig::Roberta(c) => c.validate(),
             EncoderConfig::Mpnet(c) => c.validate(),
+            EncoderConfig::DistilBert(c) => c.validate(),
         }
     }
 
@@ -72,6 +77,7 @@ impl EncoderConfig {
             EncoderConfig::Bert(c) => &c.model_type,
             EncoderConfig::Roberta(c) => &c.bert.model_type,
             EncoderConfig::Mpnet(c) => &c.model_type,
+            EncoderConfig::DistilBert(c) => &c.model_type,
         }
     }
 
@@ -81,6 +87,7 @@ impl EncoderConfig {
             EncoderConfig::Bert(c) => c.hidden_size,
             EncoderConfig::Roberta(c) => c.bert.hidden_size,
             EncoderConfig::Mpnet(c) => c.hidden_size,
+            EncoderConfig::DistilBert(c) => c.dim,
         }
     }
 
@@ -89,6 +96,7 @@ impl EncoderConfig {
             EncoderConfig::Bert(c) => c.num_hidden_layers,
             EncoderConfig::Roberta(c) => c.bert.num_hidden_layers,
             EncoderConfig::Mpnet(c) => c.num_hidden_layers,
+            EncoderConfig::DistilBert(c) => c.n_layers,
         }
     }
 
@@ -105,6 +113,7 @@ impl EncoderConfig {
                 padding_idx: crate::mpnet::PADDING_IDX,
             }
             .max_tokens(c.max_position_embeddings),
+            EncoderConfig::DistilBert(c) => c.max_position_embeddings,
         }
     }
 
@@ -114,6 +123,7 @@ impl EncoderConfig {
             EncoderConfig::Bert(c) => c.to_hf_json(),
             EncoderConfig::Roberta(c) => c.to_hf_json(),
             EncoderConfig::Mpnet(c) => c.to_hf_json(),
+            EncoderConfig::DistilBert(c) => c.to_hf_json(),
         }
     }
 
@@ -123,6 +133,7 @@ impl EncoderConfig {
             EncoderConfig::Bert(_) => crate::bert::KEYS,
             EncoderConfig::Roberta(_) => crate::roberta::KEYS,
             EncoderConfig::Mpnet(_) => crate::mpnet::KEYS,
+            EncoderConfig::DistilBert(_) => crate::distilbert::KEYS,
         }
     }
 }
@@ -163,6 +174,18 @@ impl From<&MpnetConfig> for EncoderConfig {
     }
 }
 
+impl From<DistilBertConfig> for EncoderConfig {
+    fn from(c: DistilBertConfig) -> Self {
+        EncoderConfig::DistilBert(c)
+    }
+}
+
+impl From<&DistilBertConfig> for EncoderConfig {
+    fn from(c: &DistilBertConfig) -> Self {
+        EncoderConfig::DistilBert(c.clone())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,6 +213,15 @@ mod tests {
         }
         let c = parse(&format!("{{{base}}}")).unwrap();
         assert!(matches!(c, EncoderConfig::Bert(_)));
+        let c = parse(
+            r#"{"model_type": "distilbert", "vocab_size": 10, "dim": 8, "n_layers": 1,
+                "n_heads": 2, "hidden_dim": 16}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (c.hidden_size(), c.num_layers(), c.max_tokens()),
+            (8, 1, 512)
+        );
     }
 
     #[test]

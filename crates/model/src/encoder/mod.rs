@@ -14,6 +14,7 @@ use tch::{nn, Tensor};
 pub use config::{EncoderConfig, SUPPORTED_MODEL_TYPES};
 
 use crate::bert::BertModel;
+use crate::distilbert::DistilBertModel;
 use crate::error::Result;
 use crate::mpnet::MpnetModel;
 use crate::roberta::RobertaModel;
@@ -26,6 +27,7 @@ pub enum Encoder {
     Bert(BertModel),
     Roberta(RobertaModel),
     Mpnet(MpnetModel),
+    DistilBert(DistilBertModel),
 }
 
 impl Encoder {
@@ -37,6 +39,7 @@ impl Encoder {
             EncoderConfig::Bert(c) => Encoder::Bert(BertModel::new(p, c, with_pooler)),
             EncoderConfig::Roberta(c) => Encoder::Roberta(RobertaModel::new(p, c, with_pooler)),
             EncoderConfig::Mpnet(c) => Encoder::Mpnet(MpnetModel::new(p, c, with_pooler)),
+            EncoderConfig::DistilBert(c) => Encoder::DistilBert(DistilBertModel::new(p, c)),
         }
     }
 
@@ -49,6 +52,7 @@ impl Encoder {
             Encoder::Bert(m) => m.forward_t(batch, train),
             Encoder::Roberta(m) => m.forward_t(batch, train),
             Encoder::Mpnet(m) => m.forward_t(batch, train),
+            Encoder::DistilBert(m) => m.forward_t(batch, train),
         }
     }
 
@@ -58,6 +62,7 @@ impl Encoder {
             Encoder::Bert(m) => m.max_tokens(),
             Encoder::Roberta(m) => m.max_tokens(),
             Encoder::Mpnet(m) => m.max_tokens(),
+            Encoder::DistilBert(m) => m.max_tokens(),
         }
     }
 
@@ -67,6 +72,7 @@ impl Encoder {
             Encoder::Bert(_) => crate::bert::KEYS,
             Encoder::Roberta(_) => crate::roberta::KEYS,
             Encoder::Mpnet(_) => crate::mpnet::KEYS,
+            Encoder::DistilBert(_) => crate::distilbert::KEYS,
         }
     }
 }
