@@ -42,7 +42,10 @@ fn absolute(seq: i64, device: Device) -> Result<Tensor> {
 }
 
 /// `cumsum(mask) · mask + padding_idx`, as transformers' `create_position_ids_from_input_ids`
-/// computes from `input_ids != padding_idx`.
+/// computes from `input_ids != padding_idx`. The two agree unless id `padding_idx` occurs as a
+/// real token (a pad token typed inside a text, or a vocabulary whose id `padding_idx` is not
+/// its pad token, e.g. a BERT vocabulary, `[UNK]` = 1, under a RoBERTa config): transformers
+/// then numbers that token as padding while still attending to it; here it keeps its place.
 ///
 /// # Shapes
 /// attention_mask: `[batch, seq]` → `[batch, seq]`
