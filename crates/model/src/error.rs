@@ -28,13 +28,36 @@ pub enum Error {
          `AutoModel.from_pretrained(p).save_pretrained(p, safe_serialization=True)`"
     )]
     PickleCheckpoint { path: PathBuf },
-    #[error("unsupported architecture in {path}: model_type {model_type:?} (only BERT models are supported)")]
-    UnsupportedArchitecture { path: PathBuf, model_type: String },
-    #[error("{path}: tensor {key} is missing from the checkpoint")]
-    MissingTensor { path: PathBuf, key: String },
-    #[error("{path}: tensor {key} has shape {found:?} but the model expects {expected:?}")]
+    #[error(
+        "unsupported architecture in {path}: model_type {model_type:?} (supported: {supported})"
+    )]
+    UnsupportedArchitecture {
+        path: PathBuf,
+        model_type: String,
+        supported: String,
+    },
+    #[error(
+        "{path}: no {architecture} weights found: no {probe} under any of the prefixes {prefixes}"
+    )]
+    NoWeights {
+        path: PathBuf,
+        architecture: &'static str,
+        probe: &'static str,
+        prefixes: String,
+    },
+    #[error(
+        "{path}: {architecture} weight {key} (shape {expected:?}) is missing from the checkpoint"
+    )]
+    MissingTensor {
+        path: PathBuf,
+        architecture: &'static str,
+        key: String,
+        expected: Vec<i64>,
+    },
+    #[error("{path}: {architecture} weight {key} has shape {found:?} but the model expects {expected:?}")]
     TensorShape {
         path: PathBuf,
+        architecture: &'static str,
         key: String,
         expected: Vec<i64>,
         found: Vec<i64>,

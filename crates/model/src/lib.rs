@@ -1,27 +1,43 @@
-//! Sentence embedding models on libtorch: a BERT encoder with the sentence-transformers module
-//! stack (Transformer → Pooling → Normalize), loaded from and saved to the
-//! sentence-transformers folder format so models move freely between this crate and Python.
+//! Sentence embedding models on libtorch: transformer encoders (BERT, RoBERTa, XLM-RoBERTa,
+//! MPNet, DistilBERT) behind one seam, with the sentence-transformers module stack
+//! (Transformer → Pooling → Normalize), loaded from and saved to the sentence-transformers
+//! folder format so models move freely between this crate and Python.
 
 mod bert;
 mod device;
+mod distilbert;
 mod encode;
+mod encoder;
 mod error;
+mod layers;
 mod modules;
+mod mpnet;
 mod normalize;
 mod packing;
 mod pooling;
+mod roberta;
 mod sentence_transformer;
 pub mod testing;
+mod token_batch;
 mod tokenizer;
+mod tokenizer_config;
+mod weights;
 
-pub use bert::{load_weights, save_weights, Activation, BertConfig, BertModel, TokenBatch};
+pub use bert::{BertConfig, BertModel};
 pub use device::DeviceChoice;
+pub use distilbert::{DistilBertConfig, DistilBertModel};
 pub use encode::{EmbeddingMatrix, EncodeOptions};
+pub use encoder::{Encoder, EncoderConfig, SUPPORTED_MODEL_TYPES};
 pub use error::{Error, Result};
+pub use layers::Activation;
 pub use modules::{read_modules, ModuleEntry, ModuleKind};
+pub use mpnet::{MpnetConfig, MpnetModel};
 pub use normalize::l2_normalize;
 pub use pooling::{Pooling, PoolingMode};
+pub use roberta::{RobertaConfig, RobertaModel};
 pub use sentence_transformer::SentenceTransformer;
-pub use tokenizer::{EncodedBatch, SentenceTokenizer, TokenizedText};
+pub use token_batch::TokenBatch;
+pub use tokenizer::{EncodedBatch, PaddingSide, SentenceTokenizer, TokenizedText};
+pub use weights::{load_weights, save_weights, KeyMap};
 
 pub use tch;

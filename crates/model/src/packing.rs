@@ -5,13 +5,16 @@
 //! triplets at batch 32 (320 rows counted) that is 2.2 padded tokens per real token: one long
 //! premise pads 31 others. BERT treats every text independently (padding is masked out of
 //! attention and pooling), so re-grouping texts changes which positions are computed, not the
-//! embeddings.
+//! embeddings. The same holds for every architecture behind the encoder seam: positions are
+//! numbered per row from the attention mask, and MPNet's relative bias depends on distances
+//! only, which padding at the far end of a row does not change.
 
 use tch::{Device, Kind, Tensor};
 
-use crate::bert::TokenBatch;
 use crate::error::{Error, Result};
 use crate::sentence_transformer::SentenceTransformer;
+use crate::token_batch::TokenBatch;
+use crate::tokenizer::PaddingSide;
 
 /// The fixed cost of one forward chunk, in padded-token equivalents: kernel launches, the
 /// per-layer bookkeeping, small-matrix inefficiency. It keeps the partition from splitting
@@ -60,9 +63,9 @@ impl SentenceTransformer {
     /// `columns.iter().map(|c| self.forward_t(c, train))` gives them (equal up to float
     /// rounding), but computed over length-packed chunks.
     ///
-    /// Columns must be right-padded (as [`crate::SentenceTokenizer::collate`] pads). Dropout
-    /// draws from libtorch's generator chunk by chunk, in a fixed order, so a seeded step is
-    /// reproducible.
+    /// Columns must be padded on the tokenizer's side (as [`crate::SentenceTokenizer::collate`]
+    /// pads). Dropout draws from libtorch's generator chunk by chunk, in a fixed order, so a
+    /// seeded step is reproducible.
     ///
     /// # Shapes
     /// each column `[batch_c, seq_c]` → each result `[batch_c, embedding_dimension]`
@@ -100,12 +103,13 @@ impl SentenceTransformer {
         }
 
         let device = self.device();
+        let side = self.tokenizer().padding_side();
         let mut chunk_embeddings = Vec::with_capacity(ends.len());
         let mut start = 0;
         for &end in &ends {
             let chunk = &texts[start..end];
             let seq = chunk.iter().map(|t| t.len).max().unwrap_or(1) as i64;
-            let batch = gather_chunk(columns, chunk, seq, device)?;
+            let batch = gather_chunk(columns, chunk, seq, side, device)?;
             chunk_embeddings.push(self.forward_t(&batch, train)?);
             start = end;
         }
@@ -133,11 +137,13 @@ impl SentenceTransformer {
     }
 }
 
-/// The rows of `chunk`, taken from their columns and cut to `seq` positions.
+/// The rows of `chunk`, taken from their columns and cut (or padded) to `seq` positions at
+/// the padding end.
 fn gather_chunk(
     columns: &[TokenBatch],
     chunk: &[Text],
     seq: i64,
+    side: PaddingSide,
     device: Device,
 ) -> Result<TokenBatch> {
     let mut ids = Vec::new();
@@ -158,10 +164,11 @@ fn gather_chunk(
         let take = |t: &Tensor| -> Result<Tensor> {
             let have = t.size().get(1).copied().unwrap_or(0);
             let rows = t.f_index_select(0, &index)?;
-            Ok(if have >= seq {
-                rows.f_narrow(1, 0, seq)?
-            } else {
-                rows.f_constant_pad_nd([0, seq - have])?
+            Ok(match (side, have >= seq) {
+                (PaddingSide::Right, true) => rows.f_narrow(1, 0, seq)?,
+                (PaddingSide::Right, false) => rows.f_constant_pad_nd([0, seq - have])?,
+                (PaddingSide::Left, true) => rows.f_narrow(1, have - seq, seq)?,
+                (PaddingSide::Left, false) => rows.f_constant_pad_nd([seq - have, 0])?,
             })
         };
         ids.push(take(&batch.input_ids)?);

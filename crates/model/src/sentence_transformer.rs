@@ -1,24 +1,32 @@
-//! A sentence-transformers model: Transformer (BERT + tokenizer), then Pooling, optionally
-//! Normalize. Loads and saves the sentence-transformers folder format unchanged.
+//! A sentence-transformers model: Transformer (an encoder of any supported architecture +
+//! tokenizer), then Pooling, optionally Normalize. Loads and saves the sentence-transformers
+//! folder format unchanged.
 
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 use tch::{nn, Device, Kind, Tensor};
 
-use crate::bert::{load_weights, save_weights, BertConfig, BertModel, TokenBatch};
+use crate::encoder::{Encoder, EncoderConfig};
 use crate::error::{read_json, write_json, Error, Result};
 use crate::modules::{read_modules, ModuleEntry, ModuleKind};
 use crate::normalize::l2_normalize;
 use crate::pooling::{Pooling, PoolingMode};
+use crate::token_batch::TokenBatch;
 use crate::tokenizer::{EncodedBatch, SentenceTokenizer};
+use crate::weights::{checkpoint_keys, load_weights, save_weights};
 
-/// Files of the Transformer module that we carry over verbatim when saving.
-const TOKENIZER_SIDE_FILES: [&str; 4] = [
+/// Files of the Transformer module that we carry over verbatim when saving (WordPiece's
+/// `vocab.txt`, BPE's `vocab.json` + `merges.txt`, SentencePiece models).
+const TOKENIZER_SIDE_FILES: [&str; 8] = [
     "tokenizer_config.json",
     "special_tokens_map.json",
     "vocab.txt",
     "added_tokens.json",
+    "vocab.json",
+    "merges.txt",
+    "sentencepiece.bpe.model",
+    "spiece.model",
 ];
 
 #[derive(Debug)]
@@ -30,19 +38,22 @@ enum Stage {
 #[derive(Debug)]
 pub struct SentenceTransformer {
     vs: nn::VarStore,
-    bert: BertModel,
+    encoder: Encoder,
+    config: EncoderConfig,
     tokenizer: SentenceTokenizer,
     /// Modules after the Transformer, in order, with their `modules.json` entries.
     stages: Vec<(ModuleEntry, Stage)>,
     transformer_entry: ModuleEntry,
-    bert_config_json: Value,
+    /// `config.json` as loaded (or made by `from_config`): what saving writes back.
+    encoder_config_json: Value,
     st_config_json: Option<Value>,
     side_files: Vec<(String, Vec<u8>)>,
 }
 
 impl SentenceTransformer {
-    /// Loads a sentence-transformers folder (or a plain Hugging Face BERT folder, which gets
-    /// mean pooling as sentence-transformers gives it).
+    /// Loads a sentence-transformers folder (or a plain Hugging Face model folder, which gets
+    /// mean pooling as sentence-transformers gives it). The architecture is `config.json`'s
+    /// `model_type`.
     pub fn load(dir: &Path, device: Device) -> Result<Self> {
         if !dir.is_dir() {
             return Err(Error::MissingFile {
@@ -69,8 +80,8 @@ impl SentenceTransformer {
             });
         }
         let transformer_dir = dir.join(&transformer_entry.path);
-        let (config, bert_config_json) =
-            BertConfig::from_file(&transformer_dir.join("config.json"))?;
+        let (config, encoder_config_json) =
+            EncoderConfig::from_file(&transformer_dir.join("config.json"))?;
 
         let weights = transformer_dir.join("model.safetensors");
         if !weights.is_file() {
@@ -81,10 +92,12 @@ impl SentenceTransformer {
                 Error::MissingFile { path: weights }
             });
         }
-        let with_pooler = safetensors_has_pooler(&weights)?;
+        let with_pooler = checkpoint_keys(&weights)?
+            .iter()
+            .any(|k| k.ends_with("pooler.dense.weight"));
         let mut vs = nn::VarStore::new(device);
-        let bert = BertModel::new(&vs.root(), &config, with_pooler);
-        load_weights(&mut vs, &weights)?;
+        let encoder = Encoder::new(&vs.root(), &config, with_pooler);
+        load_weights(&mut vs, &weights, &encoder.key_map())?;
 
         let (max_seq_length, do_lower_case) = read_sbert_config(&transformer_dir, &config)?;
         let tokenizer =
@@ -96,13 +109,13 @@ impl SentenceTransformer {
                 ModuleKind::Pooling => {
                     let pooling =
                         Pooling::from_config_file(&dir.join(&entry.path).join("config.json"))?;
-                    if pooling.embedding_dimension() != config.hidden_size {
+                    if pooling.embedding_dimension() != config.hidden_size() {
                         return Err(Error::Config {
                             path: dir.join(&entry.path).join("config.json"),
                             message: format!(
                                 "word_embedding_dimension {} differs from the transformer's hidden_size {}",
                                 pooling.embedding_dimension(),
-                                config.hidden_size
+                                config.hidden_size()
                             ),
                         });
                     }
@@ -147,33 +160,37 @@ impl SentenceTransformer {
                 side_files.push((name.to_string(), bytes));
             }
         }
-        tracing::info!(model = %dir.display(), layers = config.num_hidden_layers, hidden = config.hidden_size, max_seq_length, "loaded model");
+        tracing::info!(model = %dir.display(), model_type = config.model_type(), layers = config.num_layers(), hidden = config.hidden_size(), max_seq_length, "loaded model");
         Ok(SentenceTransformer {
             vs,
-            bert,
+            encoder,
+            config,
             tokenizer,
             stages,
             transformer_entry,
-            bert_config_json,
+            encoder_config_json,
             st_config_json,
             side_files,
         })
     }
 
-    /// A randomly initialised model (e.g. a tiny BERT for tests, or training from scratch).
+    /// A randomly initialised model of any architecture (e.g. a tiny BERT for tests, or
+    /// training from scratch). The tokenizer side files written on save describe a BERT
+    /// WordPiece tokenizer, as [`SentenceTokenizer::from_vocab`] builds.
     pub fn from_config(
-        config: &BertConfig,
+        config: impl Into<EncoderConfig>,
         tokenizer: SentenceTokenizer,
         pooling: Vec<PoolingMode>,
         normalize: bool,
         device: Device,
     ) -> Result<Self> {
+        let config = config.into();
         config.validate().map_err(|message| Error::Config {
             path: PathBuf::from("<in-memory config>"),
             message,
         })?;
         let vs = nn::VarStore::new(device);
-        let bert = BertModel::new(&vs.root(), config, true);
+        let encoder = Encoder::new(&vs.root(), &config, true);
         let mut entries = default_entries().into_iter();
         let transformer_entry = entries
             .next()
@@ -182,7 +199,7 @@ impl SentenceTransformer {
             entries
                 .next()
                 .ok_or_else(|| Error::InvalidInput("no default modules".into()))?,
-            Stage::Pooling(Pooling::new(config.hidden_size, pooling)?),
+            Stage::Pooling(Pooling::new(config.hidden_size(), pooling)?),
         )];
         if normalize {
             stages.push((
@@ -209,11 +226,12 @@ impl SentenceTransformer {
         ];
         Ok(SentenceTransformer {
             vs,
-            bert,
+            encoder,
+            encoder_config_json: config.to_hf_json(),
+            config,
             tokenizer,
             stages,
             transformer_entry,
-            bert_config_json: config.to_hf_json(),
             st_config_json: None,
             side_files,
         })
@@ -280,7 +298,10 @@ impl SentenceTransformer {
             }
         }
         write_json(&dir.join("modules.json"), &entries)?;
-        write_json(&transformer_dir.join("config.json"), &self.bert_config_json)?;
+        write_json(
+            &transformer_dir.join("config.json"),
+            &self.encoder_config_json,
+        )?;
         save_weights(&self.vs, &transformer_dir.join("model.safetensors"))?;
         self.tokenizer.save(&transformer_dir)?;
         for (name, bytes) in &self.side_files {
@@ -318,8 +339,14 @@ impl SentenceTransformer {
         &self.tokenizer
     }
 
-    pub fn bert_config(&self) -> &BertConfig {
-        self.bert.config()
+    /// The encoder's architecture and hyper-parameters.
+    pub fn encoder_config(&self) -> &EncoderConfig {
+        &self.config
+    }
+
+    /// The transformer encoder behind the seam.
+    pub fn encoder(&self) -> &Encoder {
+        &self.encoder
     }
 
     pub fn max_seq_length(&self) -> usize {
@@ -350,7 +377,7 @@ impl SentenceTransformer {
                 Stage::Pooling(p) => Some(p.output_dimension()),
                 Stage::Normalize => None,
             })
-            .unwrap_or(self.bert.config().hidden_size)
+            .unwrap_or(self.config.hidden_size())
     }
 
     /// Moves a collated batch to the model's device.
@@ -370,7 +397,7 @@ impl SentenceTransformer {
     /// # Shapes
     /// ids, mask: `[batch, seq]` → `[batch, embedding_dimension]`
     pub fn forward_t(&self, batch: &TokenBatch, train: bool) -> Result<Tensor> {
-        let mut xs = self.bert.forward_t(batch, train)?;
+        let mut xs = self.encoder.forward_t(batch, train)?;
         for (_, stage) in &self.stages {
             xs = match stage {
                 Stage::Pooling(pooling) => pooling.forward(&xs, &batch.attention_mask)?,
@@ -409,8 +436,8 @@ fn default_entries() -> Vec<ModuleEntry> {
 
 /// `max_seq_length` as sentence-transformers resolves it: `sentence_bert_config.json`, else the
 /// tokenizer's `model_max_length`, capped by the position embeddings.
-fn read_sbert_config(dir: &Path, config: &BertConfig) -> Result<(usize, bool)> {
-    let cap = config.max_position_embeddings as usize;
+fn read_sbert_config(dir: &Path, config: &EncoderConfig) -> Result<(usize, bool)> {
+    let cap = usize::try_from(config.max_tokens()).unwrap_or(0);
     let path = dir.join("sentence_bert_config.json");
     let (mut max_len, mut lower) = (None, false);
     if path.is_file() {
@@ -440,34 +467,4 @@ fn read_sbert_config(dir: &Path, config: &BertConfig) -> Result<(usize, bool)> {
         }
     }
     Ok((max_len.unwrap_or(cap).min(cap), lower))
-}
-
-fn safetensors_has_pooler(path: &Path) -> Result<bool> {
-    use std::io::Read;
-    let mut file = std::fs::File::open(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let mut len = [0u8; 8];
-    let corrupt = |message: String| Error::Config {
-        path: path.to_path_buf(),
-        message,
-    };
-    file.read_exact(&mut len)
-        .map_err(|_| corrupt("not a safetensors file (shorter than its 8-byte header)".into()))?;
-    let n = u64::from_le_bytes(len);
-    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-    if n > size.saturating_sub(8) || n > 100_000_000 {
-        return Err(corrupt(format!(
-            "not a safetensors file (header length {n} exceeds the file size {size})"
-        )));
-    }
-    let mut header = vec![0u8; n as usize];
-    file.read_exact(&mut header)
-        .map_err(|_| corrupt("truncated safetensors header".into()))?;
-    let header: Value = serde_json::from_slice(&header)
-        .map_err(|e| corrupt(format!("corrupt safetensors header: {e}")))?;
-    Ok(header
-        .as_object()
-        .is_some_and(|o| o.keys().any(|k| k.contains("pooler.dense.weight"))))
 }

@@ -1,6 +1,11 @@
-//! The Transformer module's tokenizer: `tokenizer.json` (or a `vocab.txt` WordPiece fallback)
-//! with sentence-transformers' truncation, and collation into padded id batches (the padding
-//! itself is `data::collate`).
+//! The Transformer module's tokenizer: `tokenizer.json` of any model the `tokenizers` crate
+//! reads (WordPiece, byte-level BPE, Unigram, …; or a `vocab.txt` WordPiece fallback) with
+//! sentence-transformers' truncation, and collation into padded id batches on the side
+//! `tokenizer_config.json` names (the padding itself is `data::collate`).
+//!
+//! The attention mask comes from the encoding: every token the tokenizer produced is real
+//! (its own padding is switched off) and only collation adds padding, so a text that contains
+//! the pad token still attends to it, as transformers does. It is never `ids != pad_id`.
 
 use std::path::{Path, PathBuf};
 
@@ -12,6 +17,9 @@ use tokenizers::processors::bert::BertProcessing;
 use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
 
 use crate::error::{Error, Result};
+use crate::tokenizer_config::TokenizerConfig;
+
+pub use crate::tokenizer_config::PaddingSide;
 
 // Padding is tensor-free and lives in `data`; these stay reachable as `model::…`.
 pub use data::{EncodedBatch, TokenizedText};
@@ -25,6 +33,7 @@ pub struct SentenceTokenizer {
     /// (all-MiniLM-L6-v2 pads every text to 128): we pad per batch instead.
     runtime: Tokenizer,
     pad_id: i64,
+    padding_side: PaddingSide,
     max_seq_length: usize,
     do_lower_case: bool,
 }
@@ -34,6 +43,7 @@ impl std::fmt::Debug for SentenceTokenizer {
         f.debug_struct("SentenceTokenizer")
             .field("max_seq_length", &self.max_seq_length)
             .field("pad_id", &self.pad_id)
+            .field("padding_side", &self.padding_side)
             .field("do_lower_case", &self.do_lower_case)
             .finish()
     }
@@ -42,18 +52,19 @@ impl std::fmt::Debug for SentenceTokenizer {
 impl SentenceTokenizer {
     /// Loads `tokenizer.json` from `dir`, or builds a BERT WordPiece tokenizer from
     /// `vocab.txt` (lower-casing as `tokenizer_config.json`'s `do_lower_case` says, default on).
+    /// The pad token and the padding and truncation sides come from `tokenizer_config.json`.
     pub fn from_dir(dir: &Path, max_seq_length: usize, do_lower_case: bool) -> Result<Self> {
         let json = dir.join("tokenizer.json");
         let vocab = dir.join("vocab.txt");
+        let settings = TokenizerConfig::from_dir(dir)?;
         let original = if json.is_file() {
             Tokenizer::from_file(&json).map_err(|e| tokenizer_error(&json, e))?
         } else if vocab.is_file() {
-            let lowercase = read_lowercase_flag(&dir.join("tokenizer_config.json"));
-            bert_wordpiece(&vocab, lowercase)?
+            bert_wordpiece(&vocab, settings.do_lower_case.unwrap_or(true))?
         } else {
             return Err(Error::MissingFile { path: json });
         };
-        Self::new(original, max_seq_length, do_lower_case, &json)
+        Self::new(original, max_seq_length, do_lower_case, &settings, &json)
     }
 
     pub fn from_vocab(vocab: &Path, lowercase: bool, max_seq_length: usize) -> Result<Self> {
@@ -61,6 +72,7 @@ impl SentenceTokenizer {
             bert_wordpiece(vocab, lowercase)?,
             max_seq_length,
             false,
+            &TokenizerConfig::default(),
             vocab,
         )
     }
@@ -69,6 +81,7 @@ impl SentenceTokenizer {
         original: Tokenizer,
         max_seq_length: usize,
         do_lower_case: bool,
+        settings: &TokenizerConfig,
         origin: &Path,
     ) -> Result<Self> {
         if max_seq_length < 3 {
@@ -77,11 +90,11 @@ impl SentenceTokenizer {
                 message: format!("max_seq_length must be at least 3, got {max_seq_length}"),
             });
         }
-        let pad_id = original
-            .get_padding()
-            .map(|p| p.pad_id)
-            .or_else(|| original.token_to_id("[PAD]"))
-            .unwrap_or(0);
+        let pad_id = pad_id(&original, settings);
+        let direction = match settings.truncation_side {
+            PaddingSide::Right => TruncationDirection::Right,
+            PaddingSide::Left => TruncationDirection::Left,
+        };
         let mut runtime = original.clone();
         runtime.with_padding(None);
         runtime
@@ -89,16 +102,22 @@ impl SentenceTokenizer {
                 max_length: max_seq_length,
                 strategy: TruncationStrategy::LongestFirst,
                 stride: 0,
-                direction: TruncationDirection::Right,
+                direction,
             }))
             .map_err(|e| tokenizer_error(origin, e))?;
         Ok(SentenceTokenizer {
             original,
             runtime,
             pad_id: i64::from(pad_id),
+            padding_side: settings.padding_side,
             max_seq_length,
             do_lower_case,
         })
+    }
+
+    /// Which end of a row [`collate`](Self::collate) pads.
+    pub fn padding_side(&self) -> PaddingSide {
+        self.padding_side
     }
 
     pub fn max_seq_length(&self) -> usize {
@@ -142,9 +161,13 @@ impl SentenceTokenizer {
             .collect())
     }
 
-    /// Pads a batch to its longest member (dynamic padding).
+    /// Pads a batch to its longest member (dynamic padding), on the tokenizer's padding side.
     pub fn collate(&self, texts: &[&TokenizedText]) -> EncodedBatch {
-        data::collate(texts, self.pad_id)
+        let mut batch = data::collate(texts, self.pad_id);
+        if self.padding_side == PaddingSide::Left {
+            move_padding_left(&mut batch);
+        }
+        batch
     }
 
     /// Writes `tokenizer.json` as it was loaded.
@@ -193,12 +216,40 @@ fn bert_wordpiece(vocab: &Path, lowercase: bool) -> Result<Tokenizer> {
     Ok(tokenizer)
 }
 
-fn read_lowercase_flag(path: &Path) -> bool {
-    std::fs::read_to_string(path)
-        .ok()
-        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
-        .and_then(|v| v.get("do_lower_case").and_then(|b| b.as_bool()))
-        .unwrap_or(true)
+/// The pad id: the tokenizer's own padding, else `tokenizer_config.json`'s `pad_token`, else
+/// BERT's `[PAD]` or RoBERTa's `<pad>`, else 0.
+fn pad_id(tokenizer: &Tokenizer, settings: &TokenizerConfig) -> u32 {
+    tokenizer
+        .get_padding()
+        .map(|p| p.pad_id)
+        .or_else(|| {
+            let token = settings.pad_token.as_ref()?;
+            tokenizer.token_to_id(token.content())
+        })
+        .or_else(|| tokenizer.token_to_id("[PAD]"))
+        .or_else(|| tokenizer.token_to_id("<pad>"))
+        .unwrap_or(0)
+}
+
+/// Turns a right-padded batch into a left-padded one, row by row.
+fn move_padding_left(batch: &mut EncodedBatch) {
+    let seq = batch.seq_len;
+    if seq == 0 {
+        return;
+    }
+    let lengths = batch.lengths();
+    for (row, n) in lengths.into_iter().enumerate() {
+        let range = row * seq..(row + 1) * seq;
+        for buffer in [
+            &mut batch.input_ids,
+            &mut batch.attention_mask,
+            &mut batch.token_type_ids,
+        ] {
+            if let Some(slice) = buffer.get_mut(range.clone()) {
+                slice.rotate_right(seq - n.min(seq));
+            }
+        }
+    }
 }
 
 fn tokenizer_error(path: &Path, e: impl std::fmt::Display) -> Error {
@@ -241,6 +292,25 @@ mod tests {
         assert_eq!(batch.seq_len, 5);
         assert_eq!(&batch.attention_mask[..5], &[1, 1, 1, 1, 0]);
         assert_eq!(batch.input_ids[4], 0);
+    }
+
+    #[test]
+    fn padding_side_and_pad_token_come_from_tokenizer_config() {
+        let dir = tempfile::tempdir().unwrap();
+        tiny_vocab(dir.path());
+        std::fs::write(
+            dir.path().join("tokenizer_config.json"),
+            r#"{"pad_token": "[MASK]", "padding_side": "left"}"#,
+        )
+        .unwrap();
+        let tok = SentenceTokenizer::from_dir(dir.path(), 16, false).unwrap();
+        assert_eq!((tok.pad_id(), tok.padding_side()), (4, PaddingSide::Left));
+        let texts = tok.tokenize(&["a dog", "the cat sits"]).unwrap();
+        let batch = tok.collate(&[&texts[0], &texts[1]]);
+        assert_eq!(batch.seq_len, 5);
+        assert_eq!(&batch.input_ids[..5], &[4, 2, 5, 7, 3]);
+        assert_eq!(&batch.attention_mask[..5], &[0, 1, 1, 1, 1]);
+        assert_eq!(&batch.attention_mask[5..], &[1, 1, 1, 1, 1]);
     }
 
     #[test]

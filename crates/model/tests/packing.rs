@@ -39,7 +39,7 @@ fn column(model: &SentenceTransformer, lengths: &[usize], salt: usize) -> TokenB
     model.to_tensors(&model.tokenizer().collate(&rows))
 }
 
-/// Embeddings and parameter gradients of `sum_c <e_c, w_c>` with fixed random weights `w_c`.
+/// Embeddings and parameter gradients of `sum_c <e_c, w_c>` with fixed weights `w_c`.
 fn embed_and_grads(
     model: &SentenceTransformer,
     columns: &[TokenBatch],
@@ -56,10 +56,19 @@ fn embed_and_grads(
             .map(|c| model.forward_t(c, false).unwrap())
             .collect()
     };
-    tch::manual_seed(3);
+    // Fixed weights that need no random generator: the tests of this binary run on several
+    // threads, and libtorch's generator is global (a seed set here could be reset by another
+    // test before the draw).
     let objective = embeddings
         .iter()
-        .map(|e| (e * Tensor::randn(e.size(), (tch::Kind::Float, tch::Device::Cpu))).sum(None))
+        .enumerate()
+        .map(|(c, e)| {
+            let w = Tensor::arange(e.numel() as i64, (tch::Kind::Float, tch::Device::Cpu))
+                .multiply_scalar(0.37 + c as f64)
+                .sin()
+                .view(e.size().as_slice());
+            (e * w).sum(None)
+        })
         .reduce(|a, b| a + b)
         .unwrap();
     objective.backward();
@@ -117,5 +126,54 @@ fn one_long_text_does_not_change_its_batch_mates() {
     let (plain, _) = embed_and_grads(&model, &columns, false);
     for (p, q) in packed.iter().zip(&plain) {
         assert!(max_diff(p, q) < 1e-5);
+    }
+}
+
+/// A left-padding tokenizer (as `tokenizer_config.json` can ask for) on an encoder whose
+/// positions count real tokens (RoBERTa): packing cuts and pads chunks on the left.
+#[test]
+fn packing_matches_with_left_padding() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut vocab = vec!["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
+    vocab.extend(WORDS);
+    std::fs::write(dir.path().join("vocab.txt"), vocab.join("\n")).unwrap();
+    std::fs::write(
+        dir.path().join("tokenizer_config.json"),
+        r#"{"padding_side": "left", "do_lower_case": true}"#,
+    )
+    .unwrap();
+    let tokenizer = SentenceTokenizer::from_dir(dir.path(), 128, false).unwrap();
+    assert_eq!(tokenizer.padding_side(), model::PaddingSide::Left);
+    tch::manual_seed(5);
+    let config = model::RobertaConfig::tiny(vocab.len() as i64);
+    let model = SentenceTransformer::from_config(
+        &config,
+        tokenizer,
+        vec![PoolingMode::Mean],
+        false,
+        tch::Device::Cpu,
+    )
+    .unwrap();
+    let mut lengths = vec![3; 9];
+    lengths.push(40);
+    let columns = [column(&model, &lengths, 0), column(&model, &[5, 1, 12], 1)];
+    assert_eq!(
+        columns[1].attention_mask.int64_value(&[1, 0]),
+        0,
+        "left-padded"
+    );
+    let (packed, packed_grads) = embed_and_grads(&model, &columns, true);
+    let (plain, plain_grads) = embed_and_grads(&model, &columns, false);
+    for (p, q) in packed.iter().zip(&plain) {
+        assert!(
+            max_diff(p, q) < 1e-5,
+            "embeddings differ by {}",
+            max_diff(p, q)
+        );
+    }
+    for (name, g) in &plain_grads {
+        let scale = g.abs().max().double_value(&[]).max(1.0);
+        let d = max_diff(g, &packed_grads[name]) / scale;
+        assert!(d < 1e-5, "gradient of {name} differs by {d} (relative)");
     }
 }

@@ -75,10 +75,11 @@ fn dropout_acts_only_in_train_mode() {
     let eval1 = model.forward_t(&batch, false).unwrap();
     let eval2 = model.forward_t(&batch, false).unwrap();
     assert!(eval1.equal(&eval2));
-    let train1 = model.forward_t(&batch, true).unwrap();
-    let train2 = model.forward_t(&batch, true).unwrap();
+    let train = model.forward_t(&batch, true).unwrap();
+    // Against the eval output, not a second train-mode draw: other tests of this binary
+    // reseed libtorch's global generator from their threads, which can replay a mask.
     assert!(
-        !train1.allclose(&train2, 1e-6, 1e-6, false),
+        !train.allclose(&eval1, 1e-6, 1e-6, false),
         "dropout must change train-mode outputs"
     );
 }

@@ -4,7 +4,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{read_json, Error, Result};
+use crate::error::{Error, Result};
+use crate::layers::Activation;
 
 /// Mirrors the keys of Hugging Face `BertConfig`: the architecture keys are required, the rest
 /// default exactly as transformers does when a checkpoint omits them.
@@ -37,18 +38,6 @@ pub struct BertConfig {
     pub model_type: String,
 }
 
-/// `hidden_act` values of BERT-family checkpoints.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Activation {
-    /// The exact, erf-based GELU.
-    Gelu,
-    /// The tanh approximation (`gelu_new` and `gelu_pytorch_tanh` are the same function).
-    #[serde(alias = "gelu_pytorch_tanh")]
-    GeluNew,
-    Relu,
-}
-
 fn default_hidden_act() -> Activation {
     Activation::Gelu
 }
@@ -75,20 +64,8 @@ fn default_model_type() -> String {
 }
 
 impl BertConfig {
-    /// Reads and validates `config.json`, keeping the raw JSON so that saving writes back the
-    /// keys this crate does not model (`transformers_version`, `torch_dtype`, …).
-    pub fn from_file(path: &Path) -> Result<(Self, serde_json::Value)> {
-        let raw: serde_json::Value = read_json(path, "a model config")?;
-        let model_type = raw
-            .get("model_type")
-            .and_then(|v| v.as_str())
-            .unwrap_or("bert");
-        if model_type != "bert" {
-            return Err(Error::UnsupportedArchitecture {
-                path: path.to_path_buf(),
-                model_type: model_type.to_string(),
-            });
-        }
+    /// Parses and validates the JSON of `config.json` (read from `path`, named in errors).
+    pub fn from_json(raw: &serde_json::Value, path: &Path) -> Result<Self> {
         let config: BertConfig =
             serde_json::from_value(raw.clone()).map_err(|source| Error::Json {
                 path: path.to_path_buf(),
@@ -99,7 +76,7 @@ impl BertConfig {
             path: path.to_path_buf(),
             message,
         })?;
-        Ok((config, raw))
+        Ok(config)
     }
 
     pub fn validate(&self) -> std::result::Result<(), String> {
@@ -190,13 +167,6 @@ mod tests {
         assert_eq!(c.hidden_act, Activation::Gelu);
         assert_eq!(c.layer_norm_eps, 1e-12);
         assert_eq!(c.max_position_embeddings, 512);
-    }
-
-    #[test]
-    fn activation_aliases() {
-        let a: Activation = serde_json::from_str("\"gelu_pytorch_tanh\"").unwrap();
-        assert_eq!(a, Activation::GeluNew);
-        assert!(serde_json::from_str::<Activation>("\"swish\"").is_err());
     }
 
     #[test]

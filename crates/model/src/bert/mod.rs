@@ -1,71 +1,35 @@
-//! A BERT encoder on libtorch whose variable names are the Hugging Face checkpoint keys.
+//! BERT: learned absolute positions, token types, post-norm blocks. RoBERTa and XLM-R reuse
+//! this encoder with their own position numbering (see `crate::roberta`).
 
-mod attention;
 mod config;
-mod embeddings;
-mod feed_forward;
-mod weights;
 
 use tch::{nn, Tensor};
 
-pub use config::{Activation, BertConfig};
-pub use weights::{load_weights, save_weights};
+pub use config::BertConfig;
 
-use attention::BertAttention;
-use embeddings::BertEmbeddings;
-use feed_forward::BertFeedForward;
+use crate::error::Result;
+use crate::layers::embeddings::{EmbeddingsConfig, TokenEmbeddings, BERT_EMBEDDING_KEYS};
+use crate::layers::linear::Linear;
+use crate::layers::mask::AttentionMask;
+use crate::layers::positions::PositionIds;
+use crate::layers::post_norm_block::{BlockConfig, PostNormBlock, BERT_BLOCK_KEYS};
+use crate::token_batch::TokenBatch;
+use crate::weights::KeyMap;
 
-use crate::error::{Error, Result};
-
-/// Token ids and masks of a padded batch, on the model's device.
-#[derive(Debug)]
-pub struct TokenBatch {
-    /// `[batch, seq]`, int64
-    pub input_ids: Tensor,
-    /// `[batch, seq]`, int64, 1 for real tokens and 0 for padding
-    pub attention_mask: Tensor,
-    /// `[batch, seq]`, int64
-    pub token_type_ids: Tensor,
-}
-
-impl TokenBatch {
-    pub fn check(&self) -> Result<()> {
-        let ids = self.input_ids.size();
-        for (what, other) in [
-            ("attention_mask", &self.attention_mask),
-            ("token_type_ids", &self.token_type_ids),
-        ] {
-            if other.size() != ids {
-                return Err(Error::Shape {
-                    context: what,
-                    left: ids.clone(),
-                    right: other.size(),
-                });
-            }
-        }
-        if ids.len() != 2 {
-            return Err(Error::Shape {
-                context: "input_ids must be [batch, seq]",
-                left: ids,
-                right: vec![],
-            });
-        }
-        Ok(())
-    }
-}
-
-#[derive(Debug)]
-struct BertLayer {
-    attention: BertAttention,
-    feed_forward: BertFeedForward,
-}
+/// BERT's checkpoint names: `bert.` under task heads.
+pub(crate) const KEYS: KeyMap = KeyMap {
+    architecture: "BERT",
+    prefix: "bert.",
+    probe: "embeddings.word_embeddings.weight",
+};
 
 /// The BERT encoder. The pooler (a dense layer on `[CLS]`) is kept only so that checkpoints
 /// round-trip unchanged; sentence embeddings come from the Pooling module instead.
 #[derive(Debug)]
 pub struct BertModel {
-    embeddings: BertEmbeddings,
-    layers: Vec<BertLayer>,
+    embeddings: TokenEmbeddings,
+    layers: Vec<PostNormBlock>,
+    max_tokens: i64,
     config: BertConfig,
 }
 
@@ -73,27 +37,35 @@ impl BertModel {
     /// Creates the variables under `p` with Hugging Face names (`embeddings.…`,
     /// `encoder.layer.N.…`, `pooler.dense.…` when `with_pooler`).
     pub fn new(p: &nn::Path, config: &BertConfig, with_pooler: bool) -> Self {
-        let embeddings = BertEmbeddings::new(p / "embeddings", config);
+        Self::with_positions(p, config, PositionIds::Absolute, true, with_pooler)
+    }
+
+    /// BERT's layers with another position numbering; `read_token_types` false embeds token
+    /// type 0 everywhere (RoBERTa's tokenizers never hand token types to the model).
+    pub(crate) fn with_positions(
+        p: &nn::Path,
+        config: &BertConfig,
+        positions: PositionIds,
+        read_token_types: bool,
+        with_pooler: bool,
+    ) -> Self {
+        let embeddings = TokenEmbeddings::new(
+            &(p / "embeddings"),
+            &BERT_EMBEDDING_KEYS,
+            &embeddings_config(config, positions, read_token_types),
+        );
+        let block = block_config(config);
         let layers = (0..config.num_hidden_layers)
-            .map(|i| {
-                let lp = p / "encoder" / "layer" / i;
-                BertLayer {
-                    attention: BertAttention::new(&lp / "attention", config),
-                    feed_forward: BertFeedForward::new(&lp, config),
-                }
-            })
+            .map(|i| PostNormBlock::new(&(p / "encoder" / "layer" / i), &BERT_BLOCK_KEYS, &block))
             .collect();
         if with_pooler {
-            let _pooler = linear(
-                p / "pooler" / "dense",
-                config.hidden_size,
-                config.hidden_size,
-                config,
-            );
+            let (h, std) = (config.hidden_size, config.initializer_range);
+            let _pooler = Linear::new(p / "pooler" / "dense", h, h, std, true);
         }
         BertModel {
             embeddings,
             layers,
+            max_tokens: positions.max_tokens(config.max_position_embeddings),
             config: config.clone(),
         }
     }
@@ -102,46 +74,54 @@ impl BertModel {
         &self.config
     }
 
+    /// The longest sequence the position table can number.
+    pub fn max_tokens(&self) -> i64 {
+        self.max_tokens
+    }
+
     /// # Shapes
     /// ids, mask, type ids: `[batch, seq]` → token embeddings `[batch, seq, hidden]`
     pub fn forward_t(&self, batch: &TokenBatch, train: bool) -> Result<Tensor> {
-        batch.check()?;
-        let seq = batch.input_ids.size()[1];
-        if seq > self.config.max_position_embeddings {
-            return Err(Error::InvalidInput(format!(
-                "sequence length {seq} exceeds max_position_embeddings {}",
-                self.config.max_position_embeddings
-            )));
-        }
+        let (_, seq) = batch.check_length(self.max_tokens)?;
         let _span = tracing::trace_span!("bert_forward", seq).entered();
-        let mask = batch.attention_mask.gt(0).unsqueeze(1).unsqueeze(1);
-        let mut xs = self
-            .embeddings
-            .forward_t(&batch.input_ids, &batch.token_type_ids, train);
+        let mask = AttentionMask::padding(&batch.attention_mask)?;
+        let mut xs = self.embeddings.forward_t(batch, train)?;
         for layer in &self.layers {
-            xs = layer.attention.forward_t(&xs, &mask, train);
-            xs = layer.feed_forward.forward_t(&xs, train);
+            xs = layer.forward_t(&xs, &mask, train)?;
         }
         Ok(xs)
     }
 }
 
-fn linear(p: nn::Path, input: i64, output: i64, config: &BertConfig) -> nn::Linear {
-    let cfg = nn::LinearConfig {
-        ws_init: nn::Init::Randn {
-            mean: 0.0,
-            stdev: config.initializer_range,
-        },
-        bs_init: Some(nn::Init::Const(0.0)),
-        bias: true,
-    };
-    nn::linear(p, input, output, cfg)
+fn embeddings_config(
+    config: &BertConfig,
+    positions: PositionIds,
+    read_token_types: bool,
+) -> EmbeddingsConfig {
+    EmbeddingsConfig {
+        vocab_size: config.vocab_size,
+        hidden_size: config.hidden_size,
+        max_positions: config.max_position_embeddings,
+        positions,
+        type_vocab_size: Some(config.type_vocab_size),
+        read_token_types,
+        word_padding_idx: config.pad_token_id,
+        layer_norm_eps: config.layer_norm_eps,
+        dropout: config.hidden_dropout_prob,
+        init_std: config.initializer_range,
+    }
 }
 
-fn layer_norm(p: nn::Path, config: &BertConfig) -> nn::LayerNorm {
-    let cfg = nn::LayerNormConfig {
-        eps: config.layer_norm_eps,
-        ..Default::default()
-    };
-    nn::layer_norm(p, vec![config.hidden_size], cfg)
+fn block_config(config: &BertConfig) -> BlockConfig {
+    BlockConfig {
+        hidden_size: config.hidden_size,
+        num_heads: config.num_attention_heads,
+        intermediate_size: config.intermediate_size,
+        activation: config.hidden_act,
+        layer_norm_eps: config.layer_norm_eps,
+        hidden_dropout: config.hidden_dropout_prob,
+        attention_dropout: config.attention_probs_dropout_prob,
+        attention_output_dropout: config.hidden_dropout_prob,
+        init_std: config.initializer_range,
+    }
 }

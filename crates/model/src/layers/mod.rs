@@ -1,0 +1,30 @@
+//! Building blocks shared by every encoder architecture, written once: dense and embedding
+//! layers named like PyTorch's, LayerNorm, position ids, attention masks, self-attention with an
+//! optional additive bias, the feed-forward block and the post-norm transformer block that
+//! BERT, RoBERTa, MPNet and DistilBERT are made of. An architecture supplies its checkpoint key
+//! names and hyper-parameters; the arithmetic lives here.
+//!
+//! Every forward here goes through tch's fallible `f_*` calls, so a bad input is an error, not
+//! a panic.
+
+mod activation;
+pub(crate) mod attention;
+pub(crate) mod embeddings;
+pub(crate) mod feed_forward;
+pub(crate) mod layer_norm;
+pub(crate) mod linear;
+pub(crate) mod mask;
+pub(crate) mod positions;
+pub(crate) mod post_norm_block;
+
+pub use activation::Activation;
+
+use tch::nn;
+
+/// The variable path of a dotted checkpoint key relative to `p` (`"attention.self.query"`).
+pub(crate) fn sub<'a>(p: &nn::Path<'a>, dotted: &str) -> nn::Path<'a> {
+    dotted
+        .split('.')
+        .filter(|part| !part.is_empty())
+        .fold(p.clone(), |path, part| &path / part)
+}

@@ -1,0 +1,121 @@
+//! The post-norm transformer block of BERT, RoBERTa, MPNet and DistilBERT:
+//! `x = LN(x + drop(attn(x)))`, then `x = LN(x + ffn(x))`.
+
+use tch::{nn, Tensor};
+
+use super::attention::{AttentionKeys, SelfAttention};
+use super::feed_forward::FeedForward;
+use super::layer_norm::LayerNorm;
+use super::mask::AttentionMask;
+use super::Activation;
+use crate::error::Result;
+
+/// Checkpoint names of a block's parts, relative to the layer (`encoder.layer.N.`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BlockKeys {
+    pub attention: AttentionKeys,
+    pub attention_norm: &'static str,
+    pub ff_input: &'static str,
+    pub ff_output: &'static str,
+    pub output_norm: &'static str,
+}
+
+/// BERT's names, shared by RoBERTa and XLM-R.
+pub(crate) const BERT_BLOCK_KEYS: BlockKeys = BlockKeys {
+    attention: AttentionKeys {
+        query: "attention.self.query",
+        key: "attention.self.key",
+        value: "attention.self.value",
+        output: "attention.output.dense",
+    },
+    attention_norm: "attention.output.LayerNorm",
+    ff_input: "intermediate.dense",
+    ff_output: "output.dense",
+    output_norm: "output.LayerNorm",
+};
+
+/// Hyper-parameters of one block.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BlockConfig {
+    pub hidden_size: i64,
+    pub num_heads: i64,
+    pub intermediate_size: i64,
+    pub activation: Activation,
+    pub layer_norm_eps: f64,
+    /// After the feed-forward block, and after the attention output unless
+    /// `attention_output_dropout` says otherwise.
+    pub hidden_dropout: f64,
+    /// On the attention probabilities.
+    pub attention_dropout: f64,
+    /// Dropout on the attention output before the residual (BERT, MPNet: `hidden_dropout`;
+    /// DistilBERT: none).
+    pub attention_output_dropout: f64,
+    pub init_std: f64,
+}
+
+#[derive(Debug)]
+pub(crate) struct PostNormBlock {
+    attention: SelfAttention,
+    attention_norm: LayerNorm,
+    attention_output_dropout: f64,
+    feed_forward: FeedForward,
+    output_norm: LayerNorm,
+}
+
+impl PostNormBlock {
+    /// Variables are created in checkpoint order: q, k, v, o, attention norm, ffn, norm.
+    pub(crate) fn new(p: &nn::Path, keys: &BlockKeys, config: &BlockConfig) -> Self {
+        let hidden = config.hidden_size;
+        let attention = SelfAttention::new(
+            p,
+            &keys.attention,
+            hidden,
+            config.num_heads,
+            config.attention_dropout,
+            config.init_std,
+        );
+        let attention_norm = LayerNorm::new(
+            super::sub(p, keys.attention_norm),
+            hidden,
+            config.layer_norm_eps,
+        );
+        let feed_forward = FeedForward::new(
+            p,
+            (keys.ff_input, keys.ff_output),
+            hidden,
+            config.intermediate_size,
+            config.activation,
+            config.hidden_dropout,
+            config.init_std,
+        );
+        let output_norm = LayerNorm::new(
+            super::sub(p, keys.output_norm),
+            hidden,
+            config.layer_norm_eps,
+        );
+        PostNormBlock {
+            attention,
+            attention_norm,
+            attention_output_dropout: config.attention_output_dropout,
+            feed_forward,
+            output_norm,
+        }
+    }
+
+    /// # Shapes
+    /// xs: `[batch, seq, hidden]` → `[batch, seq, hidden]`
+    pub(crate) fn forward_t(
+        &self,
+        xs: &Tensor,
+        mask: &AttentionMask,
+        train: bool,
+    ) -> Result<Tensor> {
+        let mut attended = self.attention.forward_t(xs, mask, train)?;
+        if self.attention_output_dropout > 0.0 {
+            attended = attended.f_dropout(self.attention_output_dropout, train)?;
+        }
+        let xs = self.attention_norm.forward(&attended.f_add(xs)?)?;
+        let ff = self.feed_forward.forward_t(&xs, train)?;
+        self.output_norm.forward(&ff.f_add(&xs)?)
+    }
+}

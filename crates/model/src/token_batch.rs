@@ -1,0 +1,64 @@
+//! The encoder's input: token ids and masks of a padded batch.
+
+use tch::Tensor;
+
+use crate::error::{Error, Result};
+
+/// Token ids and masks of a padded batch, on the model's device. Every architecture takes
+/// this; one that has no token types ignores `token_type_ids`.
+#[derive(Debug)]
+pub struct TokenBatch {
+    /// `[batch, seq]`, int64
+    pub input_ids: Tensor,
+    /// `[batch, seq]`, int64, 1 for real tokens and 0 for padding
+    pub attention_mask: Tensor,
+    /// `[batch, seq]`, int64
+    pub token_type_ids: Tensor,
+}
+
+impl TokenBatch {
+    /// Checks that the three tensors are `[batch, seq]` and agree.
+    pub fn check(&self) -> Result<()> {
+        let ids = self.input_ids.size();
+        if ids.len() != 2 {
+            return Err(Error::Shape {
+                context: "input_ids must be [batch, seq]",
+                left: ids,
+                right: vec![],
+            });
+        }
+        for (what, other) in [
+            ("input_ids vs attention_mask", &self.attention_mask),
+            ("input_ids vs token_type_ids", &self.token_type_ids),
+        ] {
+            if other.size() != ids {
+                return Err(Error::Shape {
+                    context: what,
+                    left: ids.clone(),
+                    right: other.size(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// `[batch, seq]`.
+    pub fn shape(&self) -> Result<(i64, i64)> {
+        self.check()?;
+        Ok(self.input_ids.size2()?)
+    }
+}
+
+impl TokenBatch {
+    /// [`check`](Self::check), and that `seq` fits a position table numbering `max_tokens`.
+    pub(crate) fn check_length(&self, max_tokens: i64) -> Result<(i64, i64)> {
+        let (batch, seq) = self.shape()?;
+        if seq > max_tokens {
+            return Err(Error::InvalidInput(format!(
+                "sequence length {seq} exceeds the {max_tokens} positions the model can number \
+                 (max_position_embeddings)"
+            )));
+        }
+        Ok((batch, seq))
+    }
+}

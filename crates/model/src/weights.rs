@@ -1,0 +1,263 @@
+//! Loading and saving Hugging Face safetensors checkpoints into a `VarStore`, through each
+//! architecture's key map.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use tch::{nn, Tensor};
+
+use crate::error::{Error, Result};
+
+/// Prefixes that checkpoints put before the base model's key names, in the order they are
+/// probed after the architecture's own: task heads (`BertForMaskedLM`, …) save the base model
+/// under its `base_model_prefix`, some exporters under `model.`; a bare `AutoModel` under none.
+const PREFIXES: [&str; 6] = ["bert.", "roberta.", "mpnet.", "distilbert.", "model.", ""];
+
+/// How one architecture's variables are named in checkpoints. The variables themselves carry
+/// the base model's names (`embeddings.word_embeddings.weight`, …), which is what saving writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyMap {
+    /// The architecture, for messages (`"BERT"`).
+    pub architecture: &'static str,
+    /// The architecture's own `base_model_prefix`, probed first (`"bert."`).
+    pub prefix: &'static str,
+    /// A key every checkpoint of the architecture holds, to find the prefix with.
+    pub probe: &'static str,
+}
+
+impl KeyMap {
+    /// The prefixes to try, the architecture's own first.
+    fn prefixes(&self) -> impl Iterator<Item = &'static str> + '_ {
+        std::iter::once(self.prefix).chain(PREFIXES.into_iter().filter(|p| *p != self.prefix))
+    }
+
+    /// The prefix under which `names` hold this architecture's weights.
+    fn find_prefix<'n>(&self, names: impl Fn(&str) -> bool + 'n) -> Option<&'static str> {
+        self.prefixes()
+            .find(|p| names(&format!("{p}{}", self.probe)))
+    }
+}
+
+/// Copies the tensors of `path` into the variables of `vs`, matching key names through `keys`.
+/// The prefix is probed (`bert.`, `roberta.`, …, `model.`, none); old checkpoints name
+/// LayerNorm parameters `gamma`/`beta`, which are accepted. Keys the model does not use (task
+/// heads, the `position_ids` buffer) are ignored. Nothing is copied unless every variable has
+/// a tensor of its shape.
+pub fn load_weights(vs: &mut nn::VarStore, path: &Path, keys: &KeyMap) -> Result<()> {
+    if !path.is_file() {
+        return Err(Error::MissingFile {
+            path: path.to_path_buf(),
+        });
+    }
+    let tensors = Tensor::read_safetensors(path).map_err(|source| Error::Torch {
+        context: Some(format!("reading {}", path.display())),
+        source,
+    })?;
+    let names: HashMap<String, Tensor> = tensors.into_iter().collect();
+    let prefix = keys
+        .find_prefix(|k| names.contains_key(k))
+        .ok_or_else(|| Error::NoWeights {
+            path: path.to_path_buf(),
+            architecture: keys.architecture,
+            probe: keys.probe,
+            prefixes: keys
+                .prefixes()
+                .map(|p| format!("{p:?}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        })?;
+    let by_name: HashMap<String, Tensor> = names
+        .into_iter()
+        .filter_map(|(name, t)| Some((canonical_key(name.strip_prefix(prefix)?), t)))
+        .collect();
+    // Sorted, and every key and shape checked before anything is copied: the first error
+    // reported is the same on every run, and a bad file never leaves half-loaded weights.
+    let mut variables: BTreeMap<String, Tensor> = vs.variables().into_iter().collect();
+    for (name, var) in &variables {
+        check_tensor(path, keys, prefix, name, var, by_name.get(name.as_str()))?;
+    }
+    tch::no_grad(|| -> Result<()> {
+        for (name, var) in variables.iter_mut() {
+            if let Some(source) = by_name.get(name.as_str()) {
+                var.f_copy_(source)?;
+            }
+        }
+        Ok(())
+    })?;
+    let unused: Vec<&String> = by_name
+        .keys()
+        .filter(|k| !variables.contains_key(k.as_str()))
+        .collect();
+    if !unused.is_empty() {
+        tracing::debug!(file = %path.display(), ?unused, "checkpoint tensors not used by the model");
+    }
+    Ok(())
+}
+
+fn check_tensor(
+    path: &Path,
+    keys: &KeyMap,
+    prefix: &str,
+    name: &str,
+    var: &Tensor,
+    source: Option<&Tensor>,
+) -> Result<()> {
+    let source = source.ok_or_else(|| Error::MissingTensor {
+        path: path.to_path_buf(),
+        architecture: keys.architecture,
+        key: format!("{prefix}{name}"),
+        expected: var.size(),
+    })?;
+    if source.size() != var.size() {
+        return Err(Error::TensorShape {
+            path: path.to_path_buf(),
+            architecture: keys.architecture,
+            key: format!("{prefix}{name}"),
+            expected: var.size(),
+            found: source.size(),
+        });
+    }
+    Ok(())
+}
+
+/// Writes every variable of `vs` to `path` as safetensors under the base model's key names
+/// (what `AutoModel.from_pretrained` reads), atomically.
+pub fn save_weights(vs: &nn::VarStore, path: &Path) -> Result<()> {
+    let mut named: Vec<(String, Tensor)> = vs
+        .variables()
+        .into_iter()
+        .map(|(name, t)| (name, t.detach().to_device(tch::Device::Cpu).contiguous()))
+        .collect();
+    named.sort_by(|a, b| a.0.cmp(&b.0));
+    let tmp = path.with_extension("safetensors.tmp");
+    Tensor::write_safetensors(&named, &tmp).map_err(|source| Error::Torch {
+        context: Some(format!("writing {}", tmp.display())),
+        source,
+    })?;
+    std::fs::rename(&tmp, path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// The tensor names in a safetensors file's header, without reading the tensors.
+pub(crate) fn checkpoint_keys(path: &Path) -> Result<Vec<String>> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let corrupt = |message: String| Error::Config {
+        path: path.to_path_buf(),
+        message,
+    };
+    let mut len = [0u8; 8];
+    file.read_exact(&mut len)
+        .map_err(|_| corrupt("not a safetensors file (shorter than its 8-byte header)".into()))?;
+    let n = u64::from_le_bytes(len);
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    if n > size.saturating_sub(8) || n > 100_000_000 {
+        return Err(corrupt(format!(
+            "not a safetensors file (header length {n} exceeds the file size {size})"
+        )));
+    }
+    let mut header = vec![0u8; n as usize];
+    file.read_exact(&mut header)
+        .map_err(|_| corrupt("truncated safetensors header".into()))?;
+    let header: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&header)
+        .map_err(|e| corrupt(format!("corrupt safetensors header: {e}")))?;
+    Ok(header
+        .into_iter()
+        .map(|(k, _)| k)
+        .filter(|k| k != "__metadata__")
+        .collect())
+}
+
+fn canonical_key(name: &str) -> String {
+    if let Some(stem) = name.strip_suffix(".gamma") {
+        format!("{stem}.weight")
+    } else if let Some(stem) = name.strip_suffix(".beta") {
+        format!("{stem}.bias")
+    } else {
+        name.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BERT: KeyMap = KeyMap {
+        architecture: "BERT",
+        prefix: "bert.",
+        probe: "embeddings.word_embeddings.weight",
+    };
+
+    #[test]
+    fn canonical_keys() {
+        assert_eq!(
+            canonical_key("embeddings.LayerNorm.gamma"),
+            "embeddings.LayerNorm.weight"
+        );
+        assert_eq!(
+            canonical_key("encoder.layer.0.output.LayerNorm.beta"),
+            "encoder.layer.0.output.LayerNorm.bias"
+        );
+        assert_eq!(canonical_key("pooler.dense.weight"), "pooler.dense.weight");
+    }
+
+    #[test]
+    fn prefix_probing_prefers_the_own_prefix_and_falls_back_to_none() {
+        let has = |keys: &'static [&'static str]| move |k: &str| keys.contains(&k);
+        assert_eq!(
+            BERT.find_prefix(has(&["bert.embeddings.word_embeddings.weight"])),
+            Some("bert.")
+        );
+        assert_eq!(
+            BERT.find_prefix(has(&["model.embeddings.word_embeddings.weight"])),
+            Some("model.")
+        );
+        assert_eq!(
+            BERT.find_prefix(has(&["embeddings.word_embeddings.weight"])),
+            Some("")
+        );
+        assert_eq!(BERT.find_prefix(has(&["lm_head.weight"])), None);
+    }
+
+    #[test]
+    fn missing_and_misshaped_weights_name_key_shapes_and_architecture() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("model.safetensors");
+        let word = Tensor::zeros([5, 3], (tch::Kind::Float, tch::Device::Cpu));
+        Tensor::write_safetensors(&[("bert.embeddings.word_embeddings.weight", &word)], &file)
+            .unwrap();
+        let mut vs = nn::VarStore::new(tch::Device::Cpu);
+        let root = vs.root();
+        let _ = root
+            .sub("embeddings")
+            .sub("word_embeddings")
+            .zeros("weight", &[5, 4]);
+        let err = load_weights(&mut vs, &file, &BERT).unwrap_err().to_string();
+        assert!(
+            err.contains("bert.embeddings.word_embeddings.weight")
+                && err.contains("[5, 3]")
+                && err.contains("[5, 4]")
+                && err.contains("BERT"),
+            "{err}"
+        );
+        let mut vs = nn::VarStore::new(tch::Device::Cpu);
+        let root = vs.root();
+        let _ = root
+            .sub("embeddings")
+            .sub("word_embeddings")
+            .zeros("weight", &[5, 3]);
+        let _ = root.sub("pooler").sub("dense").zeros("weight", &[3, 3]);
+        let err = load_weights(&mut vs, &file, &BERT).unwrap_err().to_string();
+        assert!(
+            err.contains("bert.pooler.dense.weight")
+                && err.contains("[3, 3]")
+                && err.contains("BERT"),
+            "{err}"
+        );
+    }
+}
