@@ -14,6 +14,52 @@ fn tiny_model(dir: &Path) -> PathBuf {
     model::testing::tiny_bert(dir, &test_support::WORDS, 3).unwrap()
 }
 
+/// A tiny random model of `arch` committed with its sentence-transformers parity fixture.
+fn fixture_model(arch: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../model/tests/fixtures")
+        .join(arch)
+        .join("model")
+}
+
+#[test]
+fn mpnet_xlm_roberta_roberta_and_distilbert_fine_tune_with_a_falling_loss() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = pairs_jsonl(dir.path(), 64);
+    for arch in ["mpnet", "xlm-roberta", "roberta", "distilbert"] {
+        let config = write_config(
+            dir.path(),
+            &format!("{arch}.toml"),
+            &fixture_model(arch),
+            &data,
+            "save_steps = 0",
+        );
+        let out = dir.path().join(arch);
+        let args = [
+            "train",
+            "-c",
+            config.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--set",
+            "output.logging_steps=1",
+        ];
+        let stdout = run_ok(&args, dir.path());
+        assert!(stdout.contains("trained 16 steps"), "{arch}: {stdout}");
+        let (metrics, losses) = logged_losses(&out);
+        let (first, last) = (
+            losses[..4].iter().sum::<f64>(),
+            losses[12..].iter().sum::<f64>(),
+        );
+        assert!(last < first, "{arch}: the loss did not go down:\n{metrics}");
+        let config: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap())
+                .unwrap();
+        let saved = config["model_type"].as_str().unwrap().to_string();
+        assert_eq!(saved, arch, "the saved config.json keeps the architecture");
+    }
+}
+
 fn pairs_jsonl(dir: &Path, rows: usize) -> PathBuf {
     test_support::pairs_jsonl(dir, rows)
 }
@@ -147,19 +193,79 @@ fn a_run_killed_mid_way_and_resumed_ends_with_the_uninterrupted_weights() {
         &data,
         "save_steps = 3\nsave_total_limit = 2",
     );
-    let config = config.to_str().unwrap();
+    killed_and_resumed_ends_like_straight(dir.path(), &config);
+}
 
-    let straight = dir.path().join("straight");
+#[test]
+fn a_killed_xlm_roberta_run_resumes_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = pairs_jsonl(dir.path(), 240);
+    let config = write_config(
+        dir.path(),
+        "resume.toml",
+        &fixture_model("xlm-roberta"),
+        &data,
+        "save_steps = 3\nsave_total_limit = 2",
+    );
+    killed_and_resumed_ends_like_straight(dir.path(), &config);
+}
+
+#[test]
+fn a_killed_two_dataset_run_resumes_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_model(dir.path());
+    let data = pairs_jsonl(dir.path(), 160);
+    let single = write_config(dir.path(), "single.toml", &model, &data, "save_steps = 3");
+    // The same run with [data]/[loss] replaced by two datasets: the pairs with MNRL, and the
+    // pairs scored by their row parity with CoSENT.
+    let scored = dir.path().join("scored.jsonl");
+    let rows: String = std::fs::read_to_string(&data)
+        .unwrap()
+        .lines()
+        .enumerate()
+        .map(|(i, line)| {
+            let mut v: serde_json::Value = serde_json::from_str(line).unwrap();
+            v["score"] = serde_json::json!((i % 2) as f64);
+            format!("{v}\n")
+        })
+        .collect();
+    std::fs::write(&scored, rows).unwrap();
+    let text = std::fs::read_to_string(&single).unwrap();
+    let data_section = text
+        .split("[training]")
+        .next()
+        .unwrap()
+        .split("[data]")
+        .next()
+        .unwrap()
+        .to_string();
+    let two = format!(
+        "{data_section}\n[[datasets]]\nname = \"qa\"\ndata = {{ dataset = \"{}\", format = \"columns\", columns = \"anchor=question,positive=answer\" }}\nloss = {{ type = \"multiple_negatives_ranking\" }}\n\n[[datasets]]\nname = \"scored\"\ndata = {{ dataset = \"{}\", format = \"columns\", columns = \"s1=question,s2=answer,score=score\" }}\nloss = {{ type = \"cosent\" }}\n\n[training]{}",
+        data.display(),
+        scored.display(),
+        text.split("[training]").nth(1).unwrap()
+    );
+    let config = dir.path().join("two.toml");
+    std::fs::write(&config, two).unwrap();
+    killed_and_resumed_ends_like_straight(dir.path(), &config);
+}
+
+/// Runs `config` straight through, and again SIGKILLed after checkpoint-9 and resumed with
+/// `--resume latest`: the final weights are byte-identical, the metrics log has no duplicate
+/// step, and the killed run's lock is taken over.
+fn killed_and_resumed_ends_like_straight(dir: &Path, config: &Path) {
+    let config = config.to_str().unwrap();
+    let straight = dir.join("straight");
     let straight_stdout = run_ok(
         &["train", "-c", config, "-o", straight.to_str().unwrap()],
-        dir.path(),
+        dir,
     );
     let steps = |stdout: &str| stdout.split_whitespace().nth(1).map(str::to_owned);
 
-    let killed = dir.path().join("killed");
+    let killed = dir.join("killed");
     let mut child = Command::new(env!("CARGO_BIN_EXE_train-cli"))
         .args(["train", "-c", config, "-o", killed.to_str().unwrap()])
-        .env("HF_HOME", dir.path())
+        .env("HF_HOME", dir)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -192,7 +298,7 @@ fn a_run_killed_mid_way_and_resumed_ends_with_the_uninterrupted_weights() {
             "--resume",
             "latest",
         ],
-        dir.path(),
+        dir,
     );
     assert_eq!(steps(&stdout), steps(&straight_stdout), "{stdout}");
     assert!(
