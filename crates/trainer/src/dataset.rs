@@ -87,7 +87,7 @@ pub fn load_training_set(
     };
     if set.is_empty() {
         return Err(Error::Dataset(format!(
-            "{} ({}) gives no training rows as {:?}",
+            "{} ({}) gives no rows as {:?}",
             config.dataset,
             path.display(),
             config.format

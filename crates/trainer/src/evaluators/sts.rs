@@ -7,7 +7,7 @@ use eval::{
 use model::{EncodeOptions, SentenceTransformer};
 
 use super::Evaluator;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::evaluator_config::StsEvaluatorConfig;
 
 /// Sentence pairs with gold scores in `[0, 1]`.
@@ -24,6 +24,15 @@ impl StsEvaluator {
         let mut pairs = data::read_scored_pairs(&path, &ScoredPairColumns::GLUE)?;
         if let Some(n) = config.max_pairs {
             pairs.truncate(n);
+        }
+        if pairs.len() < 2 {
+            return Err(Error::Dataset(format!(
+                "evaluator {}: {} ({}) has {} scored pair(s); a correlation needs at least 2",
+                config.name(),
+                config.dataset,
+                path.display(),
+                pairs.len()
+            )));
         }
         let raw: Vec<f32> = pairs.iter().map(|p| p.score).collect();
         let scores = normalize_sts_scores(&raw, config.score_max)?;
