@@ -8,7 +8,8 @@ score it too.
 
 Usage: python train_bench.py MODEL_DIR TRAIN_JSONL EVAL_JSONL OUT_DIR LOSS BATCH_SIZE EPOCHS
        LEARNING_RATE WARMUP_STEPS WEIGHT_DECAY SEED THREADS [cuda] [sequential]
-LOSS: mnrl | cosine | softmax
+LOSS: mnrl | cosine | softmax | multi (MNRL on TRAIN_JSONL and CoSENTLoss on the STS-B pairs
+of stsb=PATH, two datasets with sentence-transformers' default proportional sampler)
 sequential: batches in file order (the file is pre-shuffled), so both sides see the same
 batches; otherwise sentence-transformers' default seeded RandomSampler.
 """
@@ -26,6 +27,7 @@ from sentence_transformers.training_args import SentenceTransformerTrainingArgum
  weight_decay, seed, threads) = sys.argv[1:13]
 cuda = "cuda" in sys.argv[13:]
 sequential = "sequential" in sys.argv[13:]
+stsb_file = next((a[len("stsb="):] for a in sys.argv[13:] if a.startswith("stsb=")), None)
 torch.set_num_threads(int(threads))
 
 
@@ -35,6 +37,7 @@ COLUMNS = {
     "mnrl": ["anchor", "positive", "negative"],
     "cosine": ["sentence1", "sentence2", "score"],
     "softmax": ["premise", "hypothesis", "label"],
+    "multi": ["anchor", "positive", "negative"],
 }
 
 
@@ -47,6 +50,9 @@ def read_jsonl(path, columns):
 if loss_name not in COLUMNS:
     sys.exit(f"unknown loss {loss_name!r}")
 train = Dataset.from_dict(read_jsonl(train_file, COLUMNS[loss_name]))
+if loss_name == "multi":
+    train = {"mnli-triplets": train,
+             "stsb-train": Dataset.from_dict(read_jsonl(stsb_file, ["sentence1", "sentence2", "score"]))}
 sts = read_jsonl(eval_file, ["sentence1", "sentence2", "score"])
 evaluator = EmbeddingSimilarityEvaluator(
     sentences1=sts["sentence1"], sentences2=sts["sentence2"],
@@ -64,6 +70,9 @@ if loss_name == "mnrl":
     loss = losses.MultipleNegativesRankingLoss(model, scale=20.0)
 elif loss_name == "cosine":
     loss = losses.CosineSimilarityLoss(model)
+elif loss_name == "multi":
+    loss = {"mnli-triplets": losses.MultipleNegativesRankingLoss(model, scale=20.0),
+            "stsb-train": losses.CoSENTLoss(model, scale=20.0)}
 elif loss_name == "softmax":
     loss = losses.SoftmaxLoss(model, sentence_embedding_dimension=model.get_sentence_embedding_dimension(),
                               num_labels=3)
@@ -108,7 +117,7 @@ seconds = time.perf_counter() - start
 
 after = evaluator(model)["sts-dev_spearman_cosine"]
 model.save(out_dir)
-examples = len(train) * int(epochs)
+examples = (sum(len(d) for d in train.values()) if isinstance(train, dict) else len(train)) * int(epochs)
 print(json.dumps({
     "side": "python", "loss": loss_name, "examples": examples, "steps": result.global_step,
     "train_seconds": seconds, "rate": examples / seconds, "train_loss": result.training_loss,

@@ -23,6 +23,9 @@ pub enum BenchLoss {
     Cosine,
     /// SoftmaxLoss on pairs with their 3-way NLI label
     Softmax,
+    /// Two datasets, two losses, proportional batches: MNRL on the MNLI triplets (`--rows`)
+    /// and CoSENTLoss on STS-B train pairs (a third as many), as configs/multi-dataset.toml
+    Multi,
 }
 
 impl BenchLoss {
@@ -31,13 +34,14 @@ impl BenchLoss {
             Self::Mnrl => "mnrl",
             Self::Cosine => "cosine",
             Self::Softmax => "softmax",
+            Self::Multi => "multi",
         }
     }
 
     /// The JSONL columns `write_training_rows` writes, as a train-cli column mapping.
     fn columns(self) -> &'static str {
         match self {
-            Self::Mnrl => "anchor=anchor,positive=positive,negative=negative",
+            Self::Mnrl | Self::Multi => "anchor=anchor,positive=positive,negative=negative",
             Self::Cosine => "sentence1=sentence1,sentence2=sentence2,score=score",
             Self::Softmax => "premise=premise,hypothesis=hypothesis,label=label",
         }
@@ -45,7 +49,7 @@ impl BenchLoss {
 
     fn loss_toml(self) -> &'static str {
         match self {
-            Self::Mnrl => "type = \"multiple_negatives_ranking\"\nscale = 20.0\n",
+            Self::Mnrl | Self::Multi => "type = \"multiple_negatives_ranking\"\nscale = 20.0\n",
             Self::Cosine => "type = \"cosine_similarity\"\n",
             Self::Softmax => "type = \"softmax\"\nnum_labels = 3\n",
         }
@@ -99,6 +103,9 @@ pub fn train(root: &Path, opts: &TrainBench) -> Result<()> {
     std::fs::create_dir_all(&out_dir)?;
     let eval_file = write_stsb_validation(&client, &out_dir)?;
     let nli = read_mnli_train(&client)?;
+    if opts.losses.contains(&BenchLoss::Multi) {
+        write_stsb_train(&client, opts.rows / 3, &out_dir)?;
+    }
 
     let rust_bin = if opts.sides != Sides::Python {
         Some(build_train_cli(root)?)
@@ -210,7 +217,7 @@ fn write_training_rows(
 ) -> Result<PathBuf> {
     let rows = Some(opts.rows);
     let lines: Vec<Value> = match loss {
-        BenchLoss::Mnrl => data::soft_triplets(nli, rows, seed)
+        BenchLoss::Mnrl | BenchLoss::Multi => data::soft_triplets(nli, rows, seed)
             .into_iter()
             .map(|t| json!({"anchor": t.anchor, "positive": t.positive, "negative": t.negative}))
             .collect(),
@@ -244,6 +251,29 @@ fn write_training_rows(
     let path = out_dir.join(format!("{}_rows.jsonl", loss.name()));
     std::fs::write(&path, text)?;
     Ok(path)
+}
+
+/// The STS-B train pairs of the two-dataset recipe (scores in 0..1).
+fn stsb_rows_path(out_dir: &Path) -> PathBuf {
+    out_dir.join("multi_stsb_rows.jsonl")
+}
+
+/// The first `rows` STS-B train pairs, scores divided by 5, for the two-dataset recipe.
+fn write_stsb_train(client: &hub::HubClient, rows: usize, out_dir: &Path) -> Result<()> {
+    let sts = data::KnownDataset::find("glue/stsb").context("glue/stsb is a known dataset")?;
+    let file = sts.file("train").map_err(anyhow::Error::msg)?;
+    let parquet = client.get(&hub::Repo::dataset(file.repo)?, &file.path)?;
+    let pairs = data::read_scored_pairs(&parquet, &data::ScoredPairColumns::GLUE)?;
+    let mut text = String::new();
+    for p in pairs.iter().take(rows) {
+        writeln!(
+            text,
+            "{}",
+            json!({"sentence1": p.sentence1, "sentence2": p.sentence2, "score": p.score / 5.0})
+        )?;
+    }
+    std::fs::write(stsb_rows_path(out_dir), text)?;
+    Ok(())
 }
 
 fn build_train_cli(root: &Path) -> Result<PathBuf> {
@@ -294,6 +324,9 @@ fn run_python(
     if opts.order == Order::Same {
         cmd.arg("sequential");
     }
+    if loss == BenchLoss::Multi {
+        cmd.arg(format!("stsb={}", stsb_rows_path(files.out_dir).display()));
+    }
     last_json_line(&run_captured(&mut cmd, opts.threads)?)
         .context("reading the Python side's report")
 }
@@ -311,18 +344,27 @@ fn run_rust(
         std::fs::remove_dir_all(&model_out)
             .with_context(|| format!("removing the previous run {}", model_out.display()))?;
     }
+    let data_and_loss = if loss == BenchLoss::Multi {
+        format!(
+            "[[datasets]]\nname = \"mnli-triplets\"\ndata = {{ dataset = {:?}, format = \"columns\", columns = {:?} }}\nloss = {{ type = \"multiple_negatives_ranking\", scale = 20.0 }}\n\n[[datasets]]\nname = \"stsb-train\"\ndata = {{ dataset = {:?}, format = \"columns\", columns = \"sentence1=sentence1,sentence2=sentence2,score=score\" }}\nloss = {{ type = \"cosent\", scale = 20.0 }}\n",
+            train_file.display().to_string(),
+            loss.columns(),
+            stsb_rows_path(out_dir).display().to_string(),
+        )
+    } else {
+        format!(
+            "[data]\ndataset = {:?}\nformat = \"columns\"\ncolumns = {:?}\n\n[loss]\n{}",
+            train_file.display().to_string(),
+            loss.columns(),
+            loss.loss_toml()
+        )
+    };
     // Every hyperparameter is spelled out, so the comparison does not rest on defaults.
     let config = format!(
         r#"[model]
 base = {model:?}
 
-[data]
-dataset = {data:?}
-format = "columns"
-columns = {columns:?}
-
-[loss]
-{loss_toml}
+{data_and_loss}
 [training]
 epochs = {epochs}
 batch_size = {batch}
@@ -351,9 +393,6 @@ save_steps = 0
 progress = false
 "#,
         model = BENCH_MODEL,
-        data = train_file.display().to_string(),
-        columns = loss.columns(),
-        loss_toml = loss.loss_toml(),
         epochs = opts.epochs,
         batch = opts.batch_size,
         lr = opts.learning_rate,

@@ -20,6 +20,14 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    #[error("{path}: key {key} is not valid for {what}")]
+    JsonKey {
+        path: PathBuf,
+        what: &'static str,
+        key: String,
+        #[source]
+        source: serde_json::Error,
+    },
     #[error("{path}: {message}")]
     Config { path: PathBuf, message: String },
     #[error(
@@ -111,10 +119,24 @@ pub(crate) fn read_json<T: serde::de::DeserializeOwned>(
             }
         }
     })?;
-    serde_json::from_str(&text).map_err(|source| Error::Json {
-        path: path.to_path_buf(),
-        what,
-        source,
+    let mut json = serde_json::Deserializer::from_str(&text);
+    serde_path_to_error::deserialize(&mut json).map_err(|err| {
+        let key = err.path().to_string();
+        let source = err.into_inner();
+        if key == "." || key.is_empty() {
+            Error::Json {
+                path: path.to_path_buf(),
+                what,
+                source,
+            }
+        } else {
+            Error::JsonKey {
+                path: path.to_path_buf(),
+                what,
+                key,
+                source,
+            }
+        }
     })
 }
 

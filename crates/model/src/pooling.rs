@@ -8,6 +8,79 @@ use tch::{Kind, Tensor};
 
 use crate::error::{read_json, write_json, Error, Result};
 
+/// `1_Pooling/config.json` as sentence-transformers writes it, in either layout. Unknown
+/// `pooling_mode_*` keys are errors (a typo must not silently mean mean pooling); other
+/// unknown keys are ignored, as sentence-transformers ignores them.
+#[derive(Debug, Deserialize)]
+struct PoolingConfigFile {
+    embedding_dimension: Option<i64>,
+    word_embedding_dimension: Option<i64>,
+    pooling_mode: Option<ModeNames>,
+    pooling_mode_cls_token: Option<bool>,
+    pooling_mode_max_tokens: Option<bool>,
+    pooling_mode_mean_tokens: Option<bool>,
+    pooling_mode_mean_sqrt_len_tokens: Option<bool>,
+    pooling_mode_weightedmean_tokens: Option<bool>,
+    pooling_mode_lasttoken: Option<bool>,
+    include_prompt: Option<bool>,
+    #[serde(flatten)]
+    other: std::collections::BTreeMap<String, serde::de::IgnoredAny>,
+}
+
+/// `pooling_mode`: one name or a list of names.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum ModeNames {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl ModeNames {
+    fn names(&self) -> Vec<&str> {
+        match self {
+            ModeNames::One(name) => vec![name.as_str()],
+            ModeNames::Many(names) => names.iter().map(String::as_str).collect(),
+        }
+    }
+}
+
+impl PoolingConfigFile {
+    /// The modes whose legacy boolean is true (mean when none is, as sentence-transformers).
+    fn legacy_modes(&self) -> Vec<PoolingMode> {
+        let flags = [
+            (PoolingMode::Cls, self.pooling_mode_cls_token),
+            (PoolingMode::Max, self.pooling_mode_max_tokens),
+            (PoolingMode::Mean, self.pooling_mode_mean_tokens),
+            (
+                PoolingMode::MeanSqrtLen,
+                self.pooling_mode_mean_sqrt_len_tokens,
+            ),
+            (
+                PoolingMode::WeightedMean,
+                self.pooling_mode_weightedmean_tokens,
+            ),
+            (PoolingMode::LastToken, self.pooling_mode_lasttoken),
+        ];
+        let on: Vec<PoolingMode> = flags
+            .into_iter()
+            .filter(|(_, flag)| flag.unwrap_or(false))
+            .map(|(mode, _)| mode)
+            .collect();
+        if on.is_empty() {
+            vec![PoolingMode::Mean]
+        } else {
+            on
+        }
+    }
+
+    fn unknown_mode_key(&self) -> Option<&str> {
+        self.other
+            .keys()
+            .map(String::as_str)
+            .find(|k| k.starts_with("pooling_mode_"))
+    }
+}
+
 /// A pooling strategy of sentence-transformers' `Pooling` module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum PoolingMode {
@@ -114,74 +187,44 @@ impl Pooling {
     }
 
     /// Reads both config formats: the legacy `pooling_mode_*` booleans (sentence-transformers
-    /// < 6 and most hub models) and the newer `pooling_mode` string or list.
+    /// < 6 and most hub models) and the newer `pooling_mode` string or list. A value of the
+    /// wrong type (a `"true"` string for a boolean) is an error naming the file and key.
     pub fn from_config_file(path: &Path) -> Result<Self> {
-        let raw: Value = read_json(path, "a pooling config")?;
+        let file: PoolingConfigFile = read_json(path, "a pooling config")?;
         let bad = |message: String| Error::Config {
             path: path.to_path_buf(),
             message,
         };
-        let obj = raw
-            .as_object()
-            .ok_or_else(|| bad("expected a JSON object".into()))?;
-        let dim = obj
-            .get("embedding_dimension")
-            .or_else(|| obj.get("word_embedding_dimension"))
-            .and_then(Value::as_i64)
+        let dim = file
+            .embedding_dimension
+            .or(file.word_embedding_dimension)
             .ok_or_else(|| bad("key word_embedding_dimension (an integer) is missing".into()))?;
-        let modes = match obj.get("pooling_mode") {
-            Some(Value::String(name)) => vec![name
-                .parse()
-                .map_err(|e: String| bad(format!("key pooling_mode: {e}")))?],
-            Some(Value::Array(names)) => names
-                .iter()
-                .map(|v| {
-                    let name = v
-                        .as_str()
-                        .ok_or_else(|| bad(format!("key pooling_mode: {v} is not a string")))?;
-                    name.parse()
-                        .map_err(|e: String| bad(format!("key pooling_mode: {e}")))
-                })
-                .collect::<Result<Vec<_>>>()?,
-            Some(other) => {
-                return Err(bad(format!(
-                    "key pooling_mode must be a string or a list, got {other}"
-                )))
-            }
-            None => {
-                for key in obj.keys().filter(|k| k.starts_with("pooling_mode_")) {
-                    if !PoolingMode::ALL.iter().any(|m| m.legacy_key() == key) {
-                        return Err(bad(format!("unknown pooling mode key {key}")));
-                    }
-                }
-                let on: Vec<PoolingMode> = PoolingMode::ALL
-                    .into_iter()
-                    .filter(|m| {
-                        obj.get(m.legacy_key())
-                            .and_then(Value::as_bool)
-                            .unwrap_or(false)
-                    })
-                    .collect();
-                if on.is_empty() {
-                    vec![PoolingMode::Mean]
-                } else {
-                    on
-                }
-            }
-        };
-        let include_prompt = obj
-            .get("include_prompt")
-            .and_then(Value::as_bool)
-            .unwrap_or(true);
         if dim <= 0 {
             return Err(bad(format!(
                 "key word_embedding_dimension must be positive, got {dim}"
             )));
         }
+        if let Some(key) = file.unknown_mode_key() {
+            return Err(bad(format!("unknown pooling mode key {key}")));
+        }
+        let modes = match &file.pooling_mode {
+            Some(names) => names
+                .names()
+                .iter()
+                .map(|name| {
+                    name.parse()
+                        .map_err(|e: String| bad(format!("key pooling_mode: {e}")))
+                })
+                .collect::<Result<Vec<_>>>()?,
+            None => file.legacy_modes(),
+        };
+        if modes.is_empty() {
+            return Err(bad("key pooling_mode lists no mode".into()));
+        }
         Ok(Pooling {
             modes,
             embedding_dimension: dim,
-            include_prompt,
+            include_prompt: file.include_prompt.unwrap_or(true),
         })
     }
 

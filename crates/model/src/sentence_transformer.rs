@@ -434,37 +434,48 @@ fn default_entries() -> Vec<ModuleEntry> {
     ]
 }
 
+/// `sentence_bert_config.json`: the Transformer module's settings.
+#[derive(Debug, Default, serde::Deserialize)]
+struct SbertConfigFile {
+    max_seq_length: Option<usize>,
+    #[serde(default)]
+    do_lower_case: bool,
+}
+
+/// The part of `tokenizer_config.json` that bounds the sequence length. Tokenizers without
+/// a limit write a huge float (1e30) here, so any number is accepted and only a whole one
+/// that fits is used.
+#[derive(Debug, Default, serde::Deserialize)]
+struct TokenizerLimitFile {
+    model_max_length: Option<f64>,
+}
+
 /// `max_seq_length` as sentence-transformers resolves it: `sentence_bert_config.json`, else the
 /// tokenizer's `model_max_length`, capped by the position embeddings.
 fn read_sbert_config(dir: &Path, config: &EncoderConfig) -> Result<(usize, bool)> {
     let cap = usize::try_from(config.max_tokens()).unwrap_or(0);
     let path = dir.join("sentence_bert_config.json");
-    let (mut max_len, mut lower) = (None, false);
-    if path.is_file() {
-        let v: Value = read_json(&path, "a sentence-transformers Transformer config")?;
-        if let Some(m) = v.get("max_seq_length") {
-            if !m.is_null() {
-                let n = m.as_u64().ok_or_else(|| Error::Config {
-                    path: path.clone(),
-                    message: format!("key max_seq_length must be a positive integer, got {m}"),
-                })?;
-                max_len = Some(n as usize);
-            }
-        }
-        lower = v
-            .get("do_lower_case")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
+    let sbert: SbertConfigFile = if path.is_file() {
+        read_json(&path, "a sentence-transformers Transformer config")?
+    } else {
+        SbertConfigFile::default()
+    };
+    let mut max_len = sbert.max_seq_length;
+    if max_len == Some(0) {
+        return Err(Error::Config {
+            path,
+            message: "key max_seq_length must be a positive integer, got 0".into(),
+        });
     }
     if max_len.is_none() {
         let tc = dir.join("tokenizer_config.json");
         if tc.is_file() {
-            let v: Value = read_json(&tc, "a tokenizer config")?;
-            max_len = v
-                .get("model_max_length")
-                .and_then(Value::as_u64)
+            let limit: TokenizerLimitFile = read_json(&tc, "a tokenizer config")?;
+            max_len = limit
+                .model_max_length
+                .filter(|n| n.fract() == 0.0 && *n >= 1.0 && *n <= usize::MAX as f64)
                 .map(|n| n as usize);
         }
     }
-    Ok((max_len.unwrap_or(cap).min(cap), lower))
+    Ok((max_len.unwrap_or(cap).min(cap), sbert.do_lower_case))
 }

@@ -102,6 +102,44 @@ fn unknown_pooling_mode_names_file_and_mode() {
     );
 }
 
+/// Every sentence-transformers JSON file is read through typed structs: a value of the wrong
+/// type is an error naming the file and key, never silently a default (a `"true"` string for
+/// the CLS flag used to mean mean pooling).
+#[test]
+fn wrong_types_in_model_folder_json_name_the_file_and_key() {
+    let cases: [(&str, &[u8], &str); 4] = [
+        (
+            "1_Pooling/config.json",
+            br#"{"word_embedding_dimension": 384, "pooling_mode_cls_token": "true"}"#,
+            "pooling_mode_cls_token",
+        ),
+        (
+            "1_Pooling/config.json",
+            br#"{"word_embedding_dimension": 384, "pooling_mode_cls_tokens": true}"#,
+            "pooling_mode_cls_tokens",
+        ),
+        (
+            "sentence_bert_config.json",
+            br#"{"max_seq_length": "256", "do_lower_case": false}"#,
+            "max_seq_length",
+        ),
+        (
+            "sentence_bert_config.json",
+            br#"{"max_seq_length": 256, "do_lower_case": 1}"#,
+            "do_lower_case",
+        ),
+    ];
+    for (file, contents, key) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        link_minilm(dir.path());
+        replace(dir.path(), file, contents);
+        assert_fails_with(
+            &encode_with_model(dir.path(), "http://127.0.0.1:9"),
+            &[file, key],
+        );
+    }
+}
+
 #[test]
 fn non_bert_architecture_is_refused() {
     let dir = tempfile::tempdir().unwrap();
