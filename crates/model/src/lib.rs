@@ -1,5 +1,5 @@
 //! Sentence embedding models on libtorch: transformer encoders (BERT, RoBERTa, XLM-RoBERTa,
-//! MPNet, DistilBERT) behind one seam, with the sentence-transformers module stack
+//! MPNet, DistilBERT, ModernBERT) behind one seam, with the sentence-transformers module stack
 //! (Transformer → Pooling → Normalize), loaded from and saved to the sentence-transformers
 //! folder format so models move freely between this crate and Python.
 
@@ -10,6 +10,7 @@ mod encode;
 mod encoder;
 mod error;
 mod layers;
+mod modernbert;
 mod modules;
 mod mpnet;
 mod normalize;
@@ -30,6 +31,9 @@ pub use encode::{EmbeddingMatrix, EncodeOptions};
 pub use encoder::{Encoder, EncoderConfig, SUPPORTED_MODEL_TYPES};
 pub use error::{Error, Result};
 pub use layers::Activation;
+pub use modernbert::{
+    LayerType, ModernBertConfig, ModernBertModel, ModernBertRope, RopeParameters,
+};
 pub use modules::{read_modules, ModuleEntry, ModuleKind};
 pub use mpnet::{MpnetConfig, MpnetModel};
 pub use normalize::l2_normalize;

@@ -13,7 +13,14 @@ use model::{EncodeOptions, SentenceTransformer, TokenBatch};
 use serde_json::Value;
 use tch::{Kind, Tensor};
 
-const ARCHITECTURES: [&str; 5] = ["bert", "roberta", "xlm-roberta", "mpnet", "distilbert"];
+const ARCHITECTURES: [&str; 6] = [
+    "bert",
+    "roberta",
+    "xlm-roberta",
+    "mpnet",
+    "distilbert",
+    "modernbert",
+];
 
 /// Max abs difference allowed per embedding component.
 const EMBEDDING_TOLERANCE: f32 = 1e-5;
@@ -179,7 +186,9 @@ fn gradient_statistics(arch: &str) -> Vec<(String, Vec<(f64, f64)>)> {
 fn gradients_match_sentence_transformers() {
     for arch in ARCHITECTURES {
         let stats = gradient_statistics(arch);
-        assert!(stats.len() >= 30, "{arch}: only {} weights", stats.len());
+        // Every weight with a gradient is in the reference (checked above); ModernBERT, without
+        // biases, has the fewest: 20.
+        assert!(stats.len() >= 20, "{arch}: only {} weights", stats.len());
         let mut worst = (0.0f64, String::new());
         // The sums of squares and sampled entries alone (the sums cancel to near zero for
         // weights feeding a LayerNorm, so theirs is float noise around 0).
@@ -388,6 +397,56 @@ fn with_config(arch: &str, dir: &Path, edits: &[(&str, Value)]) -> PathBuf {
     out
 }
 
+/// Max abs difference between the fixture's reference embeddings and those of the model in
+/// `dir` (loaded from a copy with an edited config).
+fn diff_from_reference(arch: &str, dir: &Path) -> f32 {
+    let model = SentenceTransformer::load(dir, tch::Device::Cpu).unwrap();
+    let texts = strings(&reference(arch)["sentences"]);
+    let (expected, _, _) = data::read_npy_f32(fixture(arch).join("embeddings.npy")).unwrap();
+    let got = model.encode(&texts, &EncodeOptions::default()).unwrap();
+    max_abs_diff(&got.data, &expected)
+}
+
+#[test]
+fn modernbert_s_window_and_thetas_matter_at_the_fixture_s_lengths() {
+    // Each edit alone moves the embeddings far beyond the tolerance, so parity above shows
+    // that the window |i − j| ≤ local_attention / 2 and both thetas are applied as transformers
+    // applies them.
+    let edits: [(&str, Value); 3] = [
+        ("local_attention", 64.into()),
+        (
+            "layer_types",
+            serde_json::json!(["full_attention", "full_attention", "full_attention"]),
+        ),
+        (
+            "rope_parameters",
+            serde_json::json!({"full_attention": {"rope_type": "default", "rope_theta": 10000.0},
+                               "sliding_attention": {"rope_type": "default", "rope_theta": 10000.0}}),
+        ),
+    ];
+    for (key, value) in edits {
+        let dir = tempfile::tempdir().unwrap();
+        let copy = with_config("modernbert", dir.path(), &[(key, value)]);
+        let diff = diff_from_reference("modernbert", &copy);
+        assert!(diff > 1e-3, "modernbert with {key} edited: diff {diff:e}");
+    }
+    // The transformers 4.x spelling of the same pattern and thetas gives the same model.
+    let dir = tempfile::tempdir().unwrap();
+    let copy = with_config(
+        "modernbert",
+        dir.path(),
+        &[
+            ("layer_types", Value::Null),
+            ("rope_parameters", Value::Null),
+            ("global_rope_theta", 80000.0.into()),
+            ("local_rope_theta", 10000.0.into()),
+            ("global_attn_every_n_layers", 2.into()),
+        ],
+    );
+    let diff = diff_from_reference("modernbert", &copy);
+    assert!(diff <= EMBEDDING_TOLERANCE, "4.x spelling: diff {diff:e}");
+}
+
 #[test]
 fn errors_name_the_architecture_the_key_and_both_shapes() {
     let dir = tempfile::tempdir().unwrap();
@@ -443,11 +502,12 @@ fn every_architecture_made_in_code_saves_and_loads() {
     let vocab = dir.path().join("vocab.txt");
     std::fs::write(&vocab, words.join("\n")).unwrap();
     let n = words.len() as i64;
-    let configs: [model::EncoderConfig; 4] = [
+    let configs: [model::EncoderConfig; 5] = [
         model::BertConfig::tiny(n).into(),
         model::RobertaConfig::tiny(n).into(),
         model::MpnetConfig::tiny(n).into(),
         model::DistilBertConfig::tiny(n).into(),
+        model::ModernBertConfig::tiny(n).into(),
     ];
     let texts = ["the cat sits on a dog", "a cat", ""];
     for config in configs {

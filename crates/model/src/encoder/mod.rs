@@ -16,6 +16,7 @@ pub use config::{EncoderConfig, SUPPORTED_MODEL_TYPES};
 use crate::bert::BertModel;
 use crate::distilbert::DistilBertModel;
 use crate::error::Result;
+use crate::modernbert::ModernBertModel;
 use crate::mpnet::MpnetModel;
 use crate::roberta::RobertaModel;
 use crate::token_batch::TokenBatch;
@@ -28,6 +29,7 @@ pub enum Encoder {
     Roberta(RobertaModel),
     Mpnet(MpnetModel),
     DistilBert(DistilBertModel),
+    ModernBert(ModernBertModel),
 }
 
 impl Encoder {
@@ -40,6 +42,7 @@ impl Encoder {
             EncoderConfig::Roberta(c) => Encoder::Roberta(RobertaModel::new(p, c, with_pooler)),
             EncoderConfig::Mpnet(c) => Encoder::Mpnet(MpnetModel::new(p, c, with_pooler)),
             EncoderConfig::DistilBert(c) => Encoder::DistilBert(DistilBertModel::new(p, c)),
+            EncoderConfig::ModernBert(c) => Encoder::ModernBert(ModernBertModel::new(p, c)),
         }
     }
 
@@ -53,6 +56,7 @@ impl Encoder {
             Encoder::Roberta(m) => m.forward_t(batch, train),
             Encoder::Mpnet(m) => m.forward_t(batch, train),
             Encoder::DistilBert(m) => m.forward_t(batch, train),
+            Encoder::ModernBert(m) => m.forward_t(batch, train),
         }
     }
 
@@ -63,6 +67,7 @@ impl Encoder {
             Encoder::Roberta(m) => m.max_tokens(),
             Encoder::Mpnet(m) => m.max_tokens(),
             Encoder::DistilBert(m) => m.max_tokens(),
+            Encoder::ModernBert(m) => m.max_tokens(),
         }
     }
 
@@ -73,6 +78,7 @@ impl Encoder {
             Encoder::Roberta(_) => crate::roberta::KEYS,
             Encoder::Mpnet(_) => crate::mpnet::KEYS,
             Encoder::DistilBert(_) => crate::distilbert::KEYS,
+            Encoder::ModernBert(_) => crate::modernbert::KEYS,
         }
     }
 }
