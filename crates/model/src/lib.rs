@@ -1,5 +1,5 @@
 //! Sentence embedding models on libtorch: transformer encoders (BERT, RoBERTa, XLM-RoBERTa,
-//! MPNet, DistilBERT, ModernBERT) behind one seam, with the sentence-transformers module stack
+//! MPNet, DistilBERT, ModernBERT) and decoders used as encoders (Qwen3) behind one seam, with the sentence-transformers module stack
 //! (Transformer → Pooling → Normalize), loaded from and saved to the sentence-transformers
 //! folder format so models move freely between this crate and Python.
 
@@ -16,6 +16,7 @@ mod mpnet;
 mod normalize;
 mod packing;
 mod pooling;
+mod qwen3;
 mod roberta;
 mod sentence_transformer;
 pub mod testing;
@@ -38,6 +39,7 @@ pub use modules::{read_modules, ModuleEntry, ModuleKind};
 pub use mpnet::{MpnetConfig, MpnetModel};
 pub use normalize::l2_normalize;
 pub use pooling::{Pooling, PoolingMode};
+pub use qwen3::{Qwen3Config, Qwen3Model, Qwen3Rope};
 pub use roberta::{RobertaConfig, RobertaModel};
 pub use sentence_transformer::SentenceTransformer;
 pub use token_batch::TokenBatch;

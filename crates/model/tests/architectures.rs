@@ -13,13 +13,14 @@ use model::{EncodeOptions, SentenceTransformer, TokenBatch};
 use serde_json::Value;
 use tch::{Kind, Tensor};
 
-const ARCHITECTURES: [&str; 6] = [
+const ARCHITECTURES: [&str; 7] = [
     "bert",
     "roberta",
     "xlm-roberta",
     "mpnet",
     "distilbert",
     "modernbert",
+    "qwen3",
 ];
 
 /// Max abs difference allowed per embedding component.
@@ -371,6 +372,33 @@ fn a_pad_token_inside_a_text_is_a_real_token() {
     );
 }
 
+#[test]
+fn qwen3_pads_left_and_pools_its_trailing_endoftext_though_it_is_the_pad_id() {
+    let model = load("qwen3");
+    let pad = model.tokenizer().pad_id();
+    assert_eq!(model.tokenizer().padding_side(), model::PaddingSide::Left);
+    let texts = ["a".to_string(), "the cat sits on the mat".to_string()];
+    let tokenized = model.tokenizer().tokenize(&texts).unwrap();
+    // The template appends <|endoftext|>, which is also the pad token.
+    assert!(tokenized.iter().all(|t| t.ids.last() == Some(&pad)));
+    let collated = model.tokenizer().collate(&[&tokenized[0], &tokenized[1]]);
+    let (seq, short) = (collated.seq_len, tokenized[0].ids.len());
+    assert!(short < seq);
+    let row = &collated.attention_mask[..seq];
+    assert!(row[..seq - short].iter().all(|&m| m == 0), "{row:?}");
+    assert!(row[seq - short..].iter().all(|&m| m == 1), "{row:?}");
+    assert_eq!(collated.input_ids[seq - 1], pad);
+    // Left padding does not change a text's embedding (beyond float rounding).
+    let options = EncodeOptions {
+        batch_size: 2,
+        ..Default::default()
+    };
+    let together = model.encode(&texts, &options).unwrap();
+    let alone = model.encode(&texts[..1], &options).unwrap();
+    let diff = max_abs_diff(together.row(0).unwrap(), alone.row(0).unwrap());
+    assert!(diff <= EMBEDDING_TOLERANCE, "{diff:e}");
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
@@ -502,12 +530,13 @@ fn every_architecture_made_in_code_saves_and_loads() {
     let vocab = dir.path().join("vocab.txt");
     std::fs::write(&vocab, words.join("\n")).unwrap();
     let n = words.len() as i64;
-    let configs: [model::EncoderConfig; 5] = [
+    let configs: [model::EncoderConfig; 6] = [
         model::BertConfig::tiny(n).into(),
         model::RobertaConfig::tiny(n).into(),
         model::MpnetConfig::tiny(n).into(),
         model::DistilBertConfig::tiny(n).into(),
         model::ModernBertConfig::tiny(n).into(),
+        model::Qwen3Config::tiny(n).into(),
     ];
     let texts = ["the cat sits on a dog", "a cat", ""];
     for config in configs {

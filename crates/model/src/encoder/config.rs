@@ -9,17 +9,19 @@ use crate::distilbert::DistilBertConfig;
 use crate::error::{read_json, Error, Result};
 use crate::modernbert::ModernBertConfig;
 use crate::mpnet::MpnetConfig;
+use crate::qwen3::Qwen3Config;
 use crate::roberta::RobertaConfig;
 use crate::weights::KeyMap;
 
 /// The `model_type` values this crate runs.
-pub const SUPPORTED_MODEL_TYPES: [&str; 6] = [
+pub const SUPPORTED_MODEL_TYPES: [&str; 7] = [
     "bert",
     "roberta",
     "xlm-roberta",
     "mpnet",
     "distilbert",
     "modernbert",
+    "qwen3",
 ];
 
 /// One architecture's `config.json`.
@@ -31,6 +33,7 @@ pub enum EncoderConfig {
     Mpnet(MpnetConfig),
     DistilBert(DistilBertConfig),
     ModernBert(ModernBertConfig),
+    Qwen3(Qwen3Config),
 }
 
 impl EncoderConfig {
@@ -61,6 +64,7 @@ impl EncoderConfig {
             "mpnet" => EncoderConfig::Mpnet(MpnetConfig::from_json(raw, path)?),
             "distilbert" => EncoderConfig::DistilBert(DistilBertConfig::from_json(raw, path)?),
             "modernbert" => EncoderConfig::ModernBert(ModernBertConfig::from_json(raw, path)?),
+            "qwen3" => EncoderConfig::Qwen3(Qwen3Config::from_json(raw, path)?),
             other => {
                 return Err(Error::UnsupportedArchitecture {
                     path: path.to_path_buf(),
@@ -78,6 +82,7 @@ impl EncoderConfig {
             EncoderConfig::Mpnet(c) => c.validate(),
             EncoderConfig::DistilBert(c) => c.validate(),
             EncoderConfig::ModernBert(c) => c.validate(),
+            EncoderConfig::Qwen3(c) => c.validate(),
         }
     }
 
@@ -89,6 +94,7 @@ impl EncoderConfig {
             EncoderConfig::Mpnet(c) => &c.model_type,
             EncoderConfig::DistilBert(c) => &c.model_type,
             EncoderConfig::ModernBert(c) => &c.model_type,
+            EncoderConfig::Qwen3(c) => &c.model_type,
         }
     }
 
@@ -100,6 +106,7 @@ impl EncoderConfig {
             EncoderConfig::Mpnet(c) => c.hidden_size,
             EncoderConfig::DistilBert(c) => c.dim,
             EncoderConfig::ModernBert(c) => c.hidden_size,
+            EncoderConfig::Qwen3(c) => c.hidden_size,
         }
     }
 
@@ -110,6 +117,7 @@ impl EncoderConfig {
             EncoderConfig::Mpnet(c) => c.num_hidden_layers,
             EncoderConfig::DistilBert(c) => c.n_layers,
             EncoderConfig::ModernBert(c) => c.num_hidden_layers,
+            EncoderConfig::Qwen3(c) => c.num_hidden_layers,
         }
     }
 
@@ -129,6 +137,7 @@ impl EncoderConfig {
             .max_tokens(c.max_position_embeddings),
             EncoderConfig::DistilBert(c) => c.max_position_embeddings,
             EncoderConfig::ModernBert(c) => c.max_position_embeddings,
+            EncoderConfig::Qwen3(c) => c.max_position_embeddings,
         }
     }
 
@@ -140,6 +149,7 @@ impl EncoderConfig {
             EncoderConfig::Mpnet(c) => c.to_hf_json(),
             EncoderConfig::DistilBert(c) => c.to_hf_json(),
             EncoderConfig::ModernBert(c) => c.to_hf_json(),
+            EncoderConfig::Qwen3(c) => c.to_hf_json(),
         }
     }
 
@@ -151,6 +161,7 @@ impl EncoderConfig {
             EncoderConfig::Mpnet(_) => crate::mpnet::KEYS,
             EncoderConfig::DistilBert(_) => crate::distilbert::KEYS,
             EncoderConfig::ModernBert(_) => crate::modernbert::KEYS,
+            EncoderConfig::Qwen3(_) => crate::qwen3::KEYS,
         }
     }
 }
@@ -200,6 +211,18 @@ impl From<ModernBertConfig> for EncoderConfig {
 impl From<&ModernBertConfig> for EncoderConfig {
     fn from(c: &ModernBertConfig) -> Self {
         EncoderConfig::ModernBert(c.clone())
+    }
+}
+
+impl From<Qwen3Config> for EncoderConfig {
+    fn from(c: Qwen3Config) -> Self {
+        EncoderConfig::Qwen3(c)
+    }
+}
+
+impl From<&Qwen3Config> for EncoderConfig {
+    fn from(c: &Qwen3Config) -> Self {
+        EncoderConfig::Qwen3(c.clone())
     }
 }
 
