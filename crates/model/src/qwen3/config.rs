@@ -253,13 +253,12 @@ mod tests {
     fn rejects_what_it_does_not_compute() {
         for extra in [
             r#""num_key_value_heads": 3"#,
-            r#""rope_parameters": {"rope_type": "yarn", "rope_theta": 1.0}"#,
-            r#""use_sliding_window": true"#,
-            r#""layer_types": ["sliding_attention"]"#,
+            r#""num_key_value_heads": 2, "rope_parameters": {"rope_type": "yarn", "rope_theta": 1.0}"#,
+            r#""num_key_value_heads": 2, "use_sliding_window": true"#,
+            r#""num_key_value_heads": 2, "layer_types": ["sliding_attention"]"#,
+            r#""num_key_value_heads": 2, "rope_scaling": {"factor": 2.0}"#,
         ] {
-            let c: Qwen3Config =
-                serde_json::from_str(&format!("{{{BASE}, \"num_key_value_heads\": 2, {extra}}}"))
-                    .unwrap();
+            let c: Qwen3Config = serde_json::from_str(&format!("{{{BASE}, {extra}}}")).unwrap();
             assert!(c.validate().is_err(), "{extra}");
         }
     }
