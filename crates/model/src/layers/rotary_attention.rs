@@ -120,31 +120,7 @@ impl RotaryAttention {
             right: vec![],
         })?;
         let c = &self.config;
-        // [batch, seq, heads · head_dim] → [batch, seq, heads, head_dim]
-        let split = |t: Tensor, heads: i64| -> Result<Tensor> {
-            Ok(t.f_view([batch, seq, heads, c.head_dim])?)
-        };
-        let (mut q, mut k, v) = match &self.projections {
-            Projections::Fused(qkv) => {
-                let parts = qkv
-                    .forward(xs)?
-                    .f_view([batch, seq, 3, c.num_heads, c.head_dim])?;
-                let mut parts = parts.f_unbind(2)?.into_iter();
-                match (parts.next(), parts.next(), parts.next()) {
-                    (Some(q), Some(k), Some(v)) => (q, k, v),
-                    _ => {
-                        return Err(Error::InvalidInput(
-                            "a fused qkv projection did not split in three".into(),
-                        ))
-                    }
-                }
-            }
-            Projections::Separate { q, k, v } => (
-                split(q.forward(xs)?, c.num_heads)?,
-                split(k.forward(xs)?, c.num_kv_heads)?,
-                split(v.forward(xs)?, c.num_kv_heads)?,
-            ),
-        };
+        let (mut q, mut k, v) = self.project(xs, batch, seq)?;
         if let Some((q_norm, k_norm)) = &self.query_key_norms {
             q = q_norm.forward(&q)?;
             k = k_norm.forward(&k)?;
@@ -165,6 +141,39 @@ impl RotaryAttention {
             .output
             .forward(&context)?
             .f_dropout(c.output_dropout, train)?)
+    }
+}
+
+impl RotaryAttention {
+    /// Queries, keys and values, split into heads.
+    ///
+    /// # Shapes
+    /// xs: `[batch, seq, hidden]` → q `[batch, seq, heads, head_dim]`, k and v
+    /// `[batch, seq, kv_heads, head_dim]`
+    fn project(&self, xs: &Tensor, batch: i64, seq: i64) -> Result<(Tensor, Tensor, Tensor)> {
+        let c = &self.config;
+        let split = |t: Tensor, heads: i64| -> Result<Tensor> {
+            Ok(t.f_view([batch, seq, heads, c.head_dim])?)
+        };
+        match &self.projections {
+            Projections::Fused(qkv) => {
+                let parts = qkv
+                    .forward(xs)?
+                    .f_view([batch, seq, 3, c.num_heads, c.head_dim])?;
+                let mut parts = parts.f_unbind(2)?.into_iter();
+                match (parts.next(), parts.next(), parts.next()) {
+                    (Some(q), Some(k), Some(v)) => Ok((q, k, v)),
+                    _ => Err(Error::InvalidInput(
+                        "a fused qkv projection did not split in three".into(),
+                    )),
+                }
+            }
+            Projections::Separate { q, k, v } => Ok((
+                split(q.forward(xs)?, c.num_heads)?,
+                split(k.forward(xs)?, c.num_kv_heads)?,
+                split(v.forward(xs)?, c.num_kv_heads)?,
+            )),
+        }
     }
 }
 
