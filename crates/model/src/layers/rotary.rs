@@ -6,11 +6,22 @@ use tch::{Device, Kind, Tensor};
 
 use crate::error::Result;
 
+/// In which dtype the rotation of queries and keys is computed (the two architectures differ
+/// only when the model runs in half precision).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RotationPrecision {
+    /// Upcast to fp32, rotate, cast back (ModernBERT's `apply_rotary_pos_emb`).
+    Float32,
+    /// In the dtype of the queries and keys, with `cos`/`sin` cast to it (Qwen3's).
+    Input,
+}
+
 /// The inverse frequencies of one `rope_theta` over a head of `head_dim` (even).
 #[derive(Debug)]
 pub(crate) struct RotaryEmbedding {
     theta: f64,
     head_dim: i64,
+    precision: RotationPrecision,
 }
 
 /// `cos` and `sin` of every position's angles, each `[1 or batch, seq, head_dim]`.
@@ -18,11 +29,16 @@ pub(crate) struct RotaryEmbedding {
 pub(crate) struct RotaryAngles {
     cos: Tensor,
     sin: Tensor,
+    precision: RotationPrecision,
 }
 
 impl RotaryEmbedding {
-    pub(crate) fn new(theta: f64, head_dim: i64) -> Self {
-        RotaryEmbedding { theta, head_dim }
+    pub(crate) fn new(theta: f64, head_dim: i64, precision: RotationPrecision) -> Self {
+        RotaryEmbedding {
+            theta,
+            head_dim,
+            precision,
+        }
     }
 
     /// `1 / θ^(arange(0, d, 2) / d)` in fp32, as transformers' `compute_default_rope_parameters`.
@@ -46,19 +62,23 @@ impl RotaryEmbedding {
         Ok(RotaryAngles {
             cos: emb.f_cos()?.f_to_kind(kind)?,
             sin: emb.f_sin()?.f_to_kind(kind)?,
+            precision: self.precision,
         })
     }
 }
 
 impl RotaryAngles {
-    /// `x · cos + rotate_half(x) · sin`, computed in fp32 and cast back to `x`'s dtype
-    /// (ModernBERT's `apply_rotary_pos_emb`; in fp32, also Qwen3's).
+    /// `x · cos + rotate_half(x) · sin`, in the dtype the [`RotationPrecision`] says, returned
+    /// in `x`'s dtype.
     ///
     /// # Shapes
     /// xs: `[batch, heads, seq, head_dim]` → the same
     pub(crate) fn apply(&self, xs: &Tensor) -> Result<Tensor> {
         let kind = xs.kind();
-        let x = xs.f_to_kind(Kind::Float)?;
+        let x = match self.precision {
+            RotationPrecision::Float32 => xs.f_to_kind(Kind::Float)?,
+            RotationPrecision::Input => xs.shallow_clone(),
+        };
         let cos = self.cos.f_unsqueeze(1)?;
         let sin = self.sin.f_unsqueeze(1)?;
         let rotated = rotate_half(&x)?.f_mul(&sin)?;
@@ -80,7 +100,7 @@ mod tests {
 
     #[test]
     fn scores_depend_only_on_the_distance() {
-        let rope = RotaryEmbedding::new(10_000.0, 4);
+        let rope = RotaryEmbedding::new(10_000.0, 4, RotationPrecision::Input);
         let q = Tensor::from_slice(&[0.3f32, -1.2, 0.7, 0.5]).view([1, 1, 1, 4]);
         let k = Tensor::from_slice(&[1.1f32, 0.4, -0.6, 0.9]).view([1, 1, 1, 4]);
         let score = |qi: i64, ki: i64| {

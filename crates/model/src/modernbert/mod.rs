@@ -14,7 +14,7 @@ use crate::layers::embeddings::Embedding;
 use crate::layers::gated_feed_forward::{GateKeys, GatedConfig};
 use crate::layers::mask::AttentionMask;
 use crate::layers::pre_norm_block::{Norm, NormKind, PreNormBlock, PreNormConfig, PreNormKeys};
-use crate::layers::rotary::RotaryEmbedding;
+use crate::layers::rotary::{RotaryEmbedding, RotationPrecision};
 use crate::layers::rotary_attention::{RotaryAttentionConfig, RotaryAttentionKeys};
 use crate::token_batch::TokenBatch;
 use crate::weights::KeyMap;
@@ -129,7 +129,11 @@ impl ModernBertModel {
 }
 
 fn rotary(config: &ModernBertConfig, layer_type: LayerType) -> RotaryEmbedding {
-    RotaryEmbedding::new(config.rope_theta(layer_type), config.head_dim())
+    RotaryEmbedding::new(
+        config.rope_theta(layer_type),
+        config.head_dim(),
+        RotationPrecision::Float32,
+    )
 }
 
 fn block_config(config: &ModernBertConfig, norm: NormKind, attention_norm: bool) -> PreNormConfig {

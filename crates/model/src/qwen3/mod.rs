@@ -15,7 +15,7 @@ use crate::layers::embeddings::Embedding;
 use crate::layers::gated_feed_forward::{GateKeys, GatedConfig};
 use crate::layers::mask::AttentionMask;
 use crate::layers::pre_norm_block::{Norm, NormKind, PreNormBlock, PreNormConfig, PreNormKeys};
-use crate::layers::rotary::RotaryEmbedding;
+use crate::layers::rotary::{RotaryEmbedding, RotationPrecision};
 use crate::layers::rotary_attention::{RotaryAttentionConfig, RotaryAttentionKeys};
 use crate::token_batch::TokenBatch;
 use crate::weights::KeyMap;
@@ -73,7 +73,7 @@ impl Qwen3Model {
             ),
             layers,
             norm: Norm::new(p / "norm", config.hidden_size, block.norm),
-            rotary: RotaryEmbedding::new(config.theta(), config.head_dim),
+            rotary: RotaryEmbedding::new(config.theta(), config.head_dim, RotationPrecision::Input),
             config: config.clone(),
         }
     }
