@@ -8,8 +8,8 @@
 //!        resave --tiny MODEL_TYPE VOCAB_TXT OUT_DIR TEXTS
 
 use model::{
-    BertConfig, DistilBertConfig, EncodeOptions, EncoderConfig, MpnetConfig, PoolingMode,
-    RobertaConfig, SentenceTokenizer, SentenceTransformer,
+    BertConfig, DistilBertConfig, EncodeOptions, EncoderConfig, ModernBertConfig, MpnetConfig,
+    PoolingMode, Qwen3Config, RobertaConfig, SentenceTokenizer, SentenceTransformer,
 };
 
 fn tiny(model_type: &str, vocab: &str) -> Result<SentenceTransformer, Box<dyn std::error::Error>> {
@@ -20,6 +20,8 @@ fn tiny(model_type: &str, vocab: &str) -> Result<SentenceTransformer, Box<dyn st
         "roberta" => RobertaConfig::tiny(n).into(),
         "mpnet" => MpnetConfig::tiny(n).into(),
         "distilbert" => DistilBertConfig::tiny(n).into(),
+        "modernbert" => ModernBertConfig::tiny(n).into(),
+        "qwen3" => Qwen3Config::tiny(n).into(),
         other => return Err(format!("no tiny config for model_type {other:?}").into()),
     };
     tch::manual_seed(0);

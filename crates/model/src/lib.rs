@@ -1,5 +1,5 @@
 //! Sentence embedding models on libtorch: transformer encoders (BERT, RoBERTa, XLM-RoBERTa,
-//! MPNet, DistilBERT) behind one seam, with the sentence-transformers module stack
+//! MPNet, DistilBERT, ModernBERT) and decoders used as encoders (Qwen3) behind one seam, with the sentence-transformers module stack
 //! (Transformer → Pooling → Normalize), loaded from and saved to the sentence-transformers
 //! folder format so models move freely between this crate and Python.
 
@@ -10,11 +10,13 @@ mod encode;
 mod encoder;
 mod error;
 mod layers;
+mod modernbert;
 mod modules;
 mod mpnet;
 mod normalize;
 mod packing;
 mod pooling;
+mod qwen3;
 mod roberta;
 mod sentence_transformer;
 pub mod testing;
@@ -30,10 +32,14 @@ pub use encode::{EmbeddingMatrix, EncodeOptions};
 pub use encoder::{Encoder, EncoderConfig, SUPPORTED_MODEL_TYPES};
 pub use error::{Error, Result};
 pub use layers::Activation;
+pub use modernbert::{
+    LayerType, ModernBertConfig, ModernBertModel, ModernBertRope, RopeParameters,
+};
 pub use modules::{read_modules, ModuleEntry, ModuleKind};
 pub use mpnet::{MpnetConfig, MpnetModel};
 pub use normalize::l2_normalize;
 pub use pooling::{Pooling, PoolingMode};
+pub use qwen3::{Qwen3Config, Qwen3Model, Qwen3Rope};
 pub use roberta::{RobertaConfig, RobertaModel};
 pub use sentence_transformer::SentenceTransformer;
 pub use token_batch::TokenBatch;

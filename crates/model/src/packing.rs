@@ -7,7 +7,12 @@
 //! attention and pooling), so re-grouping texts changes which positions are computed, not the
 //! embeddings. The same holds for every architecture behind the encoder seam: positions are
 //! numbered per row from the attention mask, and MPNet's relative bias depends on distances
-//! only, which padding at the far end of a row does not change.
+//! only, which padding at the far end of a row does not change. ModernBERT numbers positions
+//! 0, 1, … and pads on the right, so its real tokens keep their positions, and its window
+//! depends on distances only. Qwen3 pads on the left (chunks are cut and padded at that end):
+//! its causal mask hides the padding from every real token, and its rotary scores depend only
+//! on distances, so the shift of absolute positions that left padding brings changes the
+//! result by float rounding only.
 
 use tch::{Device, Kind, Tensor};
 

@@ -10,7 +10,8 @@ use crate::error::{Error, Result};
 
 /// Prefixes that checkpoints put before the base model's key names, in the order they are
 /// probed after the architecture's own: task heads (`BertForMaskedLM`, …) save the base model
-/// under its `base_model_prefix`, some exporters under `model.`; a bare `AutoModel` under none.
+/// under its `base_model_prefix` (ModernBERT's and Qwen3's is `model.`, which some exporters also
+/// use); a bare `AutoModel` under none.
 const PREFIXES: [&str; 6] = ["bert.", "roberta.", "mpnet.", "distilbert.", "model.", ""];
 
 /// How one architecture's variables are named in checkpoints. The variables themselves carry

@@ -13,7 +13,15 @@ use model::{EncodeOptions, SentenceTransformer, TokenBatch};
 use serde_json::Value;
 use tch::{Kind, Tensor};
 
-const ARCHITECTURES: [&str; 5] = ["bert", "roberta", "xlm-roberta", "mpnet", "distilbert"];
+const ARCHITECTURES: [&str; 7] = [
+    "bert",
+    "roberta",
+    "xlm-roberta",
+    "mpnet",
+    "distilbert",
+    "modernbert",
+    "qwen3",
+];
 
 /// Max abs difference allowed per embedding component.
 const EMBEDDING_TOLERANCE: f32 = 1e-5;
@@ -179,7 +187,9 @@ fn gradient_statistics(arch: &str) -> Vec<(String, Vec<(f64, f64)>)> {
 fn gradients_match_sentence_transformers() {
     for arch in ARCHITECTURES {
         let stats = gradient_statistics(arch);
-        assert!(stats.len() >= 30, "{arch}: only {} weights", stats.len());
+        // Every weight with a gradient is in the reference (checked above); ModernBERT, without
+        // biases, has the fewest: 20.
+        assert!(stats.len() >= 20, "{arch}: only {} weights", stats.len());
         let mut worst = (0.0f64, String::new());
         // The sums of squares and sampled entries alone (the sums cancel to near zero for
         // weights feeding a LayerNorm, so theirs is float noise around 0).
@@ -362,6 +372,33 @@ fn a_pad_token_inside_a_text_is_a_real_token() {
     );
 }
 
+#[test]
+fn qwen3_pads_left_and_pools_its_trailing_endoftext_though_it_is_the_pad_id() {
+    let model = load("qwen3");
+    let pad = model.tokenizer().pad_id();
+    assert_eq!(model.tokenizer().padding_side(), model::PaddingSide::Left);
+    let texts = ["a".to_string(), "the cat sits on the mat".to_string()];
+    let tokenized = model.tokenizer().tokenize(&texts).unwrap();
+    // The template appends <|endoftext|>, which is also the pad token.
+    assert!(tokenized.iter().all(|t| t.ids.last() == Some(&pad)));
+    let collated = model.tokenizer().collate(&[&tokenized[0], &tokenized[1]]);
+    let (seq, short) = (collated.seq_len, tokenized[0].ids.len());
+    assert!(short < seq);
+    let row = &collated.attention_mask[..seq];
+    assert!(row[..seq - short].iter().all(|&m| m == 0), "{row:?}");
+    assert!(row[seq - short..].iter().all(|&m| m == 1), "{row:?}");
+    assert_eq!(collated.input_ids[seq - 1], pad);
+    // Left padding does not change a text's embedding (beyond float rounding).
+    let options = EncodeOptions {
+        batch_size: 2,
+        ..Default::default()
+    };
+    let together = model.encode(&texts, &options).unwrap();
+    let alone = model.encode(&texts[..1], &options).unwrap();
+    let diff = max_abs_diff(together.row(0).unwrap(), alone.row(0).unwrap());
+    assert!(diff <= EMBEDDING_TOLERANCE, "{diff:e}");
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
@@ -386,6 +423,56 @@ fn with_config(arch: &str, dir: &Path, edits: &[(&str, Value)]) -> PathBuf {
     }
     std::fs::write(&path, config.to_string()).unwrap();
     out
+}
+
+/// Max abs difference between the fixture's reference embeddings and those of the model in
+/// `dir` (loaded from a copy with an edited config).
+fn diff_from_reference(arch: &str, dir: &Path) -> f32 {
+    let model = SentenceTransformer::load(dir, tch::Device::Cpu).unwrap();
+    let texts = strings(&reference(arch)["sentences"]);
+    let (expected, _, _) = data::read_npy_f32(fixture(arch).join("embeddings.npy")).unwrap();
+    let got = model.encode(&texts, &EncodeOptions::default()).unwrap();
+    max_abs_diff(&got.data, &expected)
+}
+
+#[test]
+fn modernbert_s_window_and_thetas_matter_at_the_fixture_s_lengths() {
+    // Each edit alone moves the embeddings far beyond the tolerance, so parity above shows
+    // that the window |i − j| ≤ local_attention / 2 and both thetas are applied as transformers
+    // applies them.
+    let edits: [(&str, Value); 3] = [
+        ("local_attention", 64.into()),
+        (
+            "layer_types",
+            serde_json::json!(["full_attention", "full_attention", "full_attention"]),
+        ),
+        (
+            "rope_parameters",
+            serde_json::json!({"full_attention": {"rope_type": "default", "rope_theta": 10000.0},
+                               "sliding_attention": {"rope_type": "default", "rope_theta": 10000.0}}),
+        ),
+    ];
+    for (key, value) in edits {
+        let dir = tempfile::tempdir().unwrap();
+        let copy = with_config("modernbert", dir.path(), &[(key, value)]);
+        let diff = diff_from_reference("modernbert", &copy);
+        assert!(diff > 1e-3, "modernbert with {key} edited: diff {diff:e}");
+    }
+    // The transformers 4.x spelling of the same pattern and thetas gives the same model.
+    let dir = tempfile::tempdir().unwrap();
+    let copy = with_config(
+        "modernbert",
+        dir.path(),
+        &[
+            ("layer_types", Value::Null),
+            ("rope_parameters", Value::Null),
+            ("global_rope_theta", 80000.0.into()),
+            ("local_rope_theta", 10000.0.into()),
+            ("global_attn_every_n_layers", 2.into()),
+        ],
+    );
+    let diff = diff_from_reference("modernbert", &copy);
+    assert!(diff <= EMBEDDING_TOLERANCE, "4.x spelling: diff {diff:e}");
 }
 
 #[test]
@@ -443,11 +530,13 @@ fn every_architecture_made_in_code_saves_and_loads() {
     let vocab = dir.path().join("vocab.txt");
     std::fs::write(&vocab, words.join("\n")).unwrap();
     let n = words.len() as i64;
-    let configs: [model::EncoderConfig; 4] = [
+    let configs: [model::EncoderConfig; 6] = [
         model::BertConfig::tiny(n).into(),
         model::RobertaConfig::tiny(n).into(),
         model::MpnetConfig::tiny(n).into(),
         model::DistilBertConfig::tiny(n).into(),
+        model::ModernBertConfig::tiny(n).into(),
+        model::Qwen3Config::tiny(n).into(),
     ];
     let texts = ["the cat sits on a dog", "a cat", ""];
     for config in configs {

@@ -7,13 +7,22 @@ use serde_json::Value;
 use crate::bert::BertConfig;
 use crate::distilbert::DistilBertConfig;
 use crate::error::{read_json, Error, Result};
+use crate::modernbert::ModernBertConfig;
 use crate::mpnet::MpnetConfig;
+use crate::qwen3::Qwen3Config;
 use crate::roberta::RobertaConfig;
 use crate::weights::KeyMap;
 
 /// The `model_type` values this crate runs.
-pub const SUPPORTED_MODEL_TYPES: [&str; 5] =
-    ["bert", "roberta", "xlm-roberta", "mpnet", "distilbert"];
+pub const SUPPORTED_MODEL_TYPES: [&str; 7] = [
+    "bert",
+    "roberta",
+    "xlm-roberta",
+    "mpnet",
+    "distilbert",
+    "modernbert",
+    "qwen3",
+];
 
 /// One architecture's `config.json`.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,6 +32,8 @@ pub enum EncoderConfig {
     Roberta(RobertaConfig),
     Mpnet(MpnetConfig),
     DistilBert(DistilBertConfig),
+    ModernBert(ModernBertConfig),
+    Qwen3(Qwen3Config),
 }
 
 impl EncoderConfig {
@@ -52,6 +63,8 @@ impl EncoderConfig {
             }
             "mpnet" => EncoderConfig::Mpnet(MpnetConfig::from_json(raw, path)?),
             "distilbert" => EncoderConfig::DistilBert(DistilBertConfig::from_json(raw, path)?),
+            "modernbert" => EncoderConfig::ModernBert(ModernBertConfig::from_json(raw, path)?),
+            "qwen3" => EncoderConfig::Qwen3(Qwen3Config::from_json(raw, path)?),
             other => {
                 return Err(Error::UnsupportedArchitecture {
                     path: path.to_path_buf(),
@@ -68,6 +81,8 @@ impl EncoderConfig {
             EncoderConfig::Roberta(c) => c.validate(),
             EncoderConfig::Mpnet(c) => c.validate(),
             EncoderConfig::DistilBert(c) => c.validate(),
+            EncoderConfig::ModernBert(c) => c.validate(),
+            EncoderConfig::Qwen3(c) => c.validate(),
         }
     }
 
@@ -78,6 +93,8 @@ impl EncoderConfig {
             EncoderConfig::Roberta(c) => &c.bert.model_type,
             EncoderConfig::Mpnet(c) => &c.model_type,
             EncoderConfig::DistilBert(c) => &c.model_type,
+            EncoderConfig::ModernBert(c) => &c.model_type,
+            EncoderConfig::Qwen3(c) => &c.model_type,
         }
     }
 
@@ -88,6 +105,8 @@ impl EncoderConfig {
             EncoderConfig::Roberta(c) => c.bert.hidden_size,
             EncoderConfig::Mpnet(c) => c.hidden_size,
             EncoderConfig::DistilBert(c) => c.dim,
+            EncoderConfig::ModernBert(c) => c.hidden_size,
+            EncoderConfig::Qwen3(c) => c.hidden_size,
         }
     }
 
@@ -97,10 +116,13 @@ impl EncoderConfig {
             EncoderConfig::Roberta(c) => c.bert.num_hidden_layers,
             EncoderConfig::Mpnet(c) => c.num_hidden_layers,
             EncoderConfig::DistilBert(c) => c.n_layers,
+            EncoderConfig::ModernBert(c) => c.num_hidden_layers,
+            EncoderConfig::Qwen3(c) => c.num_hidden_layers,
         }
     }
 
-    /// The longest token sequence the encoder accepts (its position table's reach).
+    /// The longest token sequence the encoder accepts (its position table's reach, or the
+    /// `max_position_embeddings` a rotary model was built for).
     pub fn max_tokens(&self) -> i64 {
         use crate::layers::positions::PositionIds;
         match self {
@@ -114,6 +136,8 @@ impl EncoderConfig {
             }
             .max_tokens(c.max_position_embeddings),
             EncoderConfig::DistilBert(c) => c.max_position_embeddings,
+            EncoderConfig::ModernBert(c) => c.max_position_embeddings,
+            EncoderConfig::Qwen3(c) => c.max_position_embeddings,
         }
     }
 
@@ -124,6 +148,8 @@ impl EncoderConfig {
             EncoderConfig::Roberta(c) => c.to_hf_json(),
             EncoderConfig::Mpnet(c) => c.to_hf_json(),
             EncoderConfig::DistilBert(c) => c.to_hf_json(),
+            EncoderConfig::ModernBert(c) => c.to_hf_json(),
+            EncoderConfig::Qwen3(c) => c.to_hf_json(),
         }
     }
 
@@ -134,6 +160,8 @@ impl EncoderConfig {
             EncoderConfig::Roberta(_) => crate::roberta::KEYS,
             EncoderConfig::Mpnet(_) => crate::mpnet::KEYS,
             EncoderConfig::DistilBert(_) => crate::distilbert::KEYS,
+            EncoderConfig::ModernBert(_) => crate::modernbert::KEYS,
+            EncoderConfig::Qwen3(_) => crate::qwen3::KEYS,
         }
     }
 }
@@ -171,6 +199,30 @@ impl From<MpnetConfig> for EncoderConfig {
 impl From<&MpnetConfig> for EncoderConfig {
     fn from(c: &MpnetConfig) -> Self {
         EncoderConfig::Mpnet(c.clone())
+    }
+}
+
+impl From<ModernBertConfig> for EncoderConfig {
+    fn from(c: ModernBertConfig) -> Self {
+        EncoderConfig::ModernBert(c)
+    }
+}
+
+impl From<&ModernBertConfig> for EncoderConfig {
+    fn from(c: &ModernBertConfig) -> Self {
+        EncoderConfig::ModernBert(c.clone())
+    }
+}
+
+impl From<Qwen3Config> for EncoderConfig {
+    fn from(c: Qwen3Config) -> Self {
+        EncoderConfig::Qwen3(c)
+    }
+}
+
+impl From<&Qwen3Config> for EncoderConfig {
+    fn from(c: &Qwen3Config) -> Self {
+        EncoderConfig::Qwen3(c.clone())
     }
 }
 

@@ -3,9 +3,10 @@
 //! [`Encoder::forward_t`] and never looks inside.
 //!
 //! A new architecture is a folder (`src/<arch>/`: config, model, key names) built from
-//! `crate::layers`, a variant here and one in [`EncoderConfig`]. Rotary embeddings, RMSNorm,
-//! gated feed-forwards and causal masks are further layers, and a left-padding tokenizer is
-//! the tokenizer's business: none of them changes this interface.
+//! `crate::layers`, a variant here and one in [`EncoderConfig`]. ModernBERT's and Qwen3's
+//! rotary embeddings, RMSNorm, gated feed-forwards and windowed or causal masks are layers
+//! there, and Qwen3's left padding is the tokenizer's business: none of them changed this
+//! interface.
 
 mod config;
 
@@ -16,7 +17,9 @@ pub use config::{EncoderConfig, SUPPORTED_MODEL_TYPES};
 use crate::bert::BertModel;
 use crate::distilbert::DistilBertModel;
 use crate::error::Result;
+use crate::modernbert::ModernBertModel;
 use crate::mpnet::MpnetModel;
+use crate::qwen3::Qwen3Model;
 use crate::roberta::RobertaModel;
 use crate::token_batch::TokenBatch;
 use crate::weights::KeyMap;
@@ -28,6 +31,8 @@ pub enum Encoder {
     Roberta(RobertaModel),
     Mpnet(MpnetModel),
     DistilBert(DistilBertModel),
+    ModernBert(ModernBertModel),
+    Qwen3(Qwen3Model),
 }
 
 impl Encoder {
@@ -40,6 +45,8 @@ impl Encoder {
             EncoderConfig::Roberta(c) => Encoder::Roberta(RobertaModel::new(p, c, with_pooler)),
             EncoderConfig::Mpnet(c) => Encoder::Mpnet(MpnetModel::new(p, c, with_pooler)),
             EncoderConfig::DistilBert(c) => Encoder::DistilBert(DistilBertModel::new(p, c)),
+            EncoderConfig::ModernBert(c) => Encoder::ModernBert(ModernBertModel::new(p, c)),
+            EncoderConfig::Qwen3(c) => Encoder::Qwen3(Qwen3Model::new(p, c)),
         }
     }
 
@@ -53,6 +60,8 @@ impl Encoder {
             Encoder::Roberta(m) => m.forward_t(batch, train),
             Encoder::Mpnet(m) => m.forward_t(batch, train),
             Encoder::DistilBert(m) => m.forward_t(batch, train),
+            Encoder::ModernBert(m) => m.forward_t(batch, train),
+            Encoder::Qwen3(m) => m.forward_t(batch, train),
         }
     }
 
@@ -63,6 +72,8 @@ impl Encoder {
             Encoder::Roberta(m) => m.max_tokens(),
             Encoder::Mpnet(m) => m.max_tokens(),
             Encoder::DistilBert(m) => m.max_tokens(),
+            Encoder::ModernBert(m) => m.max_tokens(),
+            Encoder::Qwen3(m) => m.max_tokens(),
         }
     }
 
@@ -73,6 +84,8 @@ impl Encoder {
             Encoder::Roberta(_) => crate::roberta::KEYS,
             Encoder::Mpnet(_) => crate::mpnet::KEYS,
             Encoder::DistilBert(_) => crate::distilbert::KEYS,
+            Encoder::ModernBert(_) => crate::modernbert::KEYS,
+            Encoder::Qwen3(_) => crate::qwen3::KEYS,
         }
     }
 }

@@ -1,4 +1,5 @@
-//! Activation functions named as checkpoints name them (`hidden_act`, DistilBERT's `activation`).
+//! Activation functions named as checkpoints name them (`hidden_act`, DistilBERT's `activation`,
+//! ModernBERT's `hidden_activation`).
 
 use serde::{Deserialize, Serialize};
 use tch::Tensor;
@@ -15,6 +16,8 @@ pub enum Activation {
     #[serde(alias = "gelu_pytorch_tanh")]
     GeluNew,
     Relu,
+    /// x · sigmoid(x) (Qwen3's `"silu"`).
+    Silu,
 }
 
 impl Activation {
@@ -25,6 +28,7 @@ impl Activation {
             Activation::Gelu => xs.f_gelu("none")?,
             Activation::GeluNew => xs.f_gelu("tanh")?,
             Activation::Relu => xs.f_relu()?,
+            Activation::Silu => xs.f_silu()?,
         })
     }
 }

@@ -1,0 +1,106 @@
+//! The pre-norm transformer block of ModernBERT and Qwen3:
+//! `x = x + attn(norm₁(x))`, then `x = x + ffn(norm₂(x))`.
+
+use tch::{nn, Tensor};
+
+use super::gated_feed_forward::{GateKeys, GatedConfig, GatedFeedForward};
+use super::layer_norm::LayerNorm;
+use super::mask::AttentionMask;
+use super::rms_norm::RmsNorm;
+use super::rotary::RotaryAngles;
+use super::rotary_attention::{RotaryAttention, RotaryAttentionConfig, RotaryAttentionKeys};
+use crate::error::Result;
+
+/// Which normalisation a block uses, and its parameters.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum NormKind {
+    /// LayerNorm, with or without a bias (ModernBERT: `norm_bias`).
+    Layer { eps: f64, bias: bool },
+    /// RMSNorm (Qwen3).
+    Rms { eps: f64 },
+}
+
+#[derive(Debug)]
+pub(crate) enum Norm {
+    Layer(LayerNorm),
+    Rms(RmsNorm),
+}
+
+impl Norm {
+    pub(crate) fn new(p: nn::Path, dim: i64, kind: NormKind) -> Self {
+        match kind {
+            NormKind::Layer { eps, bias } => Norm::Layer(LayerNorm::with_bias(p, dim, eps, bias)),
+            NormKind::Rms { eps } => Norm::Rms(RmsNorm::new(p, dim, eps)),
+        }
+    }
+
+    /// # Shapes
+    /// xs: `[…, dim]` → `[…, dim]`
+    pub(crate) fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+        match self {
+            Norm::Layer(n) => n.forward(xs),
+            Norm::Rms(n) => n.forward(xs),
+        }
+    }
+}
+
+/// Checkpoint names of a block's parts, relative to the layer (`layers.N.`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PreNormKeys {
+    pub attention_norm: &'static str,
+    pub attention: RotaryAttentionKeys,
+    pub ff_norm: &'static str,
+    pub feed_forward: GateKeys,
+}
+
+/// Hyper-parameters of one block.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PreNormConfig {
+    pub norm: NormKind,
+    /// false: the attention input is not normalised (ModernBERT's layer 0, whose embeddings
+    /// were just normalised).
+    pub attention_norm: bool,
+    pub attention: RotaryAttentionConfig,
+    pub feed_forward: GatedConfig,
+}
+
+#[derive(Debug)]
+pub(crate) struct PreNormBlock {
+    attention_norm: Option<Norm>,
+    attention: RotaryAttention,
+    ff_norm: Norm,
+    feed_forward: GatedFeedForward,
+}
+
+impl PreNormBlock {
+    pub(crate) fn new(p: &nn::Path, keys: &PreNormKeys, config: &PreNormConfig) -> Self {
+        let hidden = config.attention.hidden;
+        let norm = |name: &str| Norm::new(super::sub(p, name), hidden, config.norm);
+        PreNormBlock {
+            attention_norm: config.attention_norm.then(|| norm(keys.attention_norm)),
+            attention: RotaryAttention::new(p, &keys.attention, &config.attention),
+            ff_norm: norm(keys.ff_norm),
+            feed_forward: GatedFeedForward::new(p, keys.feed_forward, &config.feed_forward),
+        }
+    }
+
+    /// # Shapes
+    /// xs: `[batch, seq, hidden]` → `[batch, seq, hidden]`
+    pub(crate) fn forward_t(
+        &self,
+        xs: &Tensor,
+        angles: &RotaryAngles,
+        mask: &AttentionMask,
+        train: bool,
+    ) -> Result<Tensor> {
+        let normed = match &self.attention_norm {
+            Some(norm) => norm.forward(xs)?,
+            None => xs.shallow_clone(),
+        };
+        let xs = xs.f_add(&self.attention.forward_t(&normed, angles, mask, train)?)?;
+        let ff = self
+            .feed_forward
+            .forward_t(&self.ff_norm.forward(&xs)?, train)?;
+        Ok(xs.f_add(&ff)?)
+    }
+}
