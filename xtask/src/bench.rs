@@ -12,6 +12,8 @@ use crate::python_env::reference_python;
 pub const BENCH_MODEL: &str = "sentence-transformers/all-MiniLM-L6-v2";
 
 pub struct EncodeBench {
+    /// Hub id or local folder of any supported architecture.
+    pub model: String,
     pub threads: usize,
     pub batch_size: usize,
     pub repeats: usize,
@@ -22,7 +24,7 @@ pub struct EncodeBench {
 
 pub fn encode(root: &Path, opts: &EncodeBench) -> Result<()> {
     let client = hub::HubClient::from_env()?;
-    let model_dir = hub::resolve_model(&client, BENCH_MODEL)?;
+    let model_dir = hub::resolve_model(&client, &opts.model)?;
     let sts = data::KnownDataset::find("glue/stsb").context("glue/stsb is a known dataset")?;
     let file = sts.file("validation").map_err(anyhow::Error::msg)?;
     let parquet = client.get(&hub::Repo::dataset(file.repo)?, &file.path)?;

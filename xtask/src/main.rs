@@ -64,8 +64,11 @@ enum Command {
 
 #[derive(Subcommand)]
 enum BenchKind {
-    /// Encode the 3,000 STS-B validation sentences with all-MiniLM-L6-v2
+    /// Encode the 3,000 STS-B validation sentences (default model: all-MiniLM-L6-v2)
     Encode {
+        /// Hub id or local folder of the model both sides encode with
+        #[arg(long, default_value = bench::BENCH_MODEL)]
+        model: String,
         /// CPU threads for both sides (default: all cores)
         #[arg(long)]
         threads: Option<usize>,
@@ -201,6 +204,7 @@ fn main() -> Result<()> {
         Command::Bench {
             which:
                 BenchKind::Encode {
+                    model,
                     threads,
                     batch_size,
                     repeats,
@@ -213,6 +217,7 @@ fn main() -> Result<()> {
             bench::encode(
                 &root,
                 &bench::EncodeBench {
+                    model,
                     threads,
                     batch_size,
                     repeats,
