@@ -1,9 +1,10 @@
 //! Sentence embedding models on libtorch: transformer encoders (BERT, RoBERTa, XLM-RoBERTa,
 //! MPNet, DistilBERT, ModernBERT) and decoders used as encoders (Qwen3) behind one seam, with the sentence-transformers module stack
-//! (Transformer → Pooling → Normalize), loaded from and saved to the sentence-transformers
+//! (Transformer → Pooling → Dense → Normalize), loaded from and saved to the sentence-transformers
 //! folder format so models move freely between this crate and Python.
 
 mod bert;
+mod dense;
 mod device;
 mod distilbert;
 mod encode;
@@ -26,6 +27,7 @@ mod tokenizer_config;
 mod weights;
 
 pub use bert::{BertConfig, BertModel};
+pub use dense::{DenseActivation, DenseConfig};
 pub use device::DeviceChoice;
 pub use distilbert::{DistilBertConfig, DistilBertModel};
 pub use encode::{EmbeddingMatrix, EncodeOptions};
