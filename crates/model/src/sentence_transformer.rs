@@ -13,6 +13,7 @@ use crate::error::{read_json, write_json, Error, Result};
 use crate::modules::{read_modules, ModuleEntry, ModuleKind};
 use crate::normalize::l2_normalize;
 use crate::pooling::{Pooling, PoolingMode};
+use crate::prompts::Prompts;
 use crate::token_batch::TokenBatch;
 use crate::tokenizer::{EncodedBatch, SentenceTokenizer};
 use crate::weights::{checkpoint_keys, load_weights, save_weights};
@@ -60,6 +61,8 @@ pub struct SentenceTransformer {
     /// `config.json` as loaded (or made by `from_config`): what saving writes back.
     encoder_config_json: Value,
     st_config_json: Option<Value>,
+    /// `config_sentence_transformers.json`'s prompts and default prompt name.
+    prompts: Prompts,
     side_files: Vec<(String, Vec<u8>)>,
 }
 
@@ -138,6 +141,7 @@ impl SentenceTransformer {
         } else {
             None
         };
+        let prompts = Prompts::from_file(&st_config_path)?;
         let mut side_files = Vec::new();
         for name in TOKENIZER_SIDE_FILES {
             let path = transformer_dir.join(name);
@@ -159,6 +163,7 @@ impl SentenceTransformer {
             transformer_entry,
             encoder_config_json,
             st_config_json,
+            prompts,
             side_files,
         })
     }
@@ -222,6 +227,7 @@ impl SentenceTransformer {
             stages,
             transformer_entry,
             st_config_json: None,
+            prompts: Prompts::built_in(),
             side_files,
         })
     }
@@ -328,6 +334,21 @@ impl SentenceTransformer {
         &mut self.vs
     }
 
+    /// `config_sentence_transformers.json`'s prompts and default prompt name.
+    pub fn prompts(&self) -> &Prompts {
+        &self.prompts
+    }
+
+    /// Sets `include_prompt` of every Pooling module (sentence-transformers'
+    /// `set_pooling_include_prompt`); saving writes it.
+    pub fn set_pooling_include_prompt(&mut self, include: bool) {
+        for (_, stage) in &mut self.stages {
+            if let Stage::Pooling(pooling) = stage {
+                pooling.set_include_prompt(include);
+            }
+        }
+    }
+
     pub fn tokenizer(&self) -> &SentenceTokenizer {
         &self.tokenizer
     }
@@ -388,10 +409,27 @@ impl SentenceTransformer {
     /// # Shapes
     /// ids, mask: `[batch, seq]` → `[batch, embedding_dimension]`
     pub fn forward_t(&self, batch: &TokenBatch, train: bool) -> Result<Tensor> {
+        self.forward_with_prompt_t(batch, None, train)
+    }
+
+    /// [`forward_t`](Self::forward_t) for texts that all start with a prompt of
+    /// `prompt_length` tokens ([`SentenceTokenizer::prompt_length`]), which a Pooling with
+    /// `include_prompt = false` leaves out.
+    ///
+    /// # Shapes
+    /// ids, mask: `[batch, seq]` → `[batch, embedding_dimension]`
+    pub fn forward_with_prompt_t(
+        &self,
+        batch: &TokenBatch,
+        prompt_length: Option<usize>,
+        train: bool,
+    ) -> Result<Tensor> {
         let mut xs = self.encoder.forward_t(batch, train)?;
         for (_, stage) in &self.stages {
             xs = match stage {
-                Stage::Pooling(pooling) => pooling.forward(&xs, &batch.attention_mask)?,
+                Stage::Pooling(pooling) => {
+                    pooling.forward_with_prompt(&xs, &batch.attention_mask, prompt_length)?
+                }
                 Stage::Dense(dense) => dense.forward(&xs)?,
                 Stage::Normalize => l2_normalize(&xs),
             };
