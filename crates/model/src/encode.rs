@@ -5,6 +5,7 @@ use tch::{Kind, Tensor};
 
 use crate::error::{Error, Result};
 use crate::normalize::l2_normalize;
+use crate::prompts::PromptChoice;
 use crate::sentence_transformer::SentenceTransformer;
 
 #[derive(Debug, Clone)]
@@ -13,6 +14,8 @@ pub struct EncodeOptions {
     /// L2-normalise the output even if the model has no Normalize module.
     pub normalize: bool,
     pub show_progress: bool,
+    /// The prompt prepended to every text: by default the model's `default_prompt_name`'s.
+    pub prompt: PromptChoice,
 }
 
 impl Default for EncodeOptions {
@@ -21,6 +24,7 @@ impl Default for EncodeOptions {
             batch_size: 32,
             normalize: false,
             show_progress: false,
+            prompt: PromptChoice::Default,
         }
     }
 }
@@ -43,8 +47,10 @@ impl EmbeddingMatrix {
 }
 
 impl SentenceTransformer {
-    /// Embeds `texts`. Texts are tokenised once, sorted by token count so that each batch pads
-    /// to nearly its own length, and the results are put back in input order.
+    /// Embeds `texts`, each with the prompt of `options.prompt` prepended (as
+    /// sentence-transformers' `encode(prompt=…, prompt_name=…)`). Texts are tokenised once,
+    /// sorted by token count so that each batch pads to nearly its own length, and the results
+    /// are put back in input order.
     pub fn encode<S: AsRef<str> + Sync>(
         &self,
         texts: &[S],
@@ -58,7 +64,18 @@ impl SentenceTransformer {
         if texts.is_empty() {
             return Ok(EmbeddingMatrix { data, rows: 0, dim });
         }
-        let tokenized = self.tokenizer().tokenize(texts)?;
+        let prompt = self.prompts().resolve(&options.prompt)?;
+        let (tokenized, prompt_length) = match prompt {
+            Some(prompt) => {
+                let prompted: Vec<String> = texts
+                    .iter()
+                    .map(|t| format!("{prompt}{}", t.as_ref()))
+                    .collect();
+                let length = self.tokenizer().prompt_length(prompt)?;
+                (self.tokenizer().tokenize(&prompted)?, Some(length))
+            }
+            None => (self.tokenizer().tokenize(texts)?, None),
+        };
         let mut order: Vec<usize> = (0..texts.len()).collect();
         // Longest first: a too-large batch fails at once, not after minutes of work.
         order.sort_by_key(|&i| std::cmp::Reverse(tokenized[i].ids.len()));
@@ -91,7 +108,13 @@ impl SentenceTransformer {
                             // libtorch's thread count is per OS thread (OpenMP); set it here.
                             tch::set_num_threads(1);
                             let mine = batches.iter().enumerate().skip(worker).step_by(workers);
-                            shared.0.encode_batches(mine, tokenized, options, progress)
+                            shared.0.encode_batches(
+                                mine,
+                                tokenized,
+                                prompt_length,
+                                options,
+                                progress,
+                            )
                         })
                     })
                     .collect();
@@ -107,7 +130,13 @@ impl SentenceTransformer {
             tch::set_num_threads(saved_threads);
             results
         } else {
-            vec![self.encode_batches(batches.iter().enumerate(), &tokenized, options, &progress)]
+            vec![self.encode_batches(
+                batches.iter().enumerate(),
+                &tokenized,
+                prompt_length,
+                options,
+                &progress,
+            )]
         };
         for part in encoded {
             for (batch_index, flat) in part? {
@@ -129,6 +158,7 @@ impl SentenceTransformer {
         &self,
         batches: impl Iterator<Item = (usize, &'b &'b [usize])>,
         tokenized: &[crate::tokenizer::TokenizedText],
+        prompt_length: Option<usize>,
         options: &EncodeOptions,
         progress: &ProgressBar,
     ) -> Result<BatchRows> {
@@ -137,7 +167,7 @@ impl SentenceTransformer {
             for (batch_index, members) in batches {
                 let texts: Vec<_> = members.iter().map(|&i| &tokenized[i]).collect();
                 let batch = self.to_tensors(&self.tokenizer().collate(&texts));
-                let mut embeddings = self.forward_t(&batch, false)?;
+                let mut embeddings = self.forward_with_prompt_t(&batch, prompt_length, false)?;
                 if options.normalize {
                     embeddings = l2_normalize(&embeddings);
                 }

@@ -1,9 +1,10 @@
 //! Sentence embedding models on libtorch: transformer encoders (BERT, RoBERTa, XLM-RoBERTa,
 //! MPNet, DistilBERT, ModernBERT) and decoders used as encoders (Qwen3) behind one seam, with the sentence-transformers module stack
-//! (Transformer → Pooling → Normalize), loaded from and saved to the sentence-transformers
+//! (Transformer → Pooling → Dense → Normalize), loaded from and saved to the sentence-transformers
 //! folder format so models move freely between this crate and Python.
 
 mod bert;
+mod dense;
 mod device;
 mod distilbert;
 mod encode;
@@ -16,6 +17,7 @@ mod mpnet;
 mod normalize;
 mod packing;
 mod pooling;
+mod prompts;
 mod qwen3;
 mod roberta;
 mod sentence_transformer;
@@ -26,6 +28,7 @@ mod tokenizer_config;
 mod weights;
 
 pub use bert::{BertConfig, BertModel};
+pub use dense::{DenseActivation, DenseConfig};
 pub use device::DeviceChoice;
 pub use distilbert::{DistilBertConfig, DistilBertModel};
 pub use encode::{EmbeddingMatrix, EncodeOptions};
@@ -39,6 +42,7 @@ pub use modules::{read_modules, ModuleEntry, ModuleKind};
 pub use mpnet::{MpnetConfig, MpnetModel};
 pub use normalize::l2_normalize;
 pub use pooling::{Pooling, PoolingMode};
+pub use prompts::{PromptChoice, Prompts};
 pub use qwen3::{Qwen3Config, Qwen3Model, Qwen3Rope};
 pub use roberta::{RobertaConfig, RobertaModel};
 pub use sentence_transformer::SentenceTransformer;

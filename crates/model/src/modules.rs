@@ -21,6 +21,7 @@ pub struct ModuleEntry {
 pub enum ModuleKind {
     Transformer,
     Pooling,
+    Dense,
     Normalize,
 }
 
@@ -30,6 +31,7 @@ impl ModuleKind {
         match self {
             ModuleKind::Transformer => "sentence_transformers.models.Transformer",
             ModuleKind::Pooling => "sentence_transformers.models.Pooling",
+            ModuleKind::Dense => "sentence_transformers.models.Dense",
             ModuleKind::Normalize => "sentence_transformers.models.Normalize",
         }
     }
@@ -40,11 +42,12 @@ impl ModuleEntry {
         match self.module_type.rsplit('.').next() {
             Some("Transformer") => Ok(ModuleKind::Transformer),
             Some("Pooling") => Ok(ModuleKind::Pooling),
+            Some("Dense") => Ok(ModuleKind::Dense),
             Some("Normalize") => Ok(ModuleKind::Normalize),
             _ => Err(Error::Config {
                 path: file.to_path_buf(),
                 message: format!(
-                    "module {} ({}) has type {:?}, which is not supported (supported: Transformer, Pooling, Normalize)",
+                    "module {} ({}) has type {:?}, which is not supported (supported: Transformer, Pooling, Dense, Normalize)",
                     self.idx, self.name, self.module_type
                 ),
             }),

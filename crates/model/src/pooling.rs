@@ -186,6 +186,15 @@ impl Pooling {
         self.embedding_dimension
     }
 
+    /// Whether a prompt's tokens are pooled (`include_prompt`, default true).
+    pub fn include_prompt(&self) -> bool {
+        self.include_prompt
+    }
+
+    pub fn set_include_prompt(&mut self, include: bool) {
+        self.include_prompt = include;
+    }
+
     /// Reads both config formats: the legacy `pooling_mode_*` booleans (sentence-transformers
     /// < 6 and most hub models) and the newer `pooling_mode` string or list. A value of the
     /// wrong type (a `"true"` string for a boolean) is an error naming the file and key.
@@ -263,6 +272,22 @@ impl Pooling {
     /// # Shapes
     /// token_embeddings: `[batch, seq, dim]`, attention_mask: `[batch, seq]` → `[batch, dim × modes]`
     pub fn forward(&self, token_embeddings: &Tensor, attention_mask: &Tensor) -> Result<Tensor> {
+        self.forward_with_prompt(token_embeddings, attention_mask, None)
+    }
+
+    /// [`forward`](Self::forward) for texts that start with a prompt of `prompt_length` tokens
+    /// (see [`crate::SentenceTokenizer::prompt_length`]): with `include_prompt = false` those
+    /// positions, and any left padding before them, are left out of pooling, as
+    /// sentence-transformers leaves them out. Weighted mean keeps the positions' weights.
+    ///
+    /// # Shapes
+    /// token_embeddings: `[batch, seq, dim]`, attention_mask: `[batch, seq]` → `[batch, dim × modes]`
+    pub fn forward_with_prompt(
+        &self,
+        token_embeddings: &Tensor,
+        attention_mask: &Tensor,
+        prompt_length: Option<usize>,
+    ) -> Result<Tensor> {
         let (batch, seq, dim) = token_embeddings.size3().map_err(|_| Error::Shape {
             context: "pooling expects token embeddings [batch, seq, dim]",
             left: token_embeddings.size(),
@@ -283,6 +308,15 @@ impl Pooling {
                 right: vec![self.embedding_dimension],
             });
         }
+        let original_mask = attention_mask;
+        let excluded;
+        let attention_mask = match prompt_length.filter(|&n| n > 0 && !self.include_prompt) {
+            Some(n) => {
+                excluded = exclude_prompt(original_mask, n as i64)?;
+                &excluded
+            }
+            None => original_mask,
+        };
         let kind = token_embeddings.kind();
         let mask = attention_mask.unsqueeze(-1).to_kind(kind);
         let mut outputs = Vec::with_capacity(self.modes.len());
@@ -306,7 +340,7 @@ impl Pooling {
                     (sum / denominator).to_kind(kind)
                 }
                 PoolingMode::WeightedMean => {
-                    let pad_lengths = attention_mask
+                    let pad_lengths = original_mask
                         .to_kind(Kind::Int)
                         .argmax(1, false)
                         .to_kind(Kind::Float);
@@ -341,6 +375,17 @@ impl Pooling {
             Tensor::cat(&outputs, -1)
         })
     }
+}
+
+/// The attention mask with each row's left padding and first `prompt_length` real positions
+/// set to 0.
+fn exclude_prompt(attention_mask: &Tensor, prompt_length: i64) -> Result<Tensor> {
+    let seq = attention_mask.size().get(1).copied().unwrap_or(0);
+    let pad_lengths = attention_mask.f_to_kind(Kind::Int)?.f_argmax(1, false)?;
+    let positions =
+        Tensor::f_arange(seq, (Kind::Int64, attention_mask.device()))?.f_view([1, seq])?;
+    let keep = positions.f_ge_tensor(&pad_lengths.f_add_scalar(prompt_length)?.f_unsqueeze(1)?)?;
+    Ok(attention_mask.f_mul(&keep.f_to_kind(attention_mask.kind())?)?)
 }
 
 /// Picks `xs[b, positions[b], :]` for every row `b`.
@@ -390,6 +435,27 @@ mod tests {
             assert!((g - e).abs() < 1e-5, "{got:?}");
         }
         assert_eq!(pool(PoolingMode::LastToken), vec![5., 6., 30., 40.]);
+    }
+
+    #[test]
+    fn include_prompt_false_leaves_the_prompt_and_left_padding_out() {
+        let (xs, mask) = tokens();
+        let mut p = Pooling::new(2, vec![PoolingMode::Mean, PoolingMode::Cls]).unwrap();
+        let pooled = |p: &Pooling, mask: &Tensor| {
+            let out = p.forward_with_prompt(&xs, mask, Some(1)).unwrap();
+            Vec::<f32>::try_from(out.flatten(0, -1)).unwrap()
+        };
+        // include_prompt true (the default): the prompt is pooled like any token
+        assert_eq!(pooled(&p, &mask), vec![3., 4., 1., 2., 20., 30., 10., 20.]);
+        p.set_include_prompt(false);
+        // right padding: row 0 keeps positions 1, 2; row 1 keeps position 1
+        assert_eq!(pooled(&p, &mask), vec![4., 5., 3., 4., 30., 40., 30., 40.]);
+        // left padding on row 1 (position 0 is padding): it keeps position 2 only
+        let left = Tensor::from_slice(&[1i64, 1, 1, 0, 1, 1]).view([2, 3]);
+        assert_eq!(
+            pooled(&p, &left),
+            vec![4., 5., 3., 4., 999., -999., 999., -999.]
+        );
     }
 
     #[test]

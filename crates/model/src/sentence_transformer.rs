@@ -1,5 +1,5 @@
 //! A sentence-transformers model: Transformer (an encoder of any supported architecture +
-//! tokenizer), then Pooling, optionally Normalize. Loads and saves the sentence-transformers
+//! tokenizer), then Pooling, optionally Dense layers and Normalize. Loads and saves the sentence-transformers
 //! folder format unchanged.
 
 use std::path::{Path, PathBuf};
@@ -7,11 +7,13 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Value};
 use tch::{nn, Device, Kind, Tensor};
 
+use crate::dense::{Dense, MODULES_SCOPE};
 use crate::encoder::{Encoder, EncoderConfig};
 use crate::error::{read_json, write_json, Error, Result};
 use crate::modules::{read_modules, ModuleEntry, ModuleKind};
 use crate::normalize::l2_normalize;
 use crate::pooling::{Pooling, PoolingMode};
+use crate::prompts::Prompts;
 use crate::token_batch::TokenBatch;
 use crate::tokenizer::{EncodedBatch, SentenceTokenizer};
 use crate::weights::{checkpoint_keys, load_weights, save_weights};
@@ -32,7 +34,19 @@ const TOKENIZER_SIDE_FILES: [&str; 8] = [
 #[derive(Debug)]
 enum Stage {
     Pooling(Pooling),
+    Dense(Dense),
     Normalize,
+}
+
+impl Stage {
+    /// The embedding size after this stage, given the size before it.
+    fn output_dimension(&self, input: i64) -> i64 {
+        match self {
+            Stage::Pooling(p) => p.output_dimension(),
+            Stage::Dense(d) => d.out_features(),
+            Stage::Normalize => input,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -47,6 +61,8 @@ pub struct SentenceTransformer {
     /// `config.json` as loaded (or made by `from_config`): what saving writes back.
     encoder_config_json: Value,
     st_config_json: Option<Value>,
+    /// `config_sentence_transformers.json`'s prompts and default prompt name.
+    prompts: Prompts,
     side_files: Vec<(String, Vec<u8>)>,
 }
 
@@ -104,34 +120,10 @@ impl SentenceTransformer {
             SentenceTokenizer::from_dir(&transformer_dir, max_seq_length, do_lower_case)?;
 
         let mut stages = Vec::new();
+        let mut dim = config.hidden_size();
         for entry in entries {
-            let stage = match entry.kind(&modules_file)? {
-                ModuleKind::Pooling => {
-                    let pooling =
-                        Pooling::from_config_file(&dir.join(&entry.path).join("config.json"))?;
-                    if pooling.embedding_dimension() != config.hidden_size() {
-                        return Err(Error::Config {
-                            path: dir.join(&entry.path).join("config.json"),
-                            message: format!(
-                                "word_embedding_dimension {} differs from the transformer's hidden_size {}",
-                                pooling.embedding_dimension(),
-                                config.hidden_size()
-                            ),
-                        });
-                    }
-                    Stage::Pooling(pooling)
-                }
-                ModuleKind::Normalize => Stage::Normalize,
-                ModuleKind::Transformer => {
-                    return Err(Error::Config {
-                        path: modules_file,
-                        message: format!(
-                            "module {} is a second Transformer, which is not supported",
-                            entry.idx
-                        ),
-                    })
-                }
-            };
+            let stage = load_stage(&vs, dir, &modules_file, &entry, dim)?;
+            dim = stage.output_dimension(dim);
             stages.push((entry, stage));
         }
         if !stages.iter().any(|(_, s)| matches!(s, Stage::Pooling(_))) {
@@ -149,6 +141,7 @@ impl SentenceTransformer {
         } else {
             None
         };
+        let prompts = Prompts::from_file(&st_config_path)?;
         let mut side_files = Vec::new();
         for name in TOKENIZER_SIDE_FILES {
             let path = transformer_dir.join(name);
@@ -170,6 +163,7 @@ impl SentenceTransformer {
             transformer_entry,
             encoder_config_json,
             st_config_json,
+            prompts,
             side_files,
         })
     }
@@ -233,6 +227,7 @@ impl SentenceTransformer {
             stages,
             transformer_entry,
             st_config_json: None,
+            prompts: Prompts::built_in(),
             side_files,
         })
     }
@@ -290,6 +285,10 @@ impl SentenceTransformer {
                     pooling.save(&dir.join(&entry.path))?;
                     entries.push(json_entry(entry, ModuleKind::Pooling));
                 }
+                Stage::Dense(dense) => {
+                    dense.save(&dir.join(&entry.path))?;
+                    entries.push(json_entry(entry, ModuleKind::Dense));
+                }
                 Stage::Normalize => {
                     let d = dir.join(&entry.path);
                     std::fs::create_dir_all(&d).map_err(io(&d))?;
@@ -335,6 +334,21 @@ impl SentenceTransformer {
         &mut self.vs
     }
 
+    /// `config_sentence_transformers.json`'s prompts and default prompt name.
+    pub fn prompts(&self) -> &Prompts {
+        &self.prompts
+    }
+
+    /// Sets `include_prompt` of every Pooling module (sentence-transformers'
+    /// `set_pooling_include_prompt`); saving writes it.
+    pub fn set_pooling_include_prompt(&mut self, include: bool) {
+        for (_, stage) in &mut self.stages {
+            if let Stage::Pooling(pooling) = stage {
+                pooling.set_include_prompt(include);
+            }
+        }
+    }
+
     pub fn tokenizer(&self) -> &SentenceTokenizer {
         &self.tokenizer
     }
@@ -358,7 +372,7 @@ impl SentenceTransformer {
             .iter()
             .find_map(|(_, s)| match s {
                 Stage::Pooling(p) => Some(p.modes().to_vec()),
-                Stage::Normalize => None,
+                Stage::Dense(_) | Stage::Normalize => None,
             })
             .unwrap_or_default()
     }
@@ -369,15 +383,13 @@ impl SentenceTransformer {
             .any(|(_, s)| matches!(s, Stage::Normalize))
     }
 
-    /// Size of the sentence embeddings.
+    /// Size of the sentence embeddings: the last Pooling's or Dense's output.
     pub fn embedding_dimension(&self) -> i64 {
         self.stages
             .iter()
-            .find_map(|(_, s)| match s {
-                Stage::Pooling(p) => Some(p.output_dimension()),
-                Stage::Normalize => None,
+            .fold(self.config.hidden_size(), |dim, (_, s)| {
+                s.output_dimension(dim)
             })
-            .unwrap_or(self.config.hidden_size())
     }
 
     /// Moves a collated batch to the model's device.
@@ -397,10 +409,28 @@ impl SentenceTransformer {
     /// # Shapes
     /// ids, mask: `[batch, seq]` → `[batch, embedding_dimension]`
     pub fn forward_t(&self, batch: &TokenBatch, train: bool) -> Result<Tensor> {
+        self.forward_with_prompt_t(batch, None, train)
+    }
+
+    /// [`forward_t`](Self::forward_t) for texts that all start with a prompt of
+    /// `prompt_length` tokens ([`SentenceTokenizer::prompt_length`]), which a Pooling with
+    /// `include_prompt = false` leaves out.
+    ///
+    /// # Shapes
+    /// ids, mask: `[batch, seq]` → `[batch, embedding_dimension]`
+    pub fn forward_with_prompt_t(
+        &self,
+        batch: &TokenBatch,
+        prompt_length: Option<usize>,
+        train: bool,
+    ) -> Result<Tensor> {
         let mut xs = self.encoder.forward_t(batch, train)?;
         for (_, stage) in &self.stages {
             xs = match stage {
-                Stage::Pooling(pooling) => pooling.forward(&xs, &batch.attention_mask)?,
+                Stage::Pooling(pooling) => {
+                    pooling.forward_with_prompt(&xs, &batch.attention_mask, prompt_length)?
+                }
+                Stage::Dense(dense) => dense.forward(&xs)?,
                 Stage::Normalize => l2_normalize(&xs),
             };
         }
@@ -411,6 +441,55 @@ impl SentenceTransformer {
     pub fn set_kind(&mut self, kind: Kind) {
         self.vs.set_kind(kind);
     }
+}
+
+/// Builds the module of `entry` (after the Transformer) whose input has `dim` features: a
+/// Pooling must take the hidden size, a Dense the size before it.
+fn load_stage(
+    vs: &nn::VarStore,
+    dir: &Path,
+    modules_file: &Path,
+    entry: &ModuleEntry,
+    dim: i64,
+) -> Result<Stage> {
+    let module_dir = dir.join(&entry.path);
+    let mismatch = |what: &str, own: i64| Error::Config {
+        path: module_dir.join("config.json"),
+        message: format!(
+            "{what} {own} differs from the {dim} features the module before it produces"
+        ),
+    };
+    Ok(match entry.kind(modules_file)? {
+        ModuleKind::Pooling => {
+            let pooling = Pooling::from_config_file(&module_dir.join("config.json"))?;
+            if pooling.embedding_dimension() != dim {
+                return Err(mismatch(
+                    "word_embedding_dimension",
+                    pooling.embedding_dimension(),
+                ));
+            }
+            Stage::Pooling(pooling)
+        }
+        ModuleKind::Dense => {
+            let scope = vs.root() / MODULES_SCOPE / entry.idx;
+            let mut dense = Dense::from_dir(&scope, &module_dir)?;
+            if dense.in_features() != dim {
+                return Err(mismatch("in_features", dense.in_features()));
+            }
+            dense.load_weights(&module_dir)?;
+            Stage::Dense(dense)
+        }
+        ModuleKind::Normalize => Stage::Normalize,
+        ModuleKind::Transformer => {
+            return Err(Error::Config {
+                path: modules_file.to_path_buf(),
+                message: format!(
+                    "module {} is a second Transformer, which is not supported",
+                    entry.idx
+                ),
+            })
+        }
+    })
 }
 
 fn json_entry(entry: &ModuleEntry, kind: ModuleKind) -> Value {

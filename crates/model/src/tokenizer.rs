@@ -161,6 +161,34 @@ impl SentenceTokenizer {
             .collect())
     }
 
+    /// How many leading tokens `prompt` takes in a text it is prepended to, as
+    /// sentence-transformers counts them for `include_prompt = false`: the prompt tokenized
+    /// alone (truncated like any text), less its last token when that is a special token
+    /// (BERT's `[SEP]`, Qwen3's `<|endoftext|>`). Leading special tokens (`[CLS]`) count.
+    pub fn prompt_length(&self, prompt: &str) -> Result<usize> {
+        let text = if self.do_lower_case {
+            prompt.to_lowercase()
+        } else {
+            prompt.to_string()
+        };
+        let encoding = self
+            .runtime
+            .encode(text, true)
+            .map_err(|e| Error::Tokenize(e.to_string()))?;
+        let ids = encoding.get_ids();
+        let last_is_special = encoding.get_special_tokens_mask().last() == Some(&1)
+            || ids.last().is_some_and(|id| self.is_special_id(*id));
+        Ok(ids.len().saturating_sub(usize::from(last_is_special)))
+    }
+
+    /// Whether `id` is one of the tokenizer's special added tokens (`[UNK]`, `[PAD]`, …).
+    fn is_special_id(&self, id: u32) -> bool {
+        self.original
+            .get_added_tokens_decoder()
+            .get(&id)
+            .is_some_and(|token| token.special)
+    }
+
     /// Pads a batch to its longest member (dynamic padding), on the tokenizer's padding side.
     pub fn collate(&self, texts: &[&TokenizedText]) -> EncodedBatch {
         let mut batch = data::collate(texts, self.pad_id);

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use tch::{nn, Tensor};
 
+use crate::dense::MODULES_SCOPE;
 use crate::error::{Error, Result};
 
 /// Prefixes that checkpoints put before the base model's key names, in the order they are
@@ -39,7 +40,8 @@ impl KeyMap {
     }
 }
 
-/// Copies the tensors of `path` into the variables of `vs`, matching key names through `keys`.
+/// Copies the tensors of `path` into the encoder's variables of `vs` (those of later modules,
+/// under `modules.`, are left to their modules), matching key names through `keys`.
 /// The prefix is probed (`bert.`, `roberta.`, …, `model.`, none); old checkpoints name
 /// LayerNorm parameters `gamma`/`beta`, which are accepted. Keys the model does not use (task
 /// heads, the `position_ids` buffer) are ignored. Nothing is copied unless every variable has
@@ -73,7 +75,7 @@ pub fn load_weights(vs: &mut nn::VarStore, path: &Path, keys: &KeyMap) -> Result
         .collect();
     // Sorted, and every key and shape checked before anything is copied: the first error
     // reported is the same on every run, and a bad file never leaves half-loaded weights.
-    let mut variables: BTreeMap<String, Tensor> = vs.variables().into_iter().collect();
+    let mut variables: BTreeMap<String, Tensor> = encoder_variables(vs).collect();
     for (name, var) in &variables {
         check_tensor(path, keys, prefix, name, var, by_name.get(name.as_str()))?;
     }
@@ -121,12 +123,10 @@ fn check_tensor(
     Ok(())
 }
 
-/// Writes every variable of `vs` to `path` as safetensors under the base model's key names
+/// Writes every encoder variable of `vs` (not those of later modules, under `modules.`) to `path` as safetensors under the base model's key names
 /// (what `AutoModel.from_pretrained` reads), atomically.
 pub fn save_weights(vs: &nn::VarStore, path: &Path) -> Result<()> {
-    let mut named: Vec<(String, Tensor)> = vs
-        .variables()
-        .into_iter()
+    let mut named: Vec<(String, Tensor)> = encoder_variables(vs)
         .map(|(name, t)| (name, t.detach().to_device(tch::Device::Cpu).contiguous()))
         .collect();
     named.sort_by(|a, b| a.0.cmp(&b.0));
@@ -139,6 +139,19 @@ pub fn save_weights(vs: &nn::VarStore, path: &Path) -> Result<()> {
         path: path.to_path_buf(),
         source,
     })
+}
+
+/// The encoder's variables: all but those of the modules after the Transformer (Dense), which
+/// live under [`MODULES_SCOPE`] and are read and written by their modules.
+fn encoder_variables(vs: &nn::VarStore) -> impl Iterator<Item = (String, Tensor)> {
+    vs.variables()
+        .into_iter()
+        .filter(|(name, _)| !is_module_variable(name))
+}
+
+pub(crate) fn is_module_variable(name: &str) -> bool {
+    name.strip_prefix(MODULES_SCOPE)
+        .is_some_and(|rest| rest.starts_with('.'))
 }
 
 /// The tensor names in a safetensors file's header, without reading the tensors.

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use model::EncodeOptions;
+use model::{EncodeOptions, PromptChoice};
 
 use crate::load::ModelArgs;
 
@@ -27,6 +27,24 @@ pub struct EncodeArgs {
     /// Hide the progress bar
     #[arg(long)]
     pub quiet: bool,
+    /// Prepend the model's prompt of this name (config_sentence_transformers.json's `prompts`)
+    /// to every text; without --prompt-name or --prompt, the model's `default_prompt_name`
+    /// applies, as in sentence-transformers
+    #[arg(long, conflicts_with = "prompt")]
+    pub prompt_name: Option<String>,
+    /// Prepend this text to every text (an empty one: no prompt, not even the default)
+    #[arg(long)]
+    pub prompt: Option<String>,
+}
+
+impl EncodeArgs {
+    fn prompt_choice(&self) -> PromptChoice {
+        match (&self.prompt_name, &self.prompt) {
+            (Some(name), _) => PromptChoice::Name(name.clone()),
+            (None, Some(text)) => PromptChoice::Text(text.clone()),
+            (None, None) => PromptChoice::Default,
+        }
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -46,7 +64,13 @@ pub fn run(args: &EncodeArgs) -> Result<()> {
         batch_size: args.model.batch_size as usize,
         normalize: args.normalize,
         show_progress: !args.quiet,
+        prompt: args.prompt_choice(),
     };
+    // An unknown name fails here, before any work, naming the known ones.
+    model
+        .prompts()
+        .resolve(&options.prompt)
+        .context("choosing the prompt")?;
     let start = std::time::Instant::now();
     let embeddings = model.encode(&texts, &options).context("encoding")?;
     let seconds = start.elapsed().as_secs_f64();

@@ -335,3 +335,64 @@ fn zero_or_huge_threads_and_zero_batch_size_name_the_flag() {
     }
     assert!(!output.exists());
 }
+
+/// The prompts fixture of the model crate: prompts "query" and "document", default "query".
+fn prompts_model() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../model/tests/fixtures/modules/prompts-bert/model")
+}
+
+#[test]
+fn an_unknown_prompt_name_lists_the_known_ones_and_prompt_flags_exclude_each_other() {
+    let work = tempfile::tempdir().unwrap();
+    let input = work.path().join("in.txt");
+    std::fs::write(&input, "a cat sits\n").unwrap();
+    let output = work.path().join("out.npy");
+    let model = prompts_model();
+    let model = model.to_str().unwrap();
+    let flags = ["--device", "cpu", "--quiet", "--prompt-name", "passage"];
+    let out = encode(model, &input, &output, &flags, CLOSED, work.path());
+    assert_fails_with(&out, &["\"passage\"", "\"document\", \"query\""]);
+    let flags = ["--prompt-name", "query", "--prompt", "query: "];
+    let out = encode(model, &input, &output, &flags, CLOSED, work.path());
+    assert_fails_with(&out, &["--prompt-name", "--prompt"]);
+}
+
+#[test]
+fn encode_applies_a_named_prompt_the_default_one_and_an_empty_one_as_sentence_transformers() {
+    let fixture = prompts_model();
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture.join("../reference.json")).unwrap())
+            .unwrap();
+    let sentences: Vec<String> = meta["sentences"].as_array().unwrap()[..6]
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect();
+    let work = tempfile::tempdir().unwrap();
+    let input = work.path().join("in.txt");
+    std::fs::write(&input, sentences.join("\n") + "\n").unwrap();
+    let model = fixture.to_str().unwrap();
+    for (flags, reference) in [
+        (vec!["--prompt-name", "document"], "false-document.npy"),
+        (vec![], "false-default.npy"),
+        (vec!["--prompt", ""], "false-none.npy"),
+    ] {
+        let output = work.path().join("out.npy");
+        let mut args = vec!["--device", "cpu", "--quiet"];
+        args.extend(flags.iter());
+        let out = encode(model, &input, &output, &args, CLOSED, work.path());
+        assert!(
+            out.status.success(),
+            "{flags:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let (got, rows, dim) = data::read_npy_f32(&output).unwrap();
+        let (want, _, _) = data::read_npy_f32(fixture.join("..").join(reference)).unwrap();
+        assert_eq!(rows, sentences.len());
+        let diff = got
+            .iter()
+            .zip(&want[..rows * dim])
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(diff <= 1e-5, "{flags:?}: max abs diff {diff:e}");
+    }
+}

@@ -73,6 +73,52 @@ fn every_architecture_fine_tunes_with_a_falling_loss() {
     }
 }
 
+#[test]
+fn a_dense_stack_fine_tunes_and_saves_its_trained_dense_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = pairs_jsonl(dir.path(), 64);
+    // BERT → mean → Dense(tanh) → Dense(identity) → Normalize (make_module_fixtures.py)
+    let model = fixture_model("modules/dense");
+    let config = write_config(dir.path(), "dense.toml", &model, &data, "save_steps = 0");
+    let out = dir.path().join("dense");
+    let args = [
+        "train",
+        "-c",
+        config.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--set",
+        "output.logging_steps=1",
+        "--epochs",
+        "4",
+        "--lr",
+        "3e-4",
+    ];
+    let stdout = run_ok(&args, dir.path());
+    assert!(stdout.contains("trained 32 steps"), "{stdout}");
+    let (metrics, losses) = logged_losses(&out);
+    let (first, last) = (
+        losses[..8].iter().sum::<f64>(),
+        losses[24..].iter().sum::<f64>(),
+    );
+    assert!(last < first, "the loss did not go down:\n{metrics}");
+    for folder in ["2_Dense", "3_Dense"] {
+        let read = |root: &Path| {
+            let mut t =
+                tch::Tensor::read_safetensors(root.join(folder).join("model.safetensors")).unwrap();
+            t.sort_by(|a, b| a.0.cmp(&b.0));
+            t
+        };
+        let (before, after) = (read(&model), read(&out));
+        assert_eq!(before.len(), after.len(), "{folder}");
+        for ((name, a), (_, b)) in before.iter().zip(&after) {
+            assert!(!a.equal(b), "{folder}: {name} was not trained");
+        }
+    }
+    let reloaded = SentenceTransformer::load(&out, tch::Device::Cpu).unwrap();
+    assert_eq!(reloaded.embedding_dimension(), 16);
+}
+
 fn pairs_jsonl(dir: &Path, rows: usize) -> PathBuf {
     test_support::pairs_jsonl(dir, rows)
 }

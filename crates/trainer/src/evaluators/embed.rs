@@ -15,6 +15,7 @@ pub fn encode<S: AsRef<str> + Sync>(
         batch_size,
         normalize: false,
         show_progress: false,
+        ..Default::default()
     };
     Ok(model.encode(texts, &options)?)
 }

@@ -67,6 +67,7 @@ impl StsEvaluator {
             batch_size,
             normalize: false,
             show_progress: false,
+            ..Default::default()
         };
         let embeddings = model.encode(&self.texts, &options)?;
         let (n, dim) = (self.scores.len(), embeddings.dim);
