@@ -8,7 +8,7 @@ score it too.
 
 Usage: python train_bench.py MODEL_DIR TRAIN_JSONL EVAL_JSONL OUT_DIR LOSS BATCH_SIZE EPOCHS
        LEARNING_RATE WARMUP_STEPS WEIGHT_DECAY SEED THREADS [cuda] [sequential]
-LOSS: mnrl | cosine | softmax | multi (MNRL on TRAIN_JSONL and CoSENTLoss on the STS-B pairs
+LOSS: mnrl | cosine | softmax | multi (MNRL on TRAIN_JSONL and CosineSimilarityLoss on the STS-B pairs
 of stsb=PATH, two datasets with sentence-transformers' default proportional sampler)
 sequential: batches in file order (the file is pre-shuffled), so both sides see the same
 batches; otherwise sentence-transformers' default seeded RandomSampler.
@@ -72,7 +72,7 @@ elif loss_name == "cosine":
     loss = losses.CosineSimilarityLoss(model)
 elif loss_name == "multi":
     loss = {"mnli-triplets": losses.MultipleNegativesRankingLoss(model, scale=20.0),
-            "stsb-train": losses.CoSENTLoss(model, scale=20.0)}
+            "stsb-train": losses.CosineSimilarityLoss(model)}
 elif loss_name == "softmax":
     loss = losses.SoftmaxLoss(model, sentence_embedding_dimension=model.get_sentence_embedding_dimension(),
                               num_labels=3)
