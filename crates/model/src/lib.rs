@@ -4,6 +4,7 @@
 //! folder format so models move freely between this crate and Python.
 
 mod bert;
+mod config_json;
 mod dense;
 mod device;
 mod distilbert;

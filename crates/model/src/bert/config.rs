@@ -4,7 +4,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::layers::Activation;
 
 /// Mirrors the keys of Hugging Face `BertConfig`: the architecture keys are required, the rest
@@ -66,17 +66,7 @@ fn default_model_type() -> String {
 impl BertConfig {
     /// Parses and validates the JSON of `config.json` (read from `path`, named in errors).
     pub fn from_json(raw: &serde_json::Value, path: &Path) -> Result<Self> {
-        let config: BertConfig =
-            serde_json::from_value(raw.clone()).map_err(|source| Error::Json {
-                path: path.to_path_buf(),
-                what: "a BERT config",
-                source,
-            })?;
-        config.validate().map_err(|message| Error::Config {
-            path: path.to_path_buf(),
-            message,
-        })?;
-        Ok(config)
+        crate::config_json::parse_config(raw, path, "a BERT config", Self::validate)
     }
 
     pub fn validate(&self) -> std::result::Result<(), String> {
@@ -89,11 +79,7 @@ impl BertConfig {
             ("max_position_embeddings", self.max_position_embeddings),
             ("type_vocab_size", self.type_vocab_size),
         ];
-        for (key, value) in positive {
-            if value <= 0 {
-                return Err(format!("key {key} must be positive, got {value}"));
-            }
-        }
+        crate::config_json::check_positive(&positive)?;
         if self.hidden_size % self.num_attention_heads != 0 {
             return Err(format!(
                 "hidden_size {} is not a multiple of num_attention_heads {}",

@@ -5,7 +5,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::layers::Activation;
 
 /// Mirrors the keys of Hugging Face `DistilBertConfig` (`dim`, `n_layers`, `n_heads`,
@@ -59,18 +59,8 @@ impl DistilBertConfig {
     pub const LAYER_NORM_EPS: f64 = 1e-12;
 
     /// Parses and validates the JSON of `config.json` (read from `path`, named in errors).
-    pub fn from_json(raw: &Value, path: &Path) -> Result<Self> {
-        let config: DistilBertConfig =
-            serde_json::from_value(raw.clone()).map_err(|source| Error::Json {
-                path: path.to_path_buf(),
-                what: "a DistilBERT config",
-                source,
-            })?;
-        config.validate().map_err(|message| Error::Config {
-            path: path.to_path_buf(),
-            message,
-        })?;
-        Ok(config)
+    pub fn from_json(raw: &serde_json::Value, path: &Path) -> Result<Self> {
+        crate::config_json::parse_config(raw, path, "a DistilBERT config", Self::validate)
     }
 
     pub fn validate(&self) -> std::result::Result<(), String> {
@@ -82,11 +72,7 @@ impl DistilBertConfig {
             ("hidden_dim", self.hidden_dim),
             ("max_position_embeddings", self.max_position_embeddings),
         ];
-        for (key, value) in positive {
-            if value <= 0 {
-                return Err(format!("key {key} must be positive, got {value}"));
-            }
-        }
+        crate::config_json::check_positive(&positive)?;
         if self.dim % self.n_heads != 0 {
             return Err(format!(
                 "dim {} is not a multiple of n_heads {}",

@@ -8,7 +8,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::layers::Activation;
 
 /// Whether a layer attends to the whole text or to a window around each token.
@@ -122,18 +122,8 @@ const DEFAULT_LOCAL_THETA: f64 = 10_000.0;
 
 impl ModernBertConfig {
     /// Parses and validates the JSON of `config.json` (read from `path`, named in errors).
-    pub fn from_json(raw: &Value, path: &Path) -> Result<Self> {
-        let config: ModernBertConfig =
-            serde_json::from_value(raw.clone()).map_err(|source| Error::Json {
-                path: path.to_path_buf(),
-                what: "a ModernBERT config",
-                source,
-            })?;
-        config.validate().map_err(|message| Error::Config {
-            path: path.to_path_buf(),
-            message,
-        })?;
-        Ok(config)
+    pub fn from_json(raw: &serde_json::Value, path: &Path) -> Result<Self> {
+        crate::config_json::parse_config(raw, path, "a ModernBERT config", Self::validate)
     }
 
     pub fn validate(&self) -> std::result::Result<(), String> {
@@ -151,11 +141,7 @@ impl ModernBertConfig {
                     .unwrap_or(DEFAULT_GLOBAL_EVERY),
             ),
         ];
-        for (key, value) in positive {
-            if value <= 0 {
-                return Err(format!("key {key} must be positive, got {value}"));
-            }
-        }
+        crate::config_json::check_positive(&positive)?;
         if self.hidden_size % self.num_attention_heads != 0 || self.head_dim() % 2 != 0 {
             return Err(format!(
                 "hidden_size {} must be num_attention_heads {} times an even head size",

@@ -5,7 +5,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::layers::Activation;
 
 /// Mirrors the keys of Hugging Face `MPNetConfig`: the architecture keys are required, the
@@ -65,18 +65,8 @@ fn default_model_type() -> String {
 
 impl MpnetConfig {
     /// Parses and validates the JSON of `config.json` (read from `path`, named in errors).
-    pub fn from_json(raw: &Value, path: &Path) -> Result<Self> {
-        let config: MpnetConfig =
-            serde_json::from_value(raw.clone()).map_err(|source| Error::Json {
-                path: path.to_path_buf(),
-                what: "an MPNet config",
-                source,
-            })?;
-        config.validate().map_err(|message| Error::Config {
-            path: path.to_path_buf(),
-            message,
-        })?;
-        Ok(config)
+    pub fn from_json(raw: &serde_json::Value, path: &Path) -> Result<Self> {
+        crate::config_json::parse_config(raw, path, "an MPNet config", Self::validate)
     }
 
     pub fn validate(&self) -> std::result::Result<(), String> {
@@ -87,11 +77,7 @@ impl MpnetConfig {
             ("num_attention_heads", self.num_attention_heads),
             ("intermediate_size", self.intermediate_size),
         ];
-        for (key, value) in positive {
-            if value <= 0 {
-                return Err(format!("key {key} must be positive, got {value}"));
-            }
-        }
+        crate::config_json::check_positive(&positive)?;
         if self.hidden_size % self.num_attention_heads != 0 {
             return Err(format!(
                 "hidden_size {} is not a multiple of num_attention_heads {}",

@@ -5,7 +5,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::layers::Activation;
 
 /// transformers 5's `rope_parameters` of Qwen3 (only the default `rope_type` is supported).
@@ -93,18 +93,8 @@ const DEFAULT_THETA: f64 = 10_000.0;
 
 impl Qwen3Config {
     /// Parses and validates the JSON of `config.json` (read from `path`, named in errors).
-    pub fn from_json(raw: &Value, path: &Path) -> Result<Self> {
-        let config: Qwen3Config =
-            serde_json::from_value(raw.clone()).map_err(|source| Error::Json {
-                path: path.to_path_buf(),
-                what: "a Qwen3 config",
-                source,
-            })?;
-        config.validate().map_err(|message| Error::Config {
-            path: path.to_path_buf(),
-            message,
-        })?;
-        Ok(config)
+    pub fn from_json(raw: &serde_json::Value, path: &Path) -> Result<Self> {
+        crate::config_json::parse_config(raw, path, "a Qwen3 config", Self::validate)
     }
 
     pub fn validate(&self) -> std::result::Result<(), String> {
@@ -118,11 +108,7 @@ impl Qwen3Config {
             ("head_dim", self.head_dim),
             ("max_position_embeddings", self.max_position_embeddings),
         ];
-        for (key, value) in positive {
-            if value <= 0 {
-                return Err(format!("key {key} must be positive, got {value}"));
-            }
-        }
+        crate::config_json::check_positive(&positive)?;
         if self.num_attention_heads % self.kv_heads() != 0 {
             return Err(format!(
                 "num_attention_heads {} is not a multiple of num_key_value_heads {}",

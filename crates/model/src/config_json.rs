@@ -1,0 +1,88 @@
+//! Reading an architecture's `config.json`: serde into its typed struct, then its own checks.
+
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+
+/// Deserialises `raw` (the JSON of `path`) into `T`, then runs `validate`. Errors name the
+/// file, and the key for a value of the wrong type.
+pub(crate) fn parse_config<T: DeserializeOwned>(
+    raw: &Value,
+    path: &Path,
+    what: &'static str,
+    validate: impl FnOnce(&T) -> std::result::Result<(), String>,
+) -> Result<T> {
+    let config: T = serde_path_to_error::deserialize(raw).map_err(|err| {
+        let key = err.path().to_string();
+        let source = err.into_inner();
+        if key == "." || key.is_empty() {
+            Error::Json {
+                path: path.to_path_buf(),
+                what,
+                source,
+            }
+        } else {
+            Error::JsonKey {
+                path: path.to_path_buf(),
+                what,
+                key,
+                source,
+            }
+        }
+    })?;
+    validate(&config).map_err(|message| Error::Config {
+        path: path.to_path_buf(),
+        message,
+    })?;
+    Ok(config)
+}
+
+/// Errors naming the first key whose value is not positive.
+pub(crate) fn check_positive(values: &[(&str, i64)]) -> std::result::Result<(), String> {
+    match values.iter().find(|(_, value)| *value <= 0) {
+        Some((key, value)) => Err(format!("key {key} must be positive, got {value}")),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Tiny {
+        hidden_size: i64,
+    }
+
+    #[test]
+    fn a_wrong_type_names_the_key_and_a_bad_value_the_check() {
+        let path = Path::new("config.json");
+        let err = parse_config::<Tiny>(
+            &serde_json::json!({"hidden_size": "8"}),
+            path,
+            "a config",
+            |_| Ok(()),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("config.json") && err.contains("hidden_size"),
+            "{err}"
+        );
+        let err = parse_config::<Tiny>(
+            &serde_json::json!({"hidden_size": 0}),
+            path,
+            "a config",
+            |c| check_positive(&[("hidden_size", c.hidden_size)]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("key hidden_size must be positive, got 0"),
+            "{err}"
+        );
+    }
+}
