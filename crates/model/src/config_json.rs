@@ -5,7 +5,7 @@ use std::path::Path;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::error::{Error, Result};
+use crate::error::{json_error, Error, Result};
 
 /// Deserialises `raw` (the JSON of `path`) into `T`, then runs `validate`. Errors name the
 /// file, and the key for a value of the wrong type.
@@ -15,24 +15,8 @@ pub(crate) fn parse_config<T: DeserializeOwned>(
     what: &'static str,
     validate: impl FnOnce(&T) -> std::result::Result<(), String>,
 ) -> Result<T> {
-    let config: T = serde_path_to_error::deserialize(raw).map_err(|err| {
-        let key = err.path().to_string();
-        let source = err.into_inner();
-        if key == "." || key.is_empty() {
-            Error::Json {
-                path: path.to_path_buf(),
-                what,
-                source,
-            }
-        } else {
-            Error::JsonKey {
-                path: path.to_path_buf(),
-                what,
-                key,
-                source,
-            }
-        }
-    })?;
+    let config: T =
+        serde_path_to_error::deserialize(raw).map_err(|err| json_error(path, what, err))?;
     validate(&config).map_err(|message| Error::Config {
         path: path.to_path_buf(),
         message,

@@ -120,24 +120,31 @@ pub(crate) fn read_json<T: serde::de::DeserializeOwned>(
         }
     })?;
     let mut json = serde_json::Deserializer::from_str(&text);
-    serde_path_to_error::deserialize(&mut json).map_err(|err| {
-        let key = err.path().to_string();
-        let source = err.into_inner();
-        if key == "." || key.is_empty() {
-            Error::Json {
-                path: path.to_path_buf(),
-                what,
-                source,
-            }
-        } else {
-            Error::JsonKey {
-                path: path.to_path_buf(),
-                what,
-                key,
-                source,
-            }
+    serde_path_to_error::deserialize(&mut json).map_err(|err| json_error(path, what, err))
+}
+
+/// A JSON error of `path`, naming the key it is at (when not the document itself).
+pub(crate) fn json_error(
+    path: &std::path::Path,
+    what: &'static str,
+    err: serde_path_to_error::Error<serde_json::Error>,
+) -> Error {
+    let key = err.path().to_string();
+    let source = err.into_inner();
+    if key == "." || key.is_empty() {
+        Error::Json {
+            path: path.to_path_buf(),
+            what,
+            source,
         }
-    })
+    } else {
+        Error::JsonKey {
+            path: path.to_path_buf(),
+            what,
+            key,
+            source,
+        }
+    }
 }
 
 pub(crate) fn write_json<T: serde::Serialize>(path: &std::path::Path, value: &T) -> Result<()> {
