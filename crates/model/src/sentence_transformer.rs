@@ -118,6 +118,7 @@ impl SentenceTransformer {
         let (max_seq_length, do_lower_case) = read_sbert_config(&transformer_dir, &config)?;
         let tokenizer =
             SentenceTokenizer::from_dir(&transformer_dir, max_seq_length, do_lower_case)?;
+        check_vocabulary(&transformer_dir, &tokenizer, &config)?;
 
         let mut stages = Vec::new();
         let mut dim = config.hidden_size();
@@ -511,6 +512,30 @@ fn default_entries() -> Vec<ModuleEntry> {
             module_type: ModuleKind::Pooling.python_type().into(),
         },
     ]
+}
+
+/// A tokenizer that can produce ids at or beyond the embedding table would index out of
+/// range inside libtorch on the first text that uses them: refuse the pair at load.
+fn check_vocabulary(
+    dir: &Path,
+    tokenizer: &SentenceTokenizer,
+    config: &EncoderConfig,
+) -> Result<()> {
+    let (tokens, rows) = (
+        tokenizer.vocab_size() as u64,
+        config.vocab_size().max(0) as u64,
+    );
+    if tokens <= rows {
+        return Ok(());
+    }
+    Err(Error::Config {
+        path: dir.to_path_buf(),
+        message: format!(
+            "the tokenizer has {tokens} tokens (ids up to {}) but config.json's vocab_size is \
+             {rows}: those ids have no embedding; use the model's own tokenizer",
+            tokens - 1
+        ),
+    })
 }
 
 /// `sentence_bert_config.json`: the Transformer module's settings.

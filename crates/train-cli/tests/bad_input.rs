@@ -140,6 +140,28 @@ fn wrong_types_in_model_folder_json_name_the_file_and_key() {
     }
 }
 
+/// Token ids past the embedding table used to reach libtorch's index_select (a panic on the
+/// first text with such a token); the tokenizer/config pair is refused at load, naming both.
+#[test]
+fn a_tokenizer_larger_than_the_embedding_table_is_refused_at_load() {
+    let dir = tempfile::tempdir().unwrap();
+    link_minilm(dir.path());
+    let text = std::fs::read_to_string(minilm_dir().join("tokenizer.json")).unwrap();
+    let mut tokenizer: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let vocab = tokenizer["model"]["vocab"].as_object_mut().unwrap();
+    let next = vocab.len();
+    vocab.insert("zzqqxunseen".into(), serde_json::json!(next));
+    replace(
+        dir.path(),
+        "tokenizer.json",
+        tokenizer.to_string().as_bytes(),
+    );
+    assert_fails_with(
+        &encode_with_model(dir.path(), "http://127.0.0.1:9"),
+        &["30523 tokens", "vocab_size is 30522"],
+    );
+}
+
 #[test]
 fn non_bert_architecture_is_refused() {
     let dir = tempfile::tempdir().unwrap();

@@ -121,6 +121,18 @@ impl EncoderConfig {
         }
     }
 
+    /// Rows of the token embedding table: every token id must be below it.
+    pub fn vocab_size(&self) -> i64 {
+        match self {
+            EncoderConfig::Bert(c) => c.vocab_size,
+            EncoderConfig::Roberta(c) => c.bert.vocab_size,
+            EncoderConfig::Mpnet(c) => c.vocab_size,
+            EncoderConfig::DistilBert(c) => c.vocab_size,
+            EncoderConfig::ModernBert(c) => c.vocab_size,
+            EncoderConfig::Qwen3(c) => c.vocab_size,
+        }
+    }
+
     /// The longest token sequence the encoder accepts (its position table's reach, or the
     /// `max_position_embeddings` a rotary model was built for).
     pub fn max_tokens(&self) -> i64 {
