@@ -34,3 +34,14 @@ pub fn tiny_bert(dir: &Path, words: &[&str], seed: i64) -> Result<PathBuf> {
     model.save(&out)?;
     Ok(out)
 }
+
+/// `var`'s gradient as a dense tensor (vocabulary tables hand back sparse ones), undefined
+/// when it has none.
+pub fn dense_grad(var: &tch::Tensor) -> tch::Tensor {
+    let grad = var.grad();
+    if grad.defined() && grad.is_sparse() {
+        grad.to_dense(None, false)
+    } else {
+        grad
+    }
+}

@@ -144,7 +144,7 @@ fn gradient_statistics(arch: &str) -> Vec<(String, Vec<(f64, f64)>)> {
     for (name, var) in &variables {
         if !grads.contains_key(name) {
             // Weights PyTorch gives no gradient (the pooler) get none, or zeros, here too.
-            let g = var.grad();
+            let g = model::testing::dense_grad(var);
             assert!(
                 !g.defined() || g.abs().max().double_value(&[]) == 0.0,
                 "{arch}: {name} has a gradient but none in the reference"
@@ -163,7 +163,9 @@ fn gradient_statistics(arch: &str) -> Vec<(String, Vec<(f64, f64)>)> {
             .map(|v| v.as_i64().unwrap())
             .collect();
         assert_eq!(var.size(), shape, "{arch}: {name}");
-        let g = var.grad().to_kind(Kind::Double).flatten(0, -1);
+        let g = model::testing::dense_grad(var)
+            .to_kind(Kind::Double)
+            .flatten(0, -1);
         let mut stats = vec![
             (
                 g.sum(Kind::Double).double_value(&[]),
@@ -294,7 +296,7 @@ fn embed_and_grads(
         .variables()
         .into_iter()
         .filter(|(_, v)| v.grad().defined())
-        .map(|(k, v)| (k, v.grad().copy()))
+        .map(|(k, v)| (k, model::testing::dense_grad(&v).copy()))
         .collect();
     (embeddings.iter().map(|e| e.detach()).collect(), grads)
 }

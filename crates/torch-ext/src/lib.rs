@@ -4,8 +4,11 @@
 //!   switches CUDA autocast on at its default fp16; bf16 (and CPU autocast) need the dtype.
 //! - [`fused_adamw`]: torch's fused AdamW kernel (`torch.optim.AdamW(fused=True)`), one pass
 //!   over each parameter instead of a dozen element-wise ops.
+//! - [`set_grad`]: replacing a gradient (a sparse one by its dense copy).
+//! - [`Profile`]: libtorch's operator profiler, written as a Chrome trace.
 
-use std::ffi::{c_char, c_int, CStr};
+use std::ffi::{c_char, c_int, c_void, CStr, CString};
+use std::path::Path;
 
 use tch::{Device, Kind, Tensor};
 use torch_sys::C_tensor;
@@ -31,6 +34,9 @@ extern "C" {
     ) -> *mut c_char;
     fn torch_ext_autocast_enter();
     fn torch_ext_autocast_exit();
+    fn torch_ext_set_grad(param: *mut C_tensor, grad: *mut C_tensor) -> *mut c_char;
+    fn torch_ext_profile_begin(path: *const c_char, error: *mut *mut c_char) -> *mut c_void;
+    fn torch_ext_profile_end(handle: *mut c_void) -> *mut c_char;
     fn torch_ext_fused_adamw(
         params: *const *mut C_tensor,
         grads: *const *mut C_tensor,
@@ -113,6 +119,61 @@ pub fn autocast<T>(device: Device, dtype: Option<Kind>, f: impl FnOnce() -> T) -
         )
     })?;
     Ok(out)
+}
+
+/// Makes `grad` the gradient of `param` (`param.grad = grad`), e.g. a dense copy of a sparse
+/// gradient, so that later backward passes accumulate into it in place.
+pub fn set_grad(param: &Tensor, grad: &Tensor) -> Result<()> {
+    // SAFETY: two live tch handles; the shim copies the tensor reference, not the handle.
+    check("setting a gradient", unsafe {
+        torch_ext_set_grad(
+            param.as_ptr() as *mut C_tensor,
+            grad.as_ptr() as *mut C_tensor,
+        )
+    })
+}
+
+/// Records every libtorch operator run on this thread (and in the backward passes it starts)
+/// until dropped, then writes them as a Chrome trace (`chrome://tracing`, Perfetto) to the
+/// path given to [`Profile::start`].
+pub struct Profile {
+    handle: *mut c_void,
+}
+
+impl Profile {
+    pub fn start(path: &Path) -> Result<Self> {
+        let path = CString::new(path.as_os_str().as_encoded_bytes()).map_err(|_| {
+            Error::Invalid(format!(
+                "a profile path with a NUL byte: {}",
+                path.display()
+            ))
+        })?;
+        let mut error = std::ptr::null_mut();
+        // SAFETY: a NUL-terminated path in, an out-pointer to a local.
+        let handle = unsafe { torch_ext_profile_begin(path.as_ptr(), &mut error) };
+        check("starting the profiler", error)?;
+        Ok(Self { handle })
+    }
+
+    /// Stops recording and writes the trace.
+    pub fn finish(mut self) -> Result<()> {
+        let handle = std::mem::replace(&mut self.handle, std::ptr::null_mut());
+        // SAFETY: the handle came from torch_ext_profile_begin and is ended once.
+        check("writing the profile", unsafe {
+            torch_ext_profile_end(handle)
+        })
+    }
+}
+
+impl Drop for Profile {
+    fn drop(&mut self) {
+        if !self.handle.is_null() {
+            // SAFETY: as in finish; an error here has no one to go to.
+            let _ = check("writing the profile", unsafe {
+                torch_ext_profile_end(self.handle)
+            });
+        }
+    }
 }
 
 /// The tensors of one fused AdamW call; every list is parallel to `params`.

@@ -4,6 +4,7 @@
 
 #include <ATen/ATen.h>
 #include <ATen/autocast_mode.h>
+#include <torch/csrc/autograd/profiler_legacy.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -65,6 +66,37 @@ char* torch_ext_fused_adamw(at::Tensor** params, at::Tensor** grads, at::Tensor*
     const auto s = tensors(steps, n);
     at::_fused_adamw_(p, g, m, v, {}, s, lr, beta1, beta2, weight_decay, eps,
                       /*amsgrad=*/false, /*maximize=*/false);
+    return nullptr;
+  } catch (const std::exception& e) {
+    return error_message(e);
+  }
+}
+
+// Replaces a tensor's gradient (`param.grad = grad` in Python).
+char* torch_ext_set_grad(at::Tensor* param, at::Tensor* grad) {
+  try {
+    param->mutable_grad() = *grad;
+    return nullptr;
+  } catch (const std::exception& e) {
+    return error_message(e);
+  }
+}
+
+// Starts recording every libtorch op (with input shapes) into a Chrome trace written to `path`
+// when the returned handle is passed to torch_ext_profile_end.
+void* torch_ext_profile_begin(const char* path, char** error) {
+  try {
+    *error = nullptr;
+    return new torch::autograd::profiler::RecordProfile(std::string(path));
+  } catch (const std::exception& e) {
+    *error = error_message(e);
+    return nullptr;
+  }
+}
+
+char* torch_ext_profile_end(void* handle) {
+  try {
+    delete static_cast<torch::autograd::profiler::RecordProfile*>(handle);
     return nullptr;
   } catch (const std::exception& e) {
     return error_message(e);

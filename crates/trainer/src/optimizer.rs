@@ -88,6 +88,24 @@ impl AdamW {
         self.params.len()
     }
 
+    /// Replaces sparse gradients (the vocabulary tables') by dense ones, so that clipping, the
+    /// fused update and a distributed all-reduce see plain tensors. After the first step the
+    /// dense gradient stays: `zero_grad` zeroes it and backward adds the sparse rows into it.
+    pub fn densify_gradients(&mut self) -> Result<()> {
+        for p in &self.params {
+            let grad = p.value.grad();
+            if grad.defined() && grad.is_sparse() {
+                let torch = |source| Error::Torch {
+                    context: format!("densifying the gradient of {}", p.name),
+                    source,
+                };
+                let dense = grad.f_to_dense(None, false).map_err(torch)?;
+                torch_ext::set_grad(&p.value, &dense)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Gradients of every parameter that has one, in name order.
     fn gradients(&self) -> Vec<Tensor> {
         self.gradients_where(|_| true)

@@ -370,6 +370,7 @@ impl<'c> Trainer<'c> {
     /// (This is where a distributed run averages the gradients across processes.) Returns
     /// the learning rate and the gradient norm before clipping (NaN for a skipped step).
     fn apply_gradients(&mut self) -> Result<(f64, f64)> {
+        self.optimizer.densify_gradients()?;
         let t = &self.config.training;
         let mut take_step = true;
         if let Some(scaler) = &mut self.state.scaler {

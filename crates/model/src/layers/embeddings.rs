@@ -9,10 +9,16 @@ use crate::token_batch::TokenBatch;
 
 /// One lookup table, `weight` `[rows, dim]`. `padding_idx` is the row that never receives a
 /// gradient, as in PyTorch's `nn.Embedding(padding_idx=…)`; -1 for none.
+///
+/// A vocabulary table ([`Embedding::vocabulary`]) hands back a sparse gradient, as
+/// `nn.Embedding(sparse=True)`: its dense gradient is a `[vocab, dim]` zero fill plus an add
+/// per forward, and a length-packed step runs several forwards (on MiniLM, 30,522 × 384: 9 %
+/// of a 2-core training step). The optimizer densifies it once per step.
 #[derive(Debug)]
 pub(crate) struct Embedding {
     ws: Tensor,
     padding_idx: i64,
+    sparse_grad: bool,
 }
 
 impl Embedding {
@@ -22,7 +28,25 @@ impl Embedding {
             stdev: init_std,
         };
         let ws = p.var("weight", &[rows, dim], init);
-        Embedding { ws, padding_idx }
+        Embedding {
+            ws,
+            padding_idx,
+            sparse_grad: false,
+        }
+    }
+
+    /// A token table: as [`Embedding::new`], with a sparse gradient.
+    pub(crate) fn vocabulary(
+        p: nn::Path,
+        rows: i64,
+        dim: i64,
+        init_std: f64,
+        padding_idx: i64,
+    ) -> Self {
+        Embedding {
+            sparse_grad: true,
+            ..Self::new(p, rows, dim, init_std, padding_idx)
+        }
     }
 
     /// # Shapes
@@ -33,7 +57,7 @@ impl Embedding {
             ids,
             self.padding_idx,
             false,
-            false,
+            self.sparse_grad,
         )?)
     }
 }
@@ -87,7 +111,7 @@ pub(crate) struct TokenEmbeddings {
 impl TokenEmbeddings {
     pub(crate) fn new(p: &nn::Path, keys: &EmbeddingKeys, config: &EmbeddingsConfig) -> Self {
         let (hidden, std) = (config.hidden_size, config.init_std);
-        let word = Embedding::new(
+        let word = Embedding::vocabulary(
             p / keys.word,
             config.vocab_size,
             hidden,

@@ -70,7 +70,7 @@ impl ModernBertModel {
             })
             .collect();
         ModernBertModel {
-            tok_embeddings: Embedding::new(
+            tok_embeddings: Embedding::vocabulary(
                 &embeddings / "tok_embeddings",
                 config.vocab_size,
                 h,

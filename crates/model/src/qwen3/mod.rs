@@ -64,7 +64,7 @@ impl Qwen3Model {
             .map(|i| PreNormBlock::new(&(p / "layers" / i), &BLOCK_KEYS, &block))
             .collect();
         Qwen3Model {
-            embed_tokens: Embedding::new(
+            embed_tokens: Embedding::vocabulary(
                 p / "embed_tokens",
                 config.vocab_size,
                 config.hidden_size,
