@@ -23,7 +23,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let mut model = SentenceTransformer::load(model_dir.as_ref(), device)?;
     if rest.iter().any(|a| a == "bf16") {
-        model.set_kind(tch::Kind::BFloat16);
+        model.set_dtype(model::ComputeDtype::Bf16)?;
     }
     let texts: Vec<String> = std::fs::read_to_string(text_file)?
         .lines()

@@ -109,15 +109,27 @@ impl SentenceTransformer {
 
         let device = self.device();
         let side = self.tokenizer().padding_side();
-        let mut chunk_embeddings = Vec::with_capacity(ends.len());
+        let mut chunks = Vec::with_capacity(ends.len());
         let mut start = 0;
         for &end in &ends {
             let chunk = &texts[start..end];
             let seq = chunk.iter().map(|t| t.len).max().unwrap_or(1) as i64;
-            let batch = gather_chunk(columns, chunk, seq, side, device)?;
-            chunk_embeddings.push(self.forward_t(&batch, train)?);
+            chunks.push(gather_chunk(columns, chunk, seq, side, device)?);
             start = end;
         }
+        // One autocast region for all chunks: the weights are cast once per step, not once
+        // per chunk (leaving the region drops the cast cache).
+        let token_embeddings = self.autocast_encoder(train, || {
+            chunks
+                .iter()
+                .map(|batch| self.encoder().forward_t(batch, train))
+                .collect::<Result<Vec<_>>>()
+        })?;
+        let chunk_embeddings = chunks
+            .iter()
+            .zip(token_embeddings)
+            .map(|(batch, xs)| self.modules_forward(xs, batch, None))
+            .collect::<Result<Vec<_>>>()?;
         let all = Tensor::f_cat(&chunk_embeddings, 0)?;
 
         // Row `i` of column `c` sits at position_of[c][i] of the concatenated chunks.

@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use tch::{nn, Device, Kind, Tensor};
 
 use crate::dense::{Dense, MODULES_SCOPE};
+use crate::dtype::ComputeDtype;
 use crate::encoder::{Encoder, EncoderConfig};
 use crate::error::{read_json, write_json, Error, Result};
 use crate::modules::{read_modules, ModuleEntry, ModuleKind};
@@ -63,6 +64,11 @@ pub struct SentenceTransformer {
     st_config_json: Option<Value>,
     /// `config_sentence_transformers.json`'s prompts and default prompt name.
     prompts: Prompts,
+    /// What the transformer computes in, and whether its weights were ever cast from float32.
+    dtype: ComputeDtype,
+    cast: bool,
+    /// Mixed precision for training forwards ([`set_training_autocast`](Self::set_training_autocast)).
+    training_autocast: Option<Kind>,
     side_files: Vec<(String, Vec<u8>)>,
 }
 
@@ -166,6 +172,9 @@ impl SentenceTransformer {
             st_config_json,
             prompts,
             side_files,
+            dtype: ComputeDtype::Fp32,
+            cast: false,
+            training_autocast: None,
         })
     }
 
@@ -230,6 +239,9 @@ impl SentenceTransformer {
             st_config_json: None,
             prompts: Prompts::built_in(),
             side_files,
+            dtype: ComputeDtype::Fp32,
+            cast: false,
+            training_autocast: None,
         })
     }
 
@@ -237,6 +249,13 @@ impl SentenceTransformer {
     /// sibling folder that replaces `dir` only once complete, so a crash never leaves a
     /// half-written model where a good one was.
     pub fn save(&self, dir: &Path) -> Result<()> {
+        if self.cast {
+            return Err(Error::InvalidInput(format!(
+                "this model's weights were cast to {} to compute in it; saving them would lose \
+                 float32 precision (save before set_dtype)",
+                self.dtype
+            )));
+        }
         let io = |path: &Path| {
             let path = path.to_path_buf();
             move |source| Error::Io { path, source }
@@ -425,7 +444,23 @@ impl SentenceTransformer {
         prompt_length: Option<usize>,
         train: bool,
     ) -> Result<Tensor> {
-        let mut xs = self.encoder.forward_t(batch, train)?;
+        let xs = self.autocast_encoder(train, || self.encoder.forward_t(batch, train))?;
+        self.modules_forward(xs, batch, prompt_length)
+    }
+
+    /// The modules after the transformer on its token embeddings `xs` (in float32 whatever
+    /// the transformer computed in).
+    pub(crate) fn modules_forward(
+        &self,
+        xs: Tensor,
+        batch: &TokenBatch,
+        prompt_length: Option<usize>,
+    ) -> Result<Tensor> {
+        let mut xs = if matches!(xs.kind(), Kind::BFloat16 | Kind::Half) {
+            xs.f_to_kind(Kind::Float)?
+        } else {
+            xs
+        };
         for (_, stage) in &self.stages {
             xs = match stage {
                 Stage::Pooling(pooling) => {
@@ -438,9 +473,51 @@ impl SentenceTransformer {
         Ok(xs)
     }
 
-    /// Casts the weights, e.g. to bf16 for faster inference on hardware that supports it.
-    pub fn set_kind(&mut self, kind: Kind) {
-        self.vs.set_kind(kind);
+    /// Makes the transformer compute in `dtype` (bf16: faster inference on CPUs and GPUs that
+    /// support it) by casting its weights; the modules after it stay float32 and get its output
+    /// as float32. fp16 is refused on the CPU. Casting back up does not restore the float32
+    /// weights, so a model that computed in another dtype refuses to [`save`](Self::save).
+    pub fn set_dtype(&mut self, dtype: ComputeDtype) -> Result<()> {
+        dtype.check_device(self.device())?;
+        let modules = format!("{MODULES_SCOPE}.");
+        tch::no_grad(|| {
+            for (name, mut var) in self.vs.variables() {
+                if !name.starts_with(&modules) {
+                    var.set_data(&var.f_to_kind(dtype.kind())?);
+                }
+            }
+            Ok::<_, tch::TchError>(())
+        })?;
+        if dtype != ComputeDtype::Fp32 {
+            self.cast = true;
+        }
+        self.dtype = dtype;
+        Ok(())
+    }
+
+    /// Mixed-precision training: train-mode forwards run the transformer under autocast to
+    /// `kind` (`Kind::BFloat16`, or `Kind::Half` on CUDA), so its matrix products compute in
+    /// it while the float32 weights stay the master copy and norms and softmax stay float32;
+    /// its output returns to float32, so pooling, the modules after it and the losses run in
+    /// float32. Eval-mode forwards (encode, evaluation) are unaffected.
+    pub fn set_training_autocast(&mut self, kind: Option<Kind>) {
+        self.training_autocast = kind;
+    }
+
+    /// Runs `f` (transformer forwards) under the training autocast when `train`.
+    pub(crate) fn autocast_encoder<T>(
+        &self,
+        train: bool,
+        f: impl FnOnce() -> Result<T>,
+    ) -> Result<T> {
+        let kind = self.training_autocast.filter(|_| train);
+        torch_ext::autocast(self.device(), kind, f)
+            .map_err(|e| Error::InvalidInput(e.to_string()))?
+    }
+
+    /// The dtype the transformer computes in (float32 unless [`set_dtype`](Self::set_dtype)).
+    pub fn dtype(&self) -> ComputeDtype {
+        self.dtype
     }
 }
 

@@ -55,6 +55,7 @@ enum OutputFormat {
 
 pub fn run(args: &EncodeArgs) -> Result<()> {
     // Check the cheap things before loading a model.
+    args.model.check()?;
     let format = output_format(&args.output)?;
     refuse_input_as_output(&args.input, &args.output)?;
     check_output_folder(&args.output)?;
@@ -86,11 +87,12 @@ pub fn run(args: &EncodeArgs) -> Result<()> {
         }
     }
     eprintln!(
-        "encoded {} texts into [{}, {}] in {seconds:.2} s ({:.0} texts/s), wrote {}",
+        "encoded {} texts into [{}, {}] in {seconds:.2} s ({:.0} texts/s, computed in {}), wrote {}",
         embeddings.rows,
         embeddings.rows,
         embeddings.dim,
         embeddings.rows as f64 / seconds.max(1e-9),
+        model.dtype(),
         args.output.display()
     );
     Ok(())

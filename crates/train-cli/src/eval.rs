@@ -140,6 +140,7 @@ impl EvalArgs {
 }
 
 pub fn run(args: &EvalArgs) -> Result<()> {
+    args.model.check()?;
     let config = args.evaluator_config();
     config
         .validate()
@@ -154,13 +155,15 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         .with_context(|| format!("evaluating {} on {}", args.model.model, config.name()))?;
     if args.json {
         println!("{}", serde_json::to_string(&metrics)?);
+        eprintln!("computed in {}", model.dtype());
         return Ok(());
     }
     println!(
-        "{} on {} (primary metric: {})",
+        "{} on {} (primary metric: {}; computed in {})",
         args.model.model,
         evaluator.name(),
-        evaluator.primary_metric()
+        evaluator.primary_metric(),
+        model.dtype()
     );
     println!("{:<28} {:>10}", "metric", "value");
     for (name, value) in metrics.iter() {

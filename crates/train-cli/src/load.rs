@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use model::{DeviceChoice, SentenceTransformer};
+use model::{ComputeDtype, DeviceChoice, SentenceTransformer};
 
 #[derive(Args, Debug, Clone)]
 pub struct ModelArgs {
@@ -17,20 +17,38 @@ pub struct ModelArgs {
     /// Sentences per forward pass
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..))]
     pub batch_size: u32,
+    /// What the transformer computes in: fp32, bf16 (CPU or CUDA) or fp16 (CUDA only).
+    /// Embeddings are float32 whatever it is
+    #[arg(long, default_value = "fp32")]
+    pub dtype: ComputeDtype,
     /// CPU threads for libtorch (default: libtorch's choice, one per core)
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=i64::from(i32::MAX)))]
     pub threads: Option<u32>,
 }
 
 impl ModelArgs {
+    /// The checks that need no files: the device and the dtype it can compute in.
+    pub fn check(&self) -> Result<()> {
+        let device = self.device.resolve()?;
+        self.dtype
+            .check_device(device)
+            .with_context(|| format!("--dtype {}", self.dtype))?;
+        Ok(())
+    }
+
     pub fn load(&self) -> Result<SentenceTransformer> {
         if let Some(threads) = self.threads {
             tch::set_num_threads(threads as i32);
         }
+        self.check()?;
         let device = self.device.resolve()?;
         let dir = self.resolve_dir()?;
-        SentenceTransformer::load(&dir, device)
-            .with_context(|| format!("loading model {}", self.model))
+        let mut model = SentenceTransformer::load(&dir, device)
+            .with_context(|| format!("loading model {}", self.model))?;
+        model
+            .set_dtype(self.dtype)
+            .with_context(|| format!("--dtype {}", self.dtype))?;
+        Ok(model)
     }
 
     fn resolve_dir(&self) -> Result<PathBuf> {

@@ -358,6 +358,29 @@ fn zero_or_huge_threads_and_zero_batch_size_name_the_flag() {
     assert!(!output.exists());
 }
 
+#[test]
+fn fp16_on_the_cpu_and_an_unknown_dtype_name_the_flag_and_the_choices() {
+    let work = tempfile::tempdir().unwrap();
+    let input = work.path().join("in.txt");
+    std::fs::write(&input, "hello world\n").unwrap();
+    let output = work.path().join("out.npy");
+    let cases: [(&[&str], &[&str]); 2] = [
+        (
+            &["--dtype", "fp16", "--device", "cpu"],
+            &["--dtype fp16", "CUDA only", "bf16 or fp32"],
+        ),
+        (&["--dtype", "fp8"], &["--dtype", "fp8", "fp32, bf16, fp16"]),
+    ];
+    for (flags, expected) in cases {
+        let out = encode(UNLOADABLE, &input, &output, flags, CLOSED, work.path());
+        assert_fails_with(&out, expected);
+        let mut args = vec!["eval", "--model", UNLOADABLE];
+        args.extend(flags);
+        assert_fails_with(&train_cli(&args, CLOSED, work.path()), expected);
+    }
+    assert!(!output.exists());
+}
+
 /// The prompts fixture of the model crate: prompts "query" and "document", default "query".
 fn prompts_model() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../model/tests/fixtures/modules/prompts-bert/model")

@@ -133,7 +133,10 @@ pub enum Precision {
     Fp32,
     /// CUDA autocast to float16 with dynamic loss scaling; on the CPU a warning and fp32.
     Fp16,
-    /// Autocast to bfloat16 (CUDA or CPU); no loss scaling needed (float32's exponent range).
+    /// The transformer's training forwards under autocast to bfloat16 (CUDA or CPU): its
+    /// matrix products in bf16, its norms and softmax, the losses, the float32 master weights
+    /// and the optimizer in float32; no loss scaling needed (float32's exponent range).
+    /// Evaluation during training stays float32.
     Bf16,
 }
 

@@ -89,8 +89,7 @@ impl AdamW {
     }
 
     /// Replaces sparse gradients (the vocabulary tables') by dense ones, so that clipping, the
-    /// fused update and a distributed all-reduce see plain tensors. After the first step the
-    /// dense gradient stays: `zero_grad` zeroes it and backward adds the sparse rows into it.
+    /// fused update and a distributed all-reduce see plain tensors.
     pub fn densify_gradients(&mut self) -> Result<()> {
         for p in &self.params {
             let grad = p.value.grad();
@@ -156,10 +155,18 @@ impl AdamW {
             .any(|g| g.isfinite().all().int64_value(&[]) == 0)
     }
 
-    pub fn zero_grad(&mut self) {
-        for p in &mut self.params {
-            p.value.zero_grad();
+    /// Drops every gradient (`zero_grad(set_to_none=True)`, PyTorch's default): the next
+    /// backward takes its first gradient as is instead of adding it to zeros, and every step
+    /// starts from the same state whether or not the run was resumed (a vocabulary table's
+    /// sparse gradient is summed and densified the same way each step).
+    pub fn zero_grad(&mut self) -> Result<()> {
+        let none = Tensor::new();
+        for p in &self.params {
+            if p.value.grad().defined() {
+                torch_ext::set_grad(&p.value, &none)?;
+            }
         }
+        Ok(())
     }
 
     /// One AdamW update at learning rate `lr`, as `torch.optim.AdamW(fused=True)`: decay the
@@ -289,7 +296,7 @@ mod tests {
         let p = Tensor::from_slice(&[1.0f32, -2.0]).set_requires_grad(true);
         let mut opt = AdamW::new(vec![("w".into(), p.shallow_clone())], settings(0.01));
         for _ in 0..3 {
-            opt.zero_grad();
+            opt.zero_grad().unwrap();
             (&p * &p).sum(Kind::Float).backward();
             opt.step(0.1).unwrap();
         }

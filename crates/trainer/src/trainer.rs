@@ -101,7 +101,6 @@ pub struct Trainer<'c> {
     base_dir: PathBuf,
     loss_vars: nn::VarStore,
     device: Device,
-    autocast: Option<Kind>,
     evaluators: EvaluatorSet,
     plan: StepPlan,
     batches: StepBatches<ScheduledBatch>,
@@ -150,7 +149,7 @@ impl<'c> Trainer<'c> {
             Some(dir) => dir.join("model"),
             None => base_dir.clone(),
         };
-        let model = SentenceTransformer::load(&model_dir, device)?;
+        let mut model = SentenceTransformer::load(&model_dir, device)?;
 
         tch::manual_seed(t.seed as i64);
         let loss_vars = nn::VarStore::new(device);
@@ -160,6 +159,9 @@ impl<'c> Trainer<'c> {
         })?;
         let optimizer = build_optimizer(config, &model, &loss_vars);
         let use_fp16 = t.precision == Precision::Fp16 && device.is_cuda();
+        // Mixed precision covers the transformer's training forwards; the losses, the
+        // optimizer and the evaluations stay float32.
+        model.set_training_autocast(autocast_kind(t.precision, use_fp16));
         let mut trainer = Self {
             config,
             config_toml: config.to_toml()?,
@@ -168,7 +170,6 @@ impl<'c> Trainer<'c> {
             base_dir,
             loss_vars,
             device,
-            autocast: autocast_kind(t.precision, use_fp16),
             evaluators,
             batches: StepBatches::new(t.gradient_accumulation_steps, Default::default()),
             state: TrainerState {
@@ -350,9 +351,8 @@ impl<'c> Trainer<'c> {
                 .micro_batch(&self.model, &scheduled.indices, self.device)?;
             let targets = batch.targets(set.data.set().target());
             let (model, loss) = (&self.model, &set.loss);
-            let value = torch_ext::autocast(self.device, self.autocast, || {
-                loss.forward_backward(model, &batch.columns, targets, loss_scale * share)
-            })??;
+            let value =
+                loss.forward_backward(model, &batch.columns, targets, loss_scale * share)?;
             if !value.is_finite() {
                 return Err(Error::NonFiniteLoss {
                     value,
@@ -396,7 +396,7 @@ impl<'c> Trainer<'c> {
             );
             f64::NAN
         };
-        self.optimizer.zero_grad();
+        self.optimizer.zero_grad()?;
         Ok((lr, grad_norm))
     }
 

@@ -399,3 +399,52 @@ fn metrics_records_read_back_with_named_metrics() {
         other => panic!("not an eval record: {other:?}"),
     }
 }
+
+fn train_losses(out: &Path) -> Vec<f64> {
+    std::fs::read_to_string(out.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["kind"] == "train")
+        .map(|v| v["loss"].as_f64().unwrap())
+        .collect()
+}
+
+/// `precision = "bf16"` must change the arithmetic: a float32 run is deterministic, so a bf16
+/// run that silently computed in float32 would end with the very same weights. It must also
+/// stay close (the same losses to a few percent) and save float32 weights.
+#[test]
+fn bf16_training_computes_in_bf16_and_saves_float32() {
+    let _serial = serial();
+    let fp32 = tempfile::tempdir().unwrap();
+    let cfg = config(fp32.path(), 48, &[]);
+    Trainer::new(&cfg, Resume::Fresh, &offline_client(fp32.path()))
+        .unwrap()
+        .run(&AtomicBool::new(false))
+        .unwrap();
+    let bf16 = tempfile::tempdir().unwrap();
+    let cfg = config(bf16.path(), 48, &[("training.precision", "\"bf16\"")]);
+    Trainer::new(&cfg, Resume::Fresh, &offline_client(bf16.path()))
+        .unwrap()
+        .run(&AtomicBool::new(false))
+        .unwrap();
+
+    let (a, b) = (fp32.path().join("out"), bf16.path().join("out"));
+    assert_ne!(
+        weights(&a),
+        weights(&b),
+        "bf16 training gave the float32 weights"
+    );
+    let (la, lb) = (train_losses(&a), train_losses(&b));
+    assert_eq!(la.len(), lb.len());
+    for (x, y) in la.iter().zip(&lb) {
+        assert!(
+            (x - y).abs() <= 0.05 * x.abs().max(1e-3),
+            "fp32 {la:?} vs bf16 {lb:?}"
+        );
+    }
+    let trained = SentenceTransformer::load(&b, tch::Device::Cpu).unwrap();
+    for (name, var) in trained.var_store().variables() {
+        assert_eq!(var.kind(), tch::Kind::Float, "{name}");
+    }
+}
