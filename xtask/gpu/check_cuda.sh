@@ -34,12 +34,12 @@ print("max abs diff rust-cuda vs python-cuda", float(np.abs(r - py).max()))
 print("max abs diff rust-cuda vs rust-cpu", float(np.abs(r - c).max()))
 PY
 echo "== speed (16 cpu threads for tokenization side work)"
-for dt in f32 bf16; do
+for dt in fp32 bf16; do
   for bs in 32 128; do
     python3 encode_bench.py model stsb_validation_sentences.txt $bs 16 5 $dt cuda 2>/dev/null | tail -1
     ./encode_bench model stsb_validation_sentences.txt $bs 16 5 $dt cuda 2>&1 | tail -1
   done
 done
-echo "== cpu threads=16 f32 batch 32"
-python3 encode_bench.py model stsb_validation_sentences.txt 32 16 3 f32 2>/dev/null | tail -1
-./encode_bench model stsb_validation_sentences.txt 32 16 3 f32 2>&1 | tail -1
+echo "== cpu threads=16 fp32 batch 32"
+python3 encode_bench.py model stsb_validation_sentences.txt 32 16 3 fp32 2>/dev/null | tail -1
+./encode_bench model stsb_validation_sentences.txt 32 16 3 fp32 2>&1 | tail -1

@@ -1,6 +1,6 @@
 """Times sentence-transformers `encode` for `cargo xtask bench encode`. Prints one JSON line.
 
-Usage: python encode_bench.py MODEL_DIR TEXT_FILE BATCH_SIZE THREADS REPEATS [f32|bf16] [cuda]
+Usage: python encode_bench.py MODEL_DIR TEXT_FILE BATCH_SIZE THREADS REPEATS [fp32|bf16] [cuda]
 """
 import json, sys, time
 

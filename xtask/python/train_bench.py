@@ -7,9 +7,10 @@ EmbeddingSimilarityEvaluator. The trained model is saved to OUT_DIR so the Rust 
 score it too.
 
 Usage: python train_bench.py MODEL_DIR TRAIN_JSONL EVAL_JSONL OUT_DIR LOSS BATCH_SIZE EPOCHS
-       LEARNING_RATE WARMUP_STEPS WEIGHT_DECAY SEED THREADS [cuda] [sequential]
+       LEARNING_RATE WARMUP_STEPS WEIGHT_DECAY SEED THREADS [cuda] [sequential] [bf16]
 LOSS: mnrl | cosine | softmax | multi (MNRL on TRAIN_JSONL and CosineSimilarityLoss on the STS-B pairs
 of stsb=PATH, two datasets with sentence-transformers' default proportional sampler)
+bf16: the Trainer's bf16 mixed precision (autocast, on the CPU too).
 sequential: batches in file order (the file is pre-shuffled), so both sides see the same
 batches; otherwise sentence-transformers' default seeded RandomSampler.
 """
@@ -27,6 +28,7 @@ from sentence_transformers.training_args import SentenceTransformerTrainingArgum
  weight_decay, seed, threads) = sys.argv[1:13]
 cuda = "cuda" in sys.argv[13:]
 sequential = "sequential" in sys.argv[13:]
+bf16 = "bf16" in sys.argv[13:]
 stsb_file = next((a[len("stsb="):] for a in sys.argv[13:] if a.startswith("stsb=")), None)
 torch.set_num_threads(int(threads))
 
@@ -96,6 +98,7 @@ args = SentenceTransformerTrainingArguments(
     report_to="none",
     disable_tqdm=True,
     use_cpu=not cuda,
+    bf16=bf16,
 )
 class InOrderTrainer(SentenceTransformerTrainer):
     """The documented hook for a custom batch sampler: batches in dataset order."""

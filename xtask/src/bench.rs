@@ -1,5 +1,5 @@
 //! `cargo xtask bench encode`: this project against Python sentence-transformers, same
-//! machine, same thread count, one invocation.
+//! machine, same thread count, one invocation, the sides alternating round by round.
 
 use std::path::Path;
 use std::process::Command;
@@ -7,6 +7,7 @@ use std::process::Command;
 use anyhow::{bail, ensure, Context, Result};
 use serde_json::Value;
 
+use crate::alternate::{report, report_json, SideRuns};
 use crate::python_env::reference_python;
 
 pub const BENCH_MODEL: &str = "sentence-transformers/all-MiniLM-L6-v2";
@@ -16,8 +17,11 @@ pub struct EncodeBench {
     pub model: String,
     pub threads: usize,
     pub batch_size: usize,
+    /// Timed runs inside each process (its median is the process's figure).
     pub repeats: usize,
-    pub bf16: bool,
+    /// Alternating rounds: each runs every side once.
+    pub rounds: usize,
+    pub dtype: BenchDtype,
     pub cuda: bool,
     pub python: Option<String>,
 }
@@ -64,50 +68,127 @@ pub fn encode(root: &Path, opts: &EncodeBench) -> Result<()> {
         .join("examples")
         .join("encode_bench");
 
-    let mut common = vec![
-        model_dir.display().to_string(),
-        text_file.display().to_string(),
-        opts.batch_size.to_string(),
-        opts.threads.to_string(),
-        opts.repeats.to_string(),
-    ];
-    common.push(if opts.bf16 { "bf16" } else { "f32" }.into());
-    if opts.cuda {
-        common.push("cuda".into());
-    }
+    let python_script = root.join("xtask").join("python").join("encode_bench.py");
+    let sides = encode_sides(opts.dtype);
     println!(
-        "{} texts, batch {}, {} threads, {} timed runs each (median)",
+        "{} texts, batch {}, {} threads, {} round(s) of {} (alternating), {} timed run(s) per process (median)",
         texts.len(),
         opts.batch_size,
         opts.threads,
+        opts.rounds,
+        sides.iter().map(|s| s.label()).collect::<Vec<_>>().join(", "),
         opts.repeats
     );
-    let python_script = root.join("xtask").join("python").join("encode_bench.py");
-    let py = run_json(
-        Command::new(&python).arg(&python_script).args(&common),
-        opts.threads,
-    )?;
-    let rs = run_json(Command::new(&rust_bin).args(&common), opts.threads)?;
-    let rate = |v: &Value| v["rate"].as_f64().unwrap_or(f64::NAN);
-    let ratio = rate(&rs) / rate(&py);
+    let mut runs: Vec<SideRuns> = sides
+        .iter()
+        .map(|s| SideRuns {
+            label: s.label(),
+            values: Vec::new(),
+        })
+        .collect();
+    let mut raw = Vec::new();
+    for round in 1..=opts.rounds {
+        for (side, out) in sides.iter().zip(runs.iter_mut()) {
+            let mut args = vec![
+                model_dir.display().to_string(),
+                text_file.display().to_string(),
+                opts.batch_size.to_string(),
+                opts.threads.to_string(),
+                opts.repeats.to_string(),
+                side.dtype.arg().into(),
+            ];
+            if opts.cuda {
+                args.push("cuda".into());
+            }
+            let mut cmd = match side.implementation {
+                Implementation::Python => {
+                    let mut c = Command::new(&python);
+                    c.arg(&python_script);
+                    c
+                }
+                Implementation::Rust => Command::new(&rust_bin),
+            };
+            let result = run_json(cmd.args(&args), opts.threads)?;
+            let rate = result["rate"].as_f64().unwrap_or(f64::NAN);
+            println!("round {round}: {:<28} {rate:>8.1} texts/s", side.label());
+            out.values.push(rate);
+            raw.push(serde_json::json!({ "round": round, "side": side.label(), "result": result }));
+        }
+    }
+    let ours: Vec<usize> = (0..sides.len())
+        .filter(|&i| sides[i].implementation == Implementation::Rust)
+        .collect();
+    let theirs: Vec<usize> = (0..sides.len())
+        .filter(|&i| sides[i].implementation == Implementation::Python)
+        .collect();
     println!();
-    println!("side                        texts/s   median s");
-    println!(
-        "python sentence-transformers {:>8.1} {:>9.3}",
-        rate(&py),
-        py["median_seconds"].as_f64().unwrap_or(f64::NAN)
-    );
-    println!(
-        "rust (this project)          {:>8.1} {:>9.3}",
-        rate(&rs),
-        rs["median_seconds"].as_f64().unwrap_or(f64::NAN)
-    );
-    println!("ratio rust/python            {ratio:>8.2}x");
-    let report = serde_json::json!({ "python": py, "rust": rs, "ratio": ratio, "batch_size": opts.batch_size, "dtype": if opts.bf16 { "bf16" } else { "f32" } });
+    print!("{}", report("texts/s", &runs, &ours, &theirs));
+    let report = serde_json::json!({
+        "model": opts.model, "batch_size": opts.batch_size, "threads": opts.threads,
+        "rounds": opts.rounds, "dtype": opts.dtype.arg(),
+        "summary": report_json(&runs, &ours, &theirs), "runs": raw,
+    });
     let report_path = out_dir.join("encode.json");
     std::fs::write(&report_path, serde_json::to_string_pretty(&report)? + "\n")?;
     println!("report: {}", report_path.display());
     Ok(())
+}
+
+/// The dtype a bench side computes in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BenchDtype {
+    Fp32,
+    Bf16,
+}
+
+impl BenchDtype {
+    /// As the side scripts and binaries take it.
+    pub fn arg(self) -> &'static str {
+        match self {
+            Self::Fp32 => "fp32",
+            Self::Bf16 => "bf16",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Implementation {
+    Python,
+    Rust,
+}
+
+/// One side of a comparison: an implementation computing in a dtype.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Side {
+    pub implementation: Implementation,
+    pub dtype: BenchDtype,
+}
+
+impl Side {
+    pub fn label(self) -> String {
+        let who = match self.implementation {
+            Implementation::Python => "sentence-transformers",
+            Implementation::Rust => "this project",
+        };
+        format!("{who} {}", self.dtype.arg())
+    }
+}
+
+/// sentence-transformers fp32 is the baseline every comparison states; with bf16, this
+/// project's bf16 is also set against sentence-transformers' own bf16.
+fn encode_sides(dtype: BenchDtype) -> Vec<Side> {
+    let side = |implementation, dtype| Side {
+        implementation,
+        dtype,
+    };
+    let mut sides = vec![
+        side(Implementation::Python, BenchDtype::Fp32),
+        side(Implementation::Rust, dtype),
+    ];
+    if dtype == BenchDtype::Bf16 {
+        sides.push(side(Implementation::Python, BenchDtype::Bf16));
+    }
+    sides
 }
 
 fn run_json(cmd: &mut Command, threads: usize) -> Result<Value> {

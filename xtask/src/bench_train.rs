@@ -11,7 +11,8 @@ use anyhow::{ensure, Context, Result};
 use clap::ValueEnum;
 use serde_json::{json, Value};
 
-use crate::bench::{last_json_line, run_captured, BENCH_MODEL};
+use crate::alternate::{report, report_json, SideRuns, Spread};
+use crate::bench::{last_json_line, run_captured, BenchDtype, Implementation, Side, BENCH_MODEL};
 use crate::python_env::reference_python;
 
 /// The training recipes the bench knows, each the book's data preparation for its loss.
@@ -90,6 +91,10 @@ pub struct TrainBench {
     pub order: Order,
     pub cuda: bool,
     pub python: Option<String>,
+    /// This project's training precision (see [`train_sides`]).
+    pub precision: BenchDtype,
+    /// Alternating rounds: each trains every side once.
+    pub rounds: usize,
 }
 
 /// Spearman gap the issue accepts between the two sides.
@@ -122,47 +127,41 @@ pub fn train(root: &Path, opts: &TrainBench) -> Result<()> {
     let mut reports = Vec::new();
     let mut per_loss: Vec<(BenchLoss, Vec<SeedRun>)> =
         opts.losses.iter().map(|&l| (l, Vec::new())).collect();
+    let sides = train_sides(opts.precision, opts.sides);
     for &seed in &opts.seeds {
         for (loss, runs) in per_loss.iter_mut() {
             let loss = *loss;
             let train_file = write_training_rows(&nli, loss, seed, opts, &out_dir)?;
-            println!(
-                "\n== {} · {} rows · batch {} · {} epoch(s) · lr {} · warm-up {} · seed {} · {} threads · {} order{}",
-                loss.name(),
-                opts.rows,
-                opts.batch_size,
-                opts.epochs,
-                opts.learning_rate,
-                opts.warmup_steps,
-                seed,
-                opts.threads,
-                match opts.order {
-                    Order::Same => "same",
-                    Order::Each => "each side's own",
-                },
-                if opts.cuda { " · cuda" } else { "" }
-            );
-            let py = match &python {
-                Some(python) => {
-                    println!("training with sentence-transformers…");
-                    let files = RunFiles {
-                        model_dir: &model_dir,
-                        train_file: &train_file,
-                        eval_file: &eval_file,
-                        out_dir: &out_dir,
+            print_header(loss, seed, opts, &sides);
+            let files = RunFiles {
+                model_dir: &model_dir,
+                train_file: &train_file,
+                eval_file: &eval_file,
+                out_dir: &out_dir,
+            };
+            let mut results: Vec<Vec<Value>> = vec![Vec::new(); sides.len()];
+            for round in 1..=opts.rounds {
+                for (side, out) in sides.iter().zip(results.iter_mut()) {
+                    let result = match (side.implementation, &python, &rust_bin) {
+                        (Implementation::Python, Some(python), _) => {
+                            run_python(python, root, &files, loss, seed, side.dtype, opts)?
+                        }
+                        (Implementation::Rust, _, Some(bin)) => {
+                            run_rust(bin, &train_file, &out_dir, loss, seed, side.dtype, opts)?
+                        }
+                        _ => continue,
                     };
-                    Some(run_python(python, root, &files, loss, seed, opts)?)
+                    println!(
+                        "round {round}: {:<28} {:>7.2} examples/s, spearman {:.4} → {:.4}",
+                        side.label(),
+                        num(&result, "rate"),
+                        num(&result, "spearman_before"),
+                        num(&result, "spearman_after")
+                    );
+                    out.push(result);
                 }
-                None => None,
-            };
-            let rs = match &rust_bin {
-                Some(bin) => {
-                    println!("training with this project…");
-                    Some(run_rust(bin, &train_file, &out_dir, loss, seed, opts)?)
-                }
-                None => None,
-            };
-            let report = summarize(loss, seed, py.as_ref(), rs.as_ref());
+            }
+            let report = summarize(loss, seed, &sides, &results);
             print!("{}", report.text);
             runs.push(report.run);
             reports.push(report.json);
@@ -180,6 +179,60 @@ pub fn train(root: &Path, opts: &TrainBench) -> Result<()> {
     )?;
     println!("\nreport: {}", report_path.display());
     Ok(())
+}
+
+fn print_header(loss: BenchLoss, seed: u64, opts: &TrainBench, sides: &[Side]) {
+    println!(
+        "\n== {} · {} rows · batch {} · {} epoch(s) · lr {} · warm-up {} · seed {} · {} threads · {} order{} · {} round(s) of: {}",
+        loss.name(),
+        opts.rows,
+        opts.batch_size,
+        opts.epochs,
+        opts.learning_rate,
+        opts.warmup_steps,
+        seed,
+        opts.threads,
+        match opts.order {
+            Order::Same => "same",
+            Order::Each => "each side's own",
+        },
+        if opts.cuda { " · cuda" } else { "" },
+        opts.rounds,
+        sides.iter().map(|s| s.label()).collect::<Vec<_>>().join(", ")
+    );
+}
+
+/// sentence-transformers fp32 is every comparison's baseline. With bf16, this project's bf16
+/// runs beside both sentence-transformers' bf16 (its own figure) and this project's fp32 (the
+/// quality it must keep).
+fn train_sides(precision: BenchDtype, which: Sides) -> Vec<Side> {
+    let side = |implementation, dtype| Side {
+        implementation,
+        dtype,
+    };
+    let all = match precision {
+        BenchDtype::Fp32 => vec![
+            side(Implementation::Python, BenchDtype::Fp32),
+            side(Implementation::Rust, BenchDtype::Fp32),
+        ],
+        BenchDtype::Bf16 => vec![
+            side(Implementation::Python, BenchDtype::Fp32),
+            side(Implementation::Rust, BenchDtype::Bf16),
+            side(Implementation::Python, BenchDtype::Bf16),
+            side(Implementation::Rust, BenchDtype::Fp32),
+        ],
+    };
+    all.into_iter()
+        .filter(|s| match which {
+            Sides::Both => true,
+            Sides::Rust => s.implementation == Implementation::Rust,
+            Sides::Python => s.implementation == Implementation::Python,
+        })
+        .collect()
+}
+
+fn num(v: &Value, key: &str) -> f64 {
+    v[key].as_f64().unwrap_or(f64::NAN)
 }
 
 fn read_mnli_train(client: &hub::HubClient) -> Result<Vec<data::NliPair>> {
@@ -301,10 +354,13 @@ fn run_python(
     files: &RunFiles<'_>,
     loss: BenchLoss,
     seed: u64,
+    dtype: BenchDtype,
     opts: &TrainBench,
 ) -> Result<Value> {
     let script = root.join("xtask").join("python").join("train_bench.py");
-    let model_out = files.out_dir.join(format!("python-{}", loss.name()));
+    let model_out = files
+        .out_dir
+        .join(format!("python-{}-{}", loss.name(), dtype.arg()));
     let mut cmd = Command::new(python);
     cmd.arg(script)
         .arg(files.model_dir)
@@ -325,6 +381,9 @@ fn run_python(
     if opts.order == Order::Same {
         cmd.arg("sequential");
     }
+    if dtype == BenchDtype::Bf16 {
+        cmd.arg("bf16");
+    }
     if loss == BenchLoss::Multi {
         cmd.arg(format!("stsb={}", stsb_rows_path(files.out_dir).display()));
     }
@@ -338,9 +397,10 @@ fn run_rust(
     out_dir: &Path,
     loss: BenchLoss,
     seed: u64,
+    dtype: BenchDtype,
     opts: &TrainBench,
 ) -> Result<Value> {
-    let model_out = out_dir.join(format!("rust-{}", loss.name()));
+    let model_out = out_dir.join(format!("rust-{}-{}", loss.name(), dtype.arg()));
     if model_out.exists() {
         std::fs::remove_dir_all(&model_out)
             .with_context(|| format!("removing the previous run {}", model_out.display()))?;
@@ -375,7 +435,7 @@ weight_decay = {wd:e}
 max_grad_norm = 1.0
 seed = {seed}
 device = {device:?}
-precision = "fp32"
+precision = {precision:?}
 batch_sampler = {sampler:?}
 threads = {threads}
 
@@ -402,13 +462,14 @@ progress = false
         seed = seed,
         device = if opts.cuda { "cuda" } else { "cpu" },
         threads = opts.threads,
+        precision = dtype.arg(),
         sampler = match opts.order {
             Order::Same => "sequential",
             Order::Each => "shuffle",
         },
         dir = model_out.display().to_string(),
     );
-    let config_path = out_dir.join(format!("rust-{}.toml", loss.name()));
+    let config_path = out_dir.join(format!("rust-{}-{}.toml", loss.name(), dtype.arg()));
     std::fs::write(&config_path, config)?;
     run_captured(
         Command::new(bin)
@@ -462,53 +523,95 @@ struct Report {
     run: SeedRun,
 }
 
-fn summarize(loss: BenchLoss, seed: u64, py: Option<&Value>, rs: Option<&Value>) -> Report {
-    let num = |v: Option<&Value>, key: &str| v.and_then(|v| v[key].as_f64()).unwrap_or(f64::NAN);
-    let mut text = String::new();
-    let _ = writeln!(
-        text,
-        "side                         examples/s   spearman before → after"
-    );
-    for (label, side) in [
-        ("python sentence-transformers", py),
-        ("rust (this project)         ", rs),
-    ] {
-        if side.is_some() {
-            let _ = writeln!(
-                text,
-                "{label} {:>10.2}   {:.4} → {:.4}",
-                num(side, "rate"),
-                num(side, "spearman_before"),
-                num(side, "spearman_after")
-            );
-        }
-    }
-    let run = SeedRun {
-        seed,
-        python_rate: num(py, "rate"),
-        python_spearman: num(py, "spearman_after"),
-        rust_rate: num(rs, "rate"),
-        rust_spearman: num(rs, "spearman_after"),
+/// Tolerance the bf16 issue sets between this project's bf16 and fp32 runs' Spearman.
+const BF16_TOLERANCE: f64 = 0.005;
+
+/// One loss at one seed over the rounds: each side's examples/s (median, min, max), every
+/// ratio of this project's sides to sentence-transformers', and the Spearman gaps that decide
+/// parity (this project's fp32 against sentence-transformers' fp32) and bf16 quality (this
+/// project's bf16 against its fp32).
+fn summarize(loss: BenchLoss, seed: u64, sides: &[Side], results: &[Vec<Value>]) -> Report {
+    let per_side = |key: &str| -> Vec<SideRuns> {
+        sides
+            .iter()
+            .zip(results)
+            .map(|(side, runs)| SideRuns {
+                label: side.label(),
+                values: runs.iter().map(|r| num(r, key)).collect(),
+            })
+            .collect()
     };
-    let ratio = run.rust_rate / run.python_rate;
-    let gap = run.rust_spearman - run.python_spearman;
-    if py.is_some() && rs.is_some() {
-        let _ = writeln!(text, "speed ratio rust/python      {ratio:>10.2}x");
+    let rates = per_side("rate");
+    let after = per_side("spearman_after");
+    let before = per_side("spearman_before");
+    let index_of = |implementation, dtype| {
+        sides
+            .iter()
+            .position(|s| s.implementation == implementation && s.dtype == dtype)
+    };
+    let ours: Vec<usize> = (0..sides.len())
+        .filter(|&i| sides[i].implementation == Implementation::Rust)
+        .collect();
+    let theirs: Vec<usize> = (0..sides.len())
+        .filter(|&i| sides[i].implementation == Implementation::Python)
+        .collect();
+    let mut text = report("examples/s", &rates, &ours, &theirs);
+    for (b, a) in before.iter().zip(&after) {
         let _ = writeln!(
             text,
-            "spearman gap rust − python   {gap:>+10.4} ({} ±{PARITY_TOLERANCE})",
-            within(gap)
+            "spearman {:<28} {:.4} → {:.4}",
+            a.label,
+            Spread::of(&b.values).median,
+            Spread::of(&a.values).median
         );
     }
+    let median_of = |i: Option<usize>, runs: &[SideRuns]| {
+        i.and_then(|i| runs.get(i))
+            .map_or(f64::NAN, |r| Spread::of(&r.values).median)
+    };
+    let py_fp32 = index_of(Implementation::Python, BenchDtype::Fp32);
+    let rs_fp32 = index_of(Implementation::Rust, BenchDtype::Fp32);
+    let rs_bf16 = index_of(Implementation::Rust, BenchDtype::Bf16);
+    let parity_gap = median_of(rs_fp32, &after) - median_of(py_fp32, &after);
+    if rs_fp32.is_some() && py_fp32.is_some() {
+        let _ = writeln!(
+            text,
+            "spearman gap this project fp32 − sentence-transformers fp32 {parity_gap:+.4} ({} ±{PARITY_TOLERANCE})",
+            within(parity_gap)
+        );
+    }
+    let bf16_gap = median_of(rs_bf16, &after) - median_of(rs_fp32, &after);
+    if rs_bf16.is_some() && rs_fp32.is_some() {
+        let verdict = if bf16_gap.abs() <= BF16_TOLERANCE {
+            "within"
+        } else {
+            "OUTSIDE"
+        };
+        let _ = writeln!(
+            text,
+            "spearman gap this project bf16 − fp32 {bf16_gap:+.4} ({verdict} ±{BF16_TOLERANCE})"
+        );
+    }
+    // The multi-seed summary compares the baseline with this project's first side (the
+    // precision asked for).
+    let ours_first = ours.first().copied();
+    let run = SeedRun {
+        seed,
+        python_rate: median_of(py_fp32, &rates),
+        python_spearman: median_of(py_fp32, &after),
+        rust_rate: median_of(ours_first, &rates),
+        rust_spearman: median_of(ours_first, &after),
+    };
     Report {
         text,
         json: json!({
             "loss": loss.name(),
             "seed": seed,
-            "python": py,
-            "rust": rs,
-            "ratio": ratio,
-            "spearman_gap": gap,
+            "rates": report_json(&rates, &ours, &theirs),
+            "spearman_after": report_json(&after, &[], &[]),
+            "parity_gap": parity_gap,
+            "bf16_gap": bf16_gap,
+            "runs": sides.iter().zip(results).map(|(s, r)| json!({"side": s.label(), "results": r})).collect::<Vec<_>>(),
         }),
         run,
     }

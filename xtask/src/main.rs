@@ -1,6 +1,7 @@
 //! Project automation: `cargo xtask <command>`. Never links libtorch, so it builds on a fresh
 //! machine before `setup` has run.
 
+mod alternate;
 mod bench;
 mod bench_data;
 mod bench_train;
@@ -74,12 +75,16 @@ enum BenchKind {
         threads: Option<usize>,
         #[arg(long, default_value_t = 32)]
         batch_size: usize,
-        /// Timed runs per side; the median is reported
-        #[arg(long, default_value_t = 3)]
+        /// Timed runs inside each side's process; its median is the round's figure
+        #[arg(long, default_value_t = 1)]
         repeats: usize,
-        /// Run both sides in bfloat16 instead of float32
-        #[arg(long)]
-        bf16: bool,
+        /// Alternating rounds (sentence-transformers, this project, … each run once per round)
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
+        rounds: u64,
+        /// Compute dtype of this project's side: fp32 (against sentence-transformers fp32) or
+        /// bf16 (against sentence-transformers fp32 and bf16)
+        #[arg(long, value_enum, default_value_t = bench::BenchDtype::Fp32)]
+        dtype: bench::BenchDtype,
         /// Run both sides on CUDA device 0
         #[arg(long)]
         cuda: bool,
@@ -125,6 +130,13 @@ enum BenchKind {
         /// A Python with sentence-transformers to use instead of the project's .venv-bench
         #[arg(long)]
         python: Option<String>,
+        /// This project's precision: fp32 (against sentence-transformers fp32) or bf16
+        /// (against sentence-transformers fp32 and bf16, beside this project's fp32)
+        #[arg(long, value_enum, default_value_t = bench::BenchDtype::Fp32)]
+        precision: bench::BenchDtype,
+        /// Alternating rounds (every side trained once per round)
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+        rounds: u64,
     },
     /// Read a synthetic MNLI-shaped parquet file and build hard and soft triplets (release)
     Data {
@@ -179,6 +191,8 @@ fn main() -> Result<()> {
                     order,
                     cuda,
                     python,
+                    precision,
+                    rounds,
                 },
         } => bench_train::train(
             &root,
@@ -196,6 +210,8 @@ fn main() -> Result<()> {
                 order,
                 cuda,
                 python,
+                precision,
+                rounds: rounds as usize,
             },
         ),
         Command::Bench {
@@ -208,7 +224,8 @@ fn main() -> Result<()> {
                     threads,
                     batch_size,
                     repeats,
-                    bf16,
+                    rounds,
+                    dtype,
                     cuda,
                     python,
                 },
@@ -221,7 +238,8 @@ fn main() -> Result<()> {
                     threads,
                     batch_size,
                     repeats,
-                    bf16,
+                    rounds: rounds as usize,
+                    dtype,
                     cuda,
                     python,
                 },

@@ -1,7 +1,7 @@
 //! Times `SentenceTransformer::encode` on the lines of a text file; `cargo xtask bench encode`
 //! runs it beside Python sentence-transformers. Prints one JSON line.
 //!
-//! Usage: encode_bench MODEL_DIR TEXT_FILE BATCH_SIZE THREADS REPEATS [f32|bf16]
+//! Usage: encode_bench MODEL_DIR TEXT_FILE BATCH_SIZE THREADS REPEATS [fp32|bf16]
 
 use std::time::Instant;
 
@@ -11,7 +11,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let [_, model_dir, text_file, batch_size, threads, repeats, rest @ ..] = &args[..] else {
         return Err(
-            "usage: encode_bench MODEL_DIR TEXT_FILE BATCH_SIZE THREADS REPEATS [f32|bf16]".into(),
+            "usage: encode_bench MODEL_DIR TEXT_FILE BATCH_SIZE THREADS REPEATS [fp32|bf16]".into(),
         );
     };
     let threads: i32 = threads.parse()?;
