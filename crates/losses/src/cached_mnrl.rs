@@ -109,6 +109,7 @@ fn mini_batch(batch: &TokenBatch, begin: i64, len: i64) -> Result<TokenBatch, Tc
         input_ids: cols(rows(&batch.input_ids)?)?,
         attention_mask: cols(mask)?,
         token_type_ids: cols(rows(&batch.token_type_ids)?)?,
+        prompt_lengths: batch.prompt_lengths.as_ref().map(rows).transpose()?,
     })
 }
 
@@ -239,6 +240,7 @@ mod tests {
             input_ids: ids.shallow_clone(),
             attention_mask: mask,
             token_type_ids: ids.zeros_like(),
+            prompt_lengths: None,
         };
         let first_two = mini_batch(&batch, 0, 2).unwrap();
         assert_eq!(first_two.input_ids.size(), vec![2, 3]);

@@ -166,6 +166,8 @@ fn gather_chunk(
     let mut ids = Vec::new();
     let mut masks = Vec::new();
     let mut types = Vec::new();
+    let mut prompts = Vec::new();
+    let any_prompts = columns.iter().any(|c| c.prompt_lengths.is_some());
     // The chunk is ordered by column, so the concatenation keeps the chunk's order.
     for (column, batch) in columns.iter().enumerate() {
         let rows: Vec<i64> = chunk
@@ -191,11 +193,22 @@ fn gather_chunk(
         ids.push(take(&batch.input_ids)?);
         masks.push(take(&batch.attention_mask)?);
         types.push(take(&batch.token_type_ids)?);
+        if any_prompts {
+            prompts.push(match &batch.prompt_lengths {
+                Some(lengths) => lengths.f_index_select(0, &index)?,
+                None => Tensor::f_zeros([rows.len() as i64], (Kind::Int64, device))?,
+            });
+        }
     }
     Ok(TokenBatch {
         input_ids: Tensor::f_cat(&ids, 0)?,
         attention_mask: Tensor::f_cat(&masks, 0)?,
         token_type_ids: Tensor::f_cat(&types, 0)?,
+        prompt_lengths: if any_prompts {
+            Some(Tensor::f_cat(&prompts, 0)?)
+        } else {
+            None
+        },
     })
 }
 

@@ -288,6 +288,26 @@ impl Pooling {
         attention_mask: &Tensor,
         prompt_length: Option<usize>,
     ) -> Result<Tensor> {
+        let lengths = match prompt_length.filter(|&n| n > 0 && !self.include_prompt) {
+            Some(n) => Some(Tensor::f_full(
+                [attention_mask.size().first().copied().unwrap_or(0)],
+                n as i64,
+                (Kind::Int64, attention_mask.device()),
+            )?),
+            None => None,
+        };
+        self.forward_with_prompt_lengths(token_embeddings, attention_mask, lengths.as_ref())
+    }
+
+    /// [`forward_with_prompt`](Self::forward_with_prompt) with a prompt length per row
+    /// (`[batch]`, int64): rows of a length-packed training batch come from columns with
+    /// different prompts.
+    pub fn forward_with_prompt_lengths(
+        &self,
+        token_embeddings: &Tensor,
+        attention_mask: &Tensor,
+        prompt_lengths: Option<&Tensor>,
+    ) -> Result<Tensor> {
         let (batch, seq, dim) = token_embeddings.size3().map_err(|_| Error::Shape {
             context: "pooling expects token embeddings [batch, seq, dim]",
             left: token_embeddings.size(),
@@ -310,9 +330,17 @@ impl Pooling {
         }
         let original_mask = attention_mask;
         let excluded;
-        let attention_mask = match prompt_length.filter(|&n| n > 0 && !self.include_prompt) {
-            Some(n) => {
-                excluded = exclude_prompt(original_mask, n as i64)?;
+        let attention_mask = match prompt_lengths.filter(|_| !self.include_prompt) {
+            Some(lengths) => {
+                if lengths.size() != [batch] {
+                    return Err(Error::Shape {
+                        context:
+                            "pooling: prompt lengths [batch] vs token embeddings [batch, seq, dim]",
+                        left: lengths.size(),
+                        right: token_embeddings.size(),
+                    });
+                }
+                excluded = exclude_prompt(original_mask, lengths)?;
                 &excluded
             }
             None => original_mask,
@@ -377,14 +405,15 @@ impl Pooling {
     }
 }
 
-/// The attention mask with each row's left padding and first `prompt_length` real positions
-/// set to 0.
-fn exclude_prompt(attention_mask: &Tensor, prompt_length: i64) -> Result<Tensor> {
+/// The attention mask with each row's left padding and first `prompt_lengths[row]` real
+/// positions set to 0.
+fn exclude_prompt(attention_mask: &Tensor, prompt_lengths: &Tensor) -> Result<Tensor> {
     let seq = attention_mask.size().get(1).copied().unwrap_or(0);
     let pad_lengths = attention_mask.f_to_kind(Kind::Int)?.f_argmax(1, false)?;
     let positions =
         Tensor::f_arange(seq, (Kind::Int64, attention_mask.device()))?.f_view([1, seq])?;
-    let keep = positions.f_ge_tensor(&pad_lengths.f_add_scalar(prompt_length)?.f_unsqueeze(1)?)?;
+    let starts = pad_lengths.f_add(prompt_lengths)?.f_unsqueeze(1)?;
+    let keep = positions.f_ge_tensor(&starts)?;
     Ok(attention_mask.f_mul(&keep.f_to_kind(attention_mask.kind())?)?)
 }
 

@@ -421,6 +421,7 @@ impl SentenceTransformer {
             input_ids: t(&batch.input_ids),
             attention_mask: t(&batch.attention_mask),
             token_type_ids: t(&batch.token_type_ids),
+            prompt_lengths: None,
         }
     }
 
@@ -434,7 +435,8 @@ impl SentenceTransformer {
 
     /// [`forward_t`](Self::forward_t) for texts that all start with a prompt of
     /// `prompt_length` tokens ([`SentenceTokenizer::prompt_length`]), which a Pooling with
-    /// `include_prompt = false` leaves out.
+    /// `include_prompt = false` leaves out. A batch's own `prompt_lengths` (per row) take
+    /// precedence.
     ///
     /// # Shapes
     /// ids, mask: `[batch, seq]` → `[batch, embedding_dimension]`
@@ -463,9 +465,16 @@ impl SentenceTransformer {
         };
         for (_, stage) in &self.stages {
             xs = match stage {
-                Stage::Pooling(pooling) => {
-                    pooling.forward_with_prompt(&xs, &batch.attention_mask, prompt_length)?
-                }
+                Stage::Pooling(pooling) => match &batch.prompt_lengths {
+                    Some(lengths) => pooling.forward_with_prompt_lengths(
+                        &xs,
+                        &batch.attention_mask,
+                        Some(lengths),
+                    )?,
+                    None => {
+                        pooling.forward_with_prompt(&xs, &batch.attention_mask, prompt_length)?
+                    }
+                },
                 Stage::Dense(dense) => dense.forward(&xs)?,
                 Stage::Normalize => l2_normalize(&xs),
             };

@@ -14,6 +14,9 @@ pub struct TokenBatch {
     pub attention_mask: Tensor,
     /// `[batch, seq]`, int64
     pub token_type_ids: Tensor,
+    /// `[batch]`, int64: how many leading real tokens of each row are a prompt (a Pooling
+    /// with `include_prompt = false` leaves them out); `None` for no prompts.
+    pub prompt_lengths: Option<Tensor>,
 }
 
 impl TokenBatch {
@@ -40,6 +43,20 @@ impl TokenBatch {
             }
         }
         Ok(())
+    }
+
+    /// The same batch with every row starting with a prompt of `tokens` tokens.
+    pub fn with_prompt_length(self, tokens: usize) -> Result<Self> {
+        let (batch, _) = self.shape()?;
+        let lengths = Tensor::f_full(
+            [batch],
+            tokens as i64,
+            (tch::Kind::Int64, self.input_ids.device()),
+        )?;
+        Ok(Self {
+            prompt_lengths: Some(lengths),
+            ..self
+        })
     }
 
     /// `[batch, seq]`.

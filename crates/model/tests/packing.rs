@@ -177,3 +177,39 @@ fn packing_matches_with_left_padding() {
         assert!(d < 1e-5, "gradient of {name} differs by {d} (relative)");
     }
 }
+
+/// Columns with different prompts (the per-column `prompts` of a training config) and a
+/// Pooling with `include_prompt = false`: each row leaves its own column's prompt tokens out,
+/// in the packed forward as in the column-by-column one (where one length fits a batch).
+#[test]
+fn packing_keeps_each_columns_prompt_out_of_pooling() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut model = tiny_model(dir.path(), vec![PoolingMode::Mean]);
+    model.set_pooling_include_prompt(false);
+    let prompt_lengths = [2usize, 0, 3];
+    let columns: Vec<TokenBatch> = [vec![6, 2, 9], vec![4, 4], vec![11, 3, 5, 1]]
+        .iter()
+        .enumerate()
+        .map(|(c, lengths)| {
+            column(&model, lengths, c)
+                .with_prompt_length(prompt_lengths[c])
+                .unwrap()
+        })
+        .collect();
+    let packed = model.forward_columns_t(&columns, false).unwrap();
+    for (c, (batch, p)) in columns.iter().zip(&packed).enumerate() {
+        let plain = model
+            .forward_with_prompt_t(batch, Some(prompt_lengths[c]), false)
+            .unwrap();
+        assert!(
+            max_diff(p, &plain) < 1e-5,
+            "column {c}: {}",
+            max_diff(p, &plain)
+        );
+    }
+    // The prompt is really left out: the first column with its prompt tokens pooled differs.
+    let pooled_whole = model
+        .forward_t(&column(&model, &[6, 2, 9], 0), false)
+        .unwrap();
+    assert!(max_diff(&packed[0], &pooled_whole) > 1e-4);
+}

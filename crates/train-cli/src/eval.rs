@@ -97,6 +97,7 @@ impl EvalArgs {
             columns: self.columns.clone(),
             max_rows,
             score_max: self.score_max,
+            prompts: None,
         };
         match self.task {
             Task::Sts => EvaluatorConfig::EmbeddingSimilarity(StsEvaluatorConfig {

@@ -109,6 +109,42 @@ pub struct DataConfig {
     pub max_rows: Option<usize>,
     /// For `sts_pairs`: the largest gold score.
     pub score_max: f64,
+    /// Text put before every text of a column before tokenisation (sentence-transformers'
+    /// `prompts` training argument): `"query: "` for every text column, or a table
+    /// `{ anchor = "query: ", positive = "passage: " }` by column name. A Pooling with
+    /// `include_prompt = false` leaves the prompt's tokens out of the embedding.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prompts: Option<TrainingPrompts>,
+}
+
+/// `data.prompts`: one prompt for all columns, or one per column name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum TrainingPrompts {
+    All(String),
+    PerColumn(std::collections::BTreeMap<String, String>),
+}
+
+impl TrainingPrompts {
+    /// The prompt of each of `columns` (in their order), or an error naming a prompt's column
+    /// that the data does not have (`origin` is the config key, e.g. `data.prompts`).
+    pub fn for_columns(&self, columns: &[String], origin: &str) -> Result<Vec<Option<String>>> {
+        match self {
+            Self::All(prompt) => Ok(columns.iter().map(|_| Some(prompt.clone())).collect()),
+            Self::PerColumn(by_name) => {
+                if let Some(unknown) = by_name.keys().find(|k| !columns.contains(k)) {
+                    return Err(Error::Config {
+                        origin: format!("{origin}.{unknown}"),
+                        message: format!(
+                            "the training rows have no column {unknown:?}; they have {}",
+                            columns.join(", ")
+                        ),
+                    });
+                }
+                Ok(columns.iter().map(|c| by_name.get(c).cloned()).collect())
+            }
+        }
+    }
 }
 
 impl Default for DataConfig {
@@ -121,6 +157,7 @@ impl Default for DataConfig {
             columns: None,
             max_rows: None,
             score_max: 5.0,
+            prompts: None,
         }
     }
 }

@@ -22,6 +22,7 @@ mod plot;
 mod progress;
 mod resume_check;
 mod schedule;
+mod step_profile;
 mod train_data;
 mod train_sets;
 mod trainer;
@@ -32,7 +33,7 @@ pub use checkpoint::{list_checkpoints, BestEval, TrainerState};
 pub use config::{
     BatchSampler, DataConfig, DataFormat, DatasetConfig, EvaluationConfig, ModelConfig,
     NeutralChoice, OutputConfig, Precision, TrainConfig, TrainingConfig, TrainingDataset,
-    DEFAULT_CONFIG_TOML,
+    TrainingPrompts, DEFAULT_CONFIG_TOML,
 };
 pub use dataset::{load_training_set, resolve_dataset_file};
 pub use error::{Error, Result};

@@ -12,6 +12,8 @@ use crate::error::{Error, Result};
 pub struct TrainData {
     set: TrainingSet,
     tokens: Vec<Vec<TokenizedText>>,
+    /// Tokens of each column's prompt (tokenised with its texts), `None` without one.
+    prompt_lengths: Vec<Option<usize>>,
     /// Tokens of each row over all its columns (length grouping).
     lengths: Vec<usize>,
 }
@@ -33,18 +35,36 @@ impl MicroBatch {
 }
 
 impl TrainData {
-    pub fn new(set: TrainingSet, model: &SentenceTransformer) -> Result<Self> {
-        let tokens = set
-            .columns()
-            .iter()
-            .map(|column| model.tokenizer().tokenize(column))
-            .collect::<model::Result<Vec<_>>>()?;
+    /// `prompts`: one per column of `set` (see `TrainingPrompts::for_columns`).
+    pub fn new(
+        set: TrainingSet,
+        model: &SentenceTransformer,
+        prompts: &[Option<String>],
+    ) -> Result<Self> {
+        let tokenizer = model.tokenizer();
+        let mut tokens = Vec::with_capacity(set.columns().len());
+        let mut prompt_lengths = Vec::with_capacity(set.columns().len());
+        for (c, column) in set.columns().iter().enumerate() {
+            match prompts.get(c).and_then(Option::as_ref) {
+                Some(prompt) => {
+                    let prompted: Vec<String> =
+                        column.iter().map(|t| format!("{prompt}{t}")).collect();
+                    tokens.push(tokenizer.tokenize(&prompted)?);
+                    prompt_lengths.push(Some(tokenizer.prompt_length(prompt)?));
+                }
+                None => {
+                    tokens.push(tokenizer.tokenize(column)?);
+                    prompt_lengths.push(None);
+                }
+            }
+        }
         let lengths = (0..set.len())
             .map(|i| tokens.iter().map(|c| c[i].ids.len()).sum())
             .collect();
         Ok(Self {
             set,
             tokens,
+            prompt_lengths,
             lengths,
         })
     }
@@ -93,7 +113,8 @@ impl TrainData {
         let columns = self
             .tokens
             .iter()
-            .map(|column| {
+            .zip(&self.prompt_lengths)
+            .map(|(column, prompt_length)| {
                 let rows = indices
                     .iter()
                     .map(|&i| {
@@ -102,7 +123,11 @@ impl TrainData {
                             .ok_or_else(|| row_out_of_range(i, column.len()))
                     })
                     .collect::<Result<Vec<&TokenizedText>>>()?;
-                Ok(model.to_tensors(&model.tokenizer().collate(&rows)))
+                let batch = model.to_tensors(&model.tokenizer().collate(&rows));
+                Ok(match prompt_length {
+                    Some(n) => batch.with_prompt_length(*n)?,
+                    None => batch,
+                })
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(MicroBatch {

@@ -63,6 +63,17 @@ impl TrainSets {
                 root
             };
             let loss = d.loss.build(&path, model.embedding_dimension())?;
+            let prompts = match &d.data.prompts {
+                Some(p) => {
+                    let origin = if several {
+                        format!("datasets.{}.data.prompts", d.name)
+                    } else {
+                        "data.prompts".into()
+                    };
+                    p.for_columns(set.column_names(), &origin)?
+                }
+                None => Vec::new(),
+            };
             crate::compat::check_loss_fits_data(loss.as_ref(), &set).map_err(|e| {
                 if several {
                     Error::Dataset(format!("dataset {}: {e}", d.name))
@@ -73,16 +84,22 @@ impl TrainSets {
             sets.push(TrainSet {
                 name: d.name.clone(),
                 description: format!(
-                    "`{}` (split `{}`) as {:?}{}",
+                    "`{}` (split `{}`) as {:?}{}{}",
                     d.data.dataset,
                     d.data.split,
                     d.data.format,
                     d.data
                         .max_rows
                         .map(|n| format!(", max_rows {n}"))
+                        .unwrap_or_default(),
+                    d.data
+                        .prompts
+                        .as_ref()
+                        .and_then(|p| serde_json::to_string(p).ok())
+                        .map(|p| format!(", prompts {p}"))
                         .unwrap_or_default()
                 ),
-                data: TrainData::new(set, model)?,
+                data: TrainData::new(set, model, &prompts)?,
                 loss,
                 loss_json: serde_json::to_string(d.loss).unwrap_or_default(),
             });

@@ -262,7 +262,9 @@ impl<'c> Trainer<'c> {
     /// Trains to the end of the plan (or until `stop` is set), then [`Trainer::finish`]es.
     pub fn run(mut self, stop: &AtomicBool) -> Result<TrainOutcome> {
         self.begin()?;
+        let mut profile = crate::step_profile::StepProfile::from_env();
         while self.state.global_step < self.plan.total_steps() {
+            profile.before_step(self.state.global_step + 1)?;
             let report = match self.train_step() {
                 Ok(report) => report,
                 Err(err) => {
@@ -279,6 +281,7 @@ impl<'c> Trainer<'c> {
                 }
             }
         }
+        profile.finish()?;
         self.finish()
     }
 

@@ -448,3 +448,46 @@ fn bf16_training_computes_in_bf16_and_saves_float32() {
         assert_eq!(var.kind(), tch::Kind::Float, "{name}");
     }
 }
+
+/// `data.prompts` puts text before a column's texts: it changes what is trained (the weights
+/// differ from a run without it), and a prompt for a column the rows lack is refused before
+/// training, naming the key and the columns there are.
+#[test]
+fn per_column_prompts_train_and_an_unknown_column_is_named() {
+    let _serial = serial();
+    let plain = tempfile::tempdir().unwrap();
+    let cfg = config(plain.path(), 32, &[("training.epochs", "1")]);
+    Trainer::new(&cfg, Resume::Fresh, &offline_client(plain.path()))
+        .unwrap()
+        .run(&AtomicBool::new(false))
+        .unwrap();
+    let prompted = tempfile::tempdir().unwrap();
+    let prompts = r#"{ anchor = "query: ", positive = "passage: " }"#;
+    let cfg = config(
+        prompted.path(),
+        32,
+        &[("training.epochs", "1"), ("data.prompts", prompts)],
+    );
+    Trainer::new(&cfg, Resume::Fresh, &offline_client(prompted.path()))
+        .unwrap()
+        .run(&AtomicBool::new(false))
+        .unwrap();
+    assert_ne!(
+        weights(&plain.path().join("out")),
+        weights(&prompted.path().join("out")),
+        "the prompts changed nothing"
+    );
+    let card = std::fs::read_to_string(prompted.path().join("out/README.md")).unwrap();
+    assert!(card.contains("query: "), "the model card lists the prompts");
+
+    let bad = tempfile::tempdir().unwrap();
+    let cfg = config(bad.path(), 32, &[("data.prompts", r#"{ query = "q: " }"#)]);
+    let err = Trainer::new(&cfg, Resume::Fresh, &offline_client(bad.path()))
+        .err()
+        .expect("an unknown prompt column is refused")
+        .to_string();
+    assert!(
+        err.contains("data.prompts.query") && err.contains("anchor, positive"),
+        "{err}"
+    );
+}
