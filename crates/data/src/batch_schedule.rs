@@ -21,6 +21,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::epoch_iter::{EpochIter, EpochSource};
 use crate::error::{Error, Result};
 use crate::group_by_label::GroupByLabelSampler;
 use crate::sampler::{EpochSampler, SamplerState};
@@ -208,56 +209,19 @@ impl<'s> BatchSchedule<'s> {
     /// (whose `batches_done` counts scheduled batches), then the following epochs. Stops
     /// only if an epoch has no batches.
     pub fn iter_from(&self, state: SamplerState) -> ScheduleIter<'_, 's> {
-        ScheduleIter {
-            schedule: self,
-            state,
-            current: None,
-        }
+        EpochIter::new(self, state)
+    }
+}
+
+impl EpochSource for BatchSchedule<'_> {
+    type Batch = ScheduledBatch;
+    fn epoch_batches_of(&self, epoch: u64) -> Vec<ScheduledBatch> {
+        self.epoch_schedule(epoch)
     }
 }
 
 /// Iterator over scheduled batches across epochs; see [`BatchSchedule::iter_from`].
-#[derive(Debug)]
-pub struct ScheduleIter<'b, 's> {
-    schedule: &'b BatchSchedule<'s>,
-    state: SamplerState,
-    /// The current epoch's schedule, built once per epoch.
-    current: Option<Vec<ScheduledBatch>>,
-}
-
-impl ScheduleIter<'_, '_> {
-    /// The position after the batches handed out so far; save it to resume.
-    pub fn state(&self) -> SamplerState {
-        self.state
-    }
-}
-
-impl Iterator for ScheduleIter<'_, '_> {
-    type Item = ScheduledBatch;
-
-    fn next(&mut self) -> Option<ScheduledBatch> {
-        let mut new_epochs = 0;
-        loop {
-            let epoch = self.state.epoch;
-            let batches = self
-                .current
-                .get_or_insert_with(|| self.schedule.epoch_schedule(epoch));
-            if let Some(batch) = batches.get(self.state.batches_done) {
-                self.state.batches_done += 1;
-                return Some(batch.clone());
-            }
-            if batches.is_empty() || new_epochs > 0 {
-                return None;
-            }
-            new_epochs += 1;
-            self.state = SamplerState {
-                epoch: epoch.wrapping_add(1),
-                batches_done: 0,
-            };
-            self.current = None;
-        }
-    }
-}
+pub type ScheduleIter<'b, 's> = EpochIter<'b, BatchSchedule<'s>>;
 
 #[cfg(test)]
 mod tests {

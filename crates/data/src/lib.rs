@@ -18,6 +18,7 @@ mod collate;
 mod column;
 mod column_mapping;
 mod embeddings_parquet;
+mod epoch_iter;
 mod error;
 mod group_by_label;
 mod hub_datasets;
@@ -47,6 +48,7 @@ pub use beir::{
 pub use collate::{collate, collate_many, EncodedBatch, TokenizedText};
 pub use column_mapping::{ColumnMapping, MappingError, TargetRole, LABEL_ROLE, SCORE_ROLE};
 pub use embeddings_parquet::write_embeddings_parquet;
+pub use epoch_iter::{EpochIter, EpochSource};
 pub use error::{Error, Position, Result, ValueProblem};
 pub use group_by_label::GroupByLabelSampler;
 pub use hub_datasets::{

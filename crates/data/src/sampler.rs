@@ -9,6 +9,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::epoch_iter::{EpochIter, EpochSource};
 use crate::error::{Error, Result};
 
 /// Length grouping sorts windows of this many batches' worth of examples.
@@ -193,55 +194,19 @@ impl<'a> EpochSampler<'a> {
     /// The endless stream of batches from `state` on: the rest of `state.epoch`, then the
     /// following epochs. Stops only if an epoch has no batches.
     pub fn iter_from(&self, state: SamplerState) -> BatchIter<'_, 'a> {
-        BatchIter {
-            sampler: self,
-            state,
-            current: None,
-        }
+        EpochIter::new(self, state)
+    }
+}
+
+impl EpochSource for EpochSampler<'_> {
+    type Batch = Vec<usize>;
+    fn epoch_batches_of(&self, epoch: u64) -> Vec<Vec<usize>> {
+        self.epoch_batches(epoch)
     }
 }
 
 /// Iterator over batches across epochs; see [`EpochSampler::iter_from`].
-#[derive(Debug, Clone)]
-pub struct BatchIter<'s, 'a> {
-    sampler: &'s EpochSampler<'a>,
-    state: SamplerState,
-    current: Option<Vec<Vec<usize>>>,
-}
-
-impl BatchIter<'_, '_> {
-    /// The position after the batches handed out so far; save it to resume.
-    pub fn state(&self) -> SamplerState {
-        self.state
-    }
-}
-
-impl Iterator for BatchIter<'_, '_> {
-    type Item = Vec<usize>;
-
-    fn next(&mut self) -> Option<Vec<usize>> {
-        let mut new_epochs = 0;
-        loop {
-            let epoch = self.state.epoch;
-            let batches = self
-                .current
-                .get_or_insert_with(|| self.sampler.epoch_batches(epoch));
-            if let Some(batch) = batches.get(self.state.batches_done) {
-                self.state.batches_done += 1;
-                return Some(batch.clone());
-            }
-            if batches.is_empty() || new_epochs > 0 {
-                return None;
-            }
-            new_epochs += 1;
-            self.state = SamplerState {
-                epoch: epoch.wrapping_add(1),
-                batches_done: 0,
-            };
-            self.current = None;
-        }
-    }
-}
+pub type BatchIter<'s, 'a> = EpochIter<'s, EpochSampler<'a>>;
 
 #[cfg(test)]
 mod tests {

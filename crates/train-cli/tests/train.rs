@@ -310,7 +310,7 @@ fn killed_and_resumed_ends_like_straight(dir: &Path, config: &Path) {
     let steps = |stdout: &str| stdout.split_whitespace().nth(1).map(str::to_owned);
 
     let killed = dir.join("killed");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_train-cli"))
+    let mut child = Command::new(common::train_cli_binary())
         .args(["train", "-c", config, "-o", killed.to_str().unwrap()])
         .env("HF_HOME", dir)
         .stdout(Stdio::null())
@@ -372,7 +372,7 @@ fn killed_and_resumed_ends_like_straight(dir: &Path, config: &Path) {
 
 /// `train-cli train -c CONFIG -o OUT EXTRA…` started in the background.
 fn spawn_train(config: &Path, out: &Path, extra: &[&str], hf_home: &Path) -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_train-cli"))
+    Command::new(common::train_cli_binary())
         .args(["train", "-c", config.to_str().unwrap()])
         .args(["-o", out.to_str().unwrap()])
         .args(extra)
@@ -508,7 +508,7 @@ fn output_dirs_that_are_not_a_runs_own_are_refused_before_training() {
     let run = |out: &str| {
         // clap refuses `-o ""`; a config file or --set can still say it
         let set_dir = format!("output.dir={}", toml::Value::String(out.into()));
-        Command::new(env!("CARGO_BIN_EXE_train-cli"))
+        Command::new(common::train_cli_binary())
             .args(["train", "-c", config.to_str().unwrap(), "--set", &set_dir])
             .current_dir(dir.path())
             .env("HF_ENDPOINT", "http://127.0.0.1:9")

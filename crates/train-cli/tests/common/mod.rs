@@ -22,9 +22,17 @@ pub fn stsb_test_parquet() -> PathBuf {
     test_support::dataset_file("nyu-mll/glue", "stsb/test-00000-of-00001.parquet")
 }
 
+/// The binary under test: this build's, or `SENTENCE_RS_TRAIN_CLI` (an older build, to show
+/// which hostile-input tests an earlier commit fails; docs/hostile-inputs.md).
+pub fn train_cli_binary() -> PathBuf {
+    std::env::var_os("SENTENCE_RS_TRAIN_CLI")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_train-cli")))
+}
+
 /// `train-cli ARGS` with its own empty HF cache and the given endpoint.
 pub fn train_cli(args: &[&str], endpoint: &str, hf_home: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_train-cli"))
+    Command::new(train_cli_binary())
         .args(args)
         .env("HF_ENDPOINT", endpoint)
         .env("HF_HOME", hf_home)
