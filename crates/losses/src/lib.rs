@@ -42,5 +42,5 @@ pub use loss::{Loss, TargetKind, Targets};
 pub use matryoshka::MatryoshkaLoss;
 pub use mnrl::MultipleNegativesRankingLoss;
 pub use online_contrastive::OnlineContrastiveLoss;
-pub use softmax::{Concatenation, SoftmaxLoss};
+pub use softmax::{Concatenation, PairClassifier, SoftmaxLoss};
 pub use triplet::TripletLoss;

@@ -43,6 +43,11 @@ pub trait Loss: std::fmt::Debug {
     /// What the batch must carry besides its text columns.
     fn target_kind(&self) -> TargetKind;
 
+    /// The label classifier a loss trains beside the model (SoftmaxLoss's), if any.
+    fn pair_classifier(&self) -> Option<crate::softmax::PairClassifier> {
+        None
+    }
+
     /// How many text columns the loss accepts: `(min, max)`, `max = None` for any number
     /// (MNRL with any number of hard-negative columns).
     fn columns(&self) -> (usize, Option<usize>);

@@ -90,7 +90,35 @@ impl SoftmaxLoss {
         &self.classifier
     }
 
+    /// The classifier as [`PairClassifier`]: the same tensors, so it sees every update.
+    pub fn pair_classifier(&self) -> PairClassifier {
+        PairClassifier {
+            weight: self.classifier.ws.shallow_clone(),
+            bias: self.classifier.bs.as_ref().map(Tensor::shallow_clone),
+            concatenation: self.concatenation,
+        }
+    }
+
     fn loss(&self, u: &Tensor, v: &Tensor, labels: &Tensor) -> Result<Tensor, TchError> {
+        let logits = self.pair_classifier().logits(u, v)?;
+        logits.f_cross_entropy_loss::<Tensor>(labels, None, Reduction::Mean, -100, 0.0)
+    }
+}
+
+/// SoftmaxLoss's classifier on its own: label logits of sentence pairs, for
+/// `LabelAccuracyEvaluator` (which scores the trained classifier, as sentence-transformers'
+/// does with the loss it is given).
+#[derive(Debug)]
+pub struct PairClassifier {
+    weight: Tensor,
+    bias: Option<Tensor>,
+    concatenation: Concatenation,
+}
+
+impl PairClassifier {
+    /// # Shapes
+    /// u, v: `[batch, dim]` → `[batch, num_labels]`
+    pub fn logits(&self, u: &Tensor, v: &Tensor) -> Result<Tensor, TchError> {
         let c = self.concatenation;
         let mut vectors = Vec::with_capacity(4);
         if c.sent_rep {
@@ -103,16 +131,20 @@ impl SoftmaxLoss {
         if c.sent_multiplication {
             vectors.push(u.f_mul(v)?);
         }
-        let weight = &self.classifier.ws;
-        let features = Tensor::f_cat(&vectors, 1)?.f_to_kind(weight.kind())?;
-        let logits = features.f_linear(weight, self.classifier.bs.as_ref())?;
-        logits.f_cross_entropy_loss::<Tensor>(labels, None, Reduction::Mean, -100, 0.0)
+        let features = Tensor::f_cat(&vectors, 1)?
+            .f_to_kind(self.weight.kind())?
+            .f_to_device(self.weight.device())?;
+        features.f_linear(&self.weight, self.bias.as_ref())
     }
 }
 
 impl Loss for SoftmaxLoss {
     fn name(&self) -> &'static str {
         NAME
+    }
+
+    fn pair_classifier(&self) -> Option<PairClassifier> {
+        Some(SoftmaxLoss::pair_classifier(self))
     }
 
     fn target_kind(&self) -> TargetKind {

@@ -26,6 +26,18 @@ pub enum EvaluatorConfig {
     /// `ParaphraseMiningEvaluator`: every distinct text of (text, text[, 0/1 label]) rows is
     /// mined; the rows (those labelled 1, when labelled) are the gold duplicates.
     ParaphraseMining(TaskEvaluatorConfig<eval::ParaphraseMiningConfig>),
+    /// `LabelAccuracyEvaluator`: the accuracy of a SoftmaxLoss classifier trained in this
+    /// run on (text, text, class) rows, e.g. NLI `format = "labelled_pairs"`. Only while
+    /// training: the classifier is the loss's, not part of the saved model.
+    LabelAccuracy(TaskEvaluatorConfig<LabelAccuracySettings>),
+}
+
+/// Which training dataset's SoftmaxLoss a `label_accuracy` evaluator scores.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct LabelAccuracySettings {
+    /// A `[[datasets]]` name; by default the run's only dataset with a SoftmaxLoss.
+    pub training_dataset: Option<String>,
 }
 
 impl EvaluatorConfig {
@@ -37,6 +49,7 @@ impl EvaluatorConfig {
             EvaluatorConfig::BinaryClassification(c) => c.name(),
             EvaluatorConfig::Triplet(c) => c.name(),
             EvaluatorConfig::ParaphraseMining(c) => c.name(),
+            EvaluatorConfig::LabelAccuracy(c) => c.name(),
         }
     }
 
@@ -65,6 +78,7 @@ impl EvaluatorConfig {
             EvaluatorConfig::BinaryClassification(c) => positive("data.max_rows", c.data.max_rows),
             EvaluatorConfig::Triplet(c) => positive("data.max_rows", c.data.max_rows),
             EvaluatorConfig::ParaphraseMining(c) => positive("data.max_rows", c.data.max_rows),
+            EvaluatorConfig::LabelAccuracy(c) => positive("data.max_rows", c.data.max_rows),
         }
     }
 }

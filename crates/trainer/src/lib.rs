@@ -38,12 +38,13 @@ pub use config::{
 pub use dataset::{load_training_set, resolve_dataset_file};
 pub use error::{Error, Result};
 pub use evaluator_config::{
-    EvaluatorConfig, RetrievalEvaluatorConfig, RetrievalSource, StsEvaluatorConfig,
-    TaskEvaluatorConfig,
+    EvaluatorConfig, LabelAccuracySettings, RetrievalEvaluatorConfig, RetrievalSource,
+    StsEvaluatorConfig, TaskEvaluatorConfig,
 };
 pub use evaluators::{
     build as build_evaluator, BinaryEvaluator, EvalReport, Evaluator, EvaluatorSet,
-    ParaphraseEvaluator, RetrievalEvaluator, SelectionMetric, StsEvaluator, TripletEvaluator,
+    LabelAccuracyEvaluator, NamedLoss, ParaphraseEvaluator, RetrievalEvaluator, SelectionMetric,
+    StsEvaluator, TripletEvaluator,
 };
 pub use metrics::MetricsRecord;
 pub use optimizer::{AdamW, AdamWSettings};

@@ -107,6 +107,17 @@ impl TrainSets {
         Ok(Self { sets })
     }
 
+    /// Each dataset's loss under its name, for evaluators that score a loss.
+    pub fn named_losses(&self) -> Vec<crate::evaluators::NamedLoss<'_>> {
+        self.sets
+            .iter()
+            .map(|s| crate::evaluators::NamedLoss {
+                dataset: &s.name,
+                loss: s.loss.as_ref(),
+            })
+            .collect()
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = &TrainSet> {
         self.sets.iter()
     }

@@ -143,7 +143,7 @@ impl<'c> Trainer<'c> {
         // Data and evaluation first: a missing file or a split without labels fails before
         // the (slower) model load.
         let rows = load_rows(client, config)?;
-        let evaluators = EvaluatorSet::from_config(client, &config.evaluation, custom)?;
+        let mut evaluators = EvaluatorSet::from_config(client, &config.evaluation, custom)?;
         let base_dir = hub::resolve_model(client, &config.model.base)?;
         let model_dir = match &resumed_from {
             Some(dir) => dir.join("model"),
@@ -154,6 +154,7 @@ impl<'c> Trainer<'c> {
         tch::manual_seed(t.seed as i64);
         let loss_vars = nn::VarStore::new(device);
         let sets = TrainSets::new(config, rows, &model, &loss_vars)?;
+        evaluators.attach_losses(&sets.named_losses())?;
         let plan = StepPlan::new(t.epochs, t.max_steps, t.gradient_accumulation_steps, |e| {
             Ok(sets.epoch_schedule(t, e)?.len())
         })?;

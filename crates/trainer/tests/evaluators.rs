@@ -263,3 +263,85 @@ progress = false
         assert!(losses.iter().all(|l| l.is_finite()), "{loss}: {losses:?}");
     }
 }
+
+/// `label_accuracy` scores the run's SoftmaxLoss classifier: on pairs whose label follows
+/// from their words it climbs from chance; without a SoftmaxLoss in the run it is refused
+/// before training, naming the datasets and their losses.
+#[test]
+fn label_accuracy_scores_the_softmax_classifier_and_needs_one() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_bert(dir.path());
+    // Three labels; each label's texts draw on their own words.
+    let data = jsonl(dir.path(), "nli.jsonl", 60, |i| {
+        let label = i % 3;
+        serde_json::json!({
+            "a": format!("{} {}", words(label * 8, 3), WORDS[i % 24]),
+            "b": words(label * 8 + 1, 2),
+            "label": label,
+        })
+    });
+    let config = |columns: &str, loss: &str, out: &str| {
+        let text = format!(
+            r#"
+[model]
+base = "{model}"
+[data]
+dataset = "{data}"
+format = "columns"
+columns = "{columns}"
+[loss]
+{loss}
+[training]
+epochs = 4
+batch_size = 8
+learning_rate = 1e-3
+warmup_steps = 0
+device = "cpu"
+threads = 1
+[evaluation]
+eval_steps = 0
+evaluators = [
+  {{ type = "label_accuracy", name = "nli", data = {{ dataset = "{data}", format = "columns", columns = "premise=a,hypothesis=b,label=label" }} }},
+]
+[output]
+dir = "{out}"
+save_steps = 0
+progress = false
+"#,
+            model = model.display(),
+            data = data.display(),
+            out = dir.path().join(out).display()
+        );
+        TrainConfig::from_toml(&text, "test", &[]).unwrap()
+    };
+    let outcome = run(
+        &config(
+            "premise=a,hypothesis=b,label=label",
+            "type = \"softmax\"\nnum_labels = 3",
+            "softmax",
+        ),
+        dir.path(),
+    );
+    let before = outcome.before[0].metrics.get("accuracy").unwrap();
+    let after = outcome.after[0].metrics.get("accuracy").unwrap();
+    assert_eq!(outcome.after[0].primary_metric, "accuracy");
+    assert!(
+        after > 0.6 && after > before,
+        "accuracy {before} -> {after}"
+    );
+
+    let cfg = config(
+        "anchor=a,positive=b",
+        "type = \"multiple_negatives_ranking\"",
+        "mnrl",
+    );
+    let err = Trainer::new(&cfg, Resume::Fresh, &offline_client(dir.path()))
+        .err()
+        .expect("no classifier to score")
+        .to_string();
+    assert!(
+        err.contains("evaluation.evaluators.nli") && err.contains("MultipleNegativesRankingLoss"),
+        "{err}"
+    );
+}

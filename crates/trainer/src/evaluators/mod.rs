@@ -4,6 +4,7 @@
 
 mod binary;
 mod embed;
+mod label_accuracy;
 mod paraphrase;
 mod retrieval;
 mod sts;
@@ -13,6 +14,7 @@ use eval::MetricValues;
 use model::SentenceTransformer;
 
 pub use binary::BinaryEvaluator;
+pub use label_accuracy::LabelAccuracyEvaluator;
 pub use paraphrase::ParaphraseEvaluator;
 pub use retrieval::RetrievalEvaluator;
 pub use sts::StsEvaluator;
@@ -32,6 +34,17 @@ pub trait Evaluator {
     fn primary_metric(&self) -> &str;
     /// Scores the model in inference mode; keys as [`Evaluator::metric_names`].
     fn evaluate(&self, model: &SentenceTransformer, batch_size: usize) -> Result<MetricValues>;
+    /// Called once the run's losses exist, before training, for evaluators that score a
+    /// loss's own parameters (LabelAccuracy: SoftmaxLoss's classifier).
+    fn attach_losses(&mut self, _losses: &[NamedLoss<'_>]) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// A training dataset's loss, as evaluators see it.
+pub struct NamedLoss<'a> {
+    pub dataset: &'a str,
+    pub loss: &'a dyn losses::Loss,
 }
 
 /// What one evaluator reported at one step.
@@ -139,6 +152,13 @@ impl EvaluatorSet {
             .unwrap_or_default()
     }
 
+    /// Hands the run's losses to every evaluator ([`Evaluator::attach_losses`]).
+    pub fn attach_losses(&mut self, losses: &[NamedLoss<'_>]) -> Result<()> {
+        self.evaluators
+            .iter_mut()
+            .try_for_each(|e| e.attach_losses(losses))
+    }
+
     /// Runs every evaluator in order.
     pub fn evaluate(&self, model: &SentenceTransformer) -> Result<Vec<EvalReport>> {
         self.evaluators
@@ -162,6 +182,7 @@ pub fn build(client: &hub::HubClient, config: &EvaluatorConfig) -> Result<Box<dy
         EvaluatorConfig::BinaryClassification(c) => Box::new(BinaryEvaluator::load(client, c)?),
         EvaluatorConfig::Triplet(c) => Box::new(TripletEvaluator::load(client, c)?),
         EvaluatorConfig::ParaphraseMining(c) => Box::new(ParaphraseEvaluator::load(client, c)?),
+        EvaluatorConfig::LabelAccuracy(c) => Box::new(LabelAccuracyEvaluator::load(client, c)?),
     })
 }
 
