@@ -183,3 +183,48 @@ fn from_config_refuses_absurd_sizes_instead_of_allocating() {
         assert!(err.contains(named), "{err}");
     }
 }
+
+/// A copy of a fresh tiny BERT folder with `tokenizer.json`'s text edited by `edit`.
+fn with_tokenizer_json(dir: &Path, name: &str, edit: impl Fn(&str) -> String) -> PathBuf {
+    let dir = dir.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let folder = model::testing::tiny_bert(&dir, &["a", "cat"], 1).unwrap();
+    let path = folder.join("tokenizer.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, edit(&text)).unwrap();
+    folder
+}
+
+#[test]
+fn fuzz_a_syntax_error_inside_the_decoder_names_tokenizer_json() {
+    // Found by the model_folder fuzz target: tokenizers 0.22 `expect`s the decoder's JSON to
+    // parse (decoders/mod.rs, "Helper") and panicked.
+    let dir = tempfile::tempdir().unwrap();
+    let folder = with_tokenizer_json(dir.path(), "decoder", |text| {
+        let at = text.find("\"decoder\"").unwrap();
+        let (before, after) = text.split_at(at);
+        format!("{before}{}", after.replacen(",", "", 2))
+    });
+    let err = load_error(&folder);
+    assert!(
+        err.contains("tokenizer.json") && err.contains("not valid JSON"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_precompiled_normalizer_without_a_charsmap_names_tokenizer_json() {
+    // tokenizers 0.22 `expect`s a valid charsmap (huggingface/tokenizers#1645).
+    let dir = tempfile::tempdir().unwrap();
+    let folder = with_tokenizer_json(dir.path(), "precompiled", |text| {
+        let mut json: Value = serde_json::from_str(text).unwrap();
+        json["normalizer"] =
+            serde_json::json!({"type": "Precompiled", "precompiled_charsmap": null});
+        json.to_string()
+    });
+    let err = load_error(&folder);
+    assert!(
+        err.contains("tokenizer.json") && err.contains("panicked"),
+        "{err}"
+    );
+}
