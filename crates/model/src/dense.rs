@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Tensor};
 
+use crate::encoder::shapes::{dim, size_mismatch};
 use crate::error::{read_json, write_json, Error, Result};
 use crate::safetensors_header::SafetensorsHeader;
 
@@ -267,21 +268,15 @@ fn check_checkpoint(config: &DenseConfig, path: &Path, weights: &Path) -> Result
     if found == expected.as_slice() {
         return Ok(());
     }
-    let (key, value) = if found.first() == Some(&config.out_features) {
-        ("in_features", config.in_features)
+    let culprit = if found.first() == Some(&config.out_features) {
+        dim("in_features", config.in_features)
     } else {
-        ("out_features", config.out_features)
+        dim("out_features", config.out_features)
     };
-    Err(Error::SizeMismatch {
-        config: path.to_path_buf(),
-        architecture: "Dense",
-        key,
-        value,
-        weights: weights.to_path_buf(),
-        tensor: "linear.weight".into(),
-        expected,
-        found: found.to_vec(),
-    })
+    let tensor = "linear.weight";
+    Err(size_mismatch(
+        path, "Dense", culprit, tensor, &expected, weights, found,
+    ))
 }
 
 fn cpu(t: &Tensor) -> Tensor {

@@ -70,20 +70,6 @@ pub enum Error {
         expected: Vec<i64>,
         found: Vec<i64>,
     },
-    #[error(
-        "{config}: {key} = {value} gives {architecture} weight {tensor} the shape {expected:?}, \
-         but {weights} holds {found:?}"
-    )]
-    SizeMismatch {
-        config: PathBuf,
-        architecture: &'static str,
-        key: &'static str,
-        value: i64,
-        weights: PathBuf,
-        tensor: String,
-        expected: Vec<i64>,
-        found: Vec<i64>,
-    },
     #[error("cannot load tokenizer from {path}: {message}")]
     Tokenizer { path: PathBuf, message: String },
     #[error("tokenizing the input failed: {0}")]

@@ -47,9 +47,12 @@ fn load_error(folder: &Path) -> String {
     }
 }
 
-/// Per architecture: its size keys, and a value of each that is within the limits but not
-/// the checkpoint's (`None` where no tensor has that size: rotary positions).
-const SIZE_KEYS: [(&str, &[(&str, Option<i64>)]); 7] = [
+/// A size key, and a value within the limits that is not the checkpoint's (`None` where no
+/// tensor has that size: rotary positions).
+type SizeKey = (&'static str, Option<i64>);
+
+/// Per architecture: its size keys.
+const SIZE_KEYS: [(&str, &[SizeKey]); 7] = [
     ("bert", BERT_KEYS),
     ("roberta", BERT_KEYS),
     ("xlm-roberta", BERT_KEYS),
@@ -87,7 +90,7 @@ const SIZE_KEYS: [(&str, &[(&str, Option<i64>)]); 7] = [
     ),
 ];
 
-const BERT_KEYS: &[(&str, Option<i64>)] = &[
+const BERT_KEYS: &[SizeKey] = &[
     ("vocab_size", Some(1_000_000)),
     ("hidden_size", Some(4096)),
     ("num_hidden_layers", Some(1000)),

@@ -168,16 +168,38 @@ fn check_tensor(
         .map(|(d, _)| *d)
         .or_else(|| expected.dims.first().copied())
         .unwrap_or(dim("shape", 0));
-    Err(Error::SizeMismatch {
-        config: config.to_path_buf(),
-        architecture: keys.architecture,
-        key: culprit.key,
-        value: culprit.size,
-        weights: header.path().to_path_buf(),
-        tensor: name.to_string(),
-        expected: shape,
-        found: found.to_vec(),
-    })
+    Err(size_mismatch(
+        config,
+        keys.architecture,
+        culprit,
+        name,
+        &shape,
+        header.path(),
+        found,
+    ))
+}
+
+/// The error for a tensor whose shape from the config at `config` (where `culprit` differs)
+/// is not the one the checkpoint at `weights` holds.
+pub(crate) fn size_mismatch(
+    config: &Path,
+    architecture: &str,
+    culprit: Dim,
+    tensor: &str,
+    expected: &[i64],
+    weights: &Path,
+    found: &[i64],
+) -> Error {
+    Error::Config {
+        path: config.to_path_buf(),
+        message: format!(
+            "{} = {} gives {architecture} weight {tensor} the shape {expected:?}, but {} holds \
+             {found:?}",
+            culprit.key,
+            culprit.size,
+            weights.display()
+        ),
+    }
 }
 
 /// The weights of a post-norm block (BERT, RoBERTa, MPNet, DistilBERT): four `[hidden,
