@@ -179,8 +179,9 @@ pub enum Error {
     )]
     UnsupportedFormat { path: PathBuf },
 
-    /// A mapped column's name occurs more than once in a CSV/TSV header.
-    #[error("{}: column `{column}` appears more than once in the header", path.display())]
+    /// A column to read has a name that occurs more than once (a CSV/TSV header, a parquet
+    /// schema): which of them is meant is a guess we refuse to make.
+    #[error("{}: column `{column}` appears more than once", path.display())]
     DuplicateColumn { path: PathBuf, column: String },
 
     /// A value of a user dataset cannot be used (missing, empty, wrong type, out of range).

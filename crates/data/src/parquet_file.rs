@@ -86,6 +86,12 @@ impl ParquetColumns {
                 column: name.to_owned(),
                 present: schema.fields().iter().map(|f| f.name().clone()).collect(),
             };
+            if roots.iter().filter(|f| f.name() == name).count() > 1 {
+                return Err(Error::DuplicateColumn {
+                    path: path.to_path_buf(),
+                    column: name.to_owned(),
+                });
+            }
             let (_, field) = schema.column_with_name(name).ok_or_else(missing)?;
             if !kind.accepts(field.data_type()) {
                 return Err(column.type_error(kind, field.data_type()));

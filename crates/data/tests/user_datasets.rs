@@ -267,6 +267,33 @@ fn jsonl_errors_name_file_line_and_column() {
 }
 
 #[test]
+fn parquet_with_two_columns_of_one_name_is_refused_naming_file_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = |values: &[&str]| Arc::new(StringArray::from(values.to_vec())) as ArrayRef;
+    let path = write_parquet(
+        dir.path(),
+        "dup.parquet",
+        vec![
+            ("a", text(&["x"])),
+            ("a", text(&["y"])),
+            ("b", text(&["z"])),
+        ],
+    );
+    for spec in ["anchor=a,positive=b", "anchor=b,positive=a"] {
+        let err = read_user_dataset(&path, &mapping(spec)).unwrap_err();
+        assert!(
+            matches!(err, Error::DuplicateColumn { ref column, .. } if column == "a"),
+            "{err}"
+        );
+        let msg = err.to_string();
+        assert!(
+            msg.contains("dup.parquet") && msg.contains("column `a` appears more than once"),
+            "{msg}"
+        );
+    }
+}
+
+#[test]
 fn parquet_with_a_mapping_and_with_identity() {
     let dir = tempfile::tempdir().unwrap();
     let path = write_parquet(

@@ -32,6 +32,24 @@ pub(crate) fn check_positive(values: &[(&str, i64)]) -> std::result::Result<(), 
     }
 }
 
+/// The most layers a config may set.
+pub(crate) const MAX_LAYERS: i64 = 1 << 10;
+/// The widest hidden, intermediate, head or projection size a config may set.
+pub(crate) const MAX_WIDTH: i64 = 1 << 18;
+/// The most rows a table may have (vocabulary, positions, token types, buckets).
+pub(crate) const MAX_ROWS: i64 = 1 << 24;
+
+/// Errors naming the first key whose value is not positive or is above its limit (the
+/// limits are far above any released model, and keep products of sizes from overflowing).
+pub(crate) fn check_sizes(values: &[(&str, i64, i64)]) -> std::result::Result<(), String> {
+    let positive: Vec<(&str, i64)> = values.iter().map(|(k, v, _)| (*k, *v)).collect();
+    check_positive(&positive)?;
+    match values.iter().find(|(_, value, max)| value > max) {
+        Some((key, value, max)) => Err(format!("key {key} is {value}, above the limit of {max}")),
+        None => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

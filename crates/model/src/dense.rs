@@ -7,12 +7,14 @@
 //! module's own folder under the names sentence-transformers uses (`linear.weight`).
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use tch::{nn, Tensor};
 
+use crate::encoder::shapes::{dim, size_mismatch};
 use crate::error::{read_json, write_json, Error, Result};
+use crate::safetensors_header::SafetensorsHeader;
 
 /// The `VarStore` scope that holds the variables of the modules after the Transformer.
 pub(crate) const MODULES_SCOPE: &str = "modules";
@@ -134,10 +136,14 @@ impl Dense {
         })
     }
 
-    /// Reads `dir/config.json` and builds the module under `p`, weights not yet loaded.
+    /// Reads `dir/config.json` and builds the module under `p`, weights not yet loaded. Its
+    /// sizes are checked against the checkpoint's header first: the variables are never
+    /// bigger than the checkpoint that fills them.
     pub(crate) fn from_dir(p: &nn::Path, dir: &Path) -> Result<Self> {
         let path = dir.join("config.json");
         let config: DenseConfig = read_json(&path, "a Dense config")?;
+        check_config(&config, &path)?;
+        check_checkpoint(&config, &path, &weights_file(dir)?)?;
         Self::new(p, config, &path)
     }
 
@@ -152,15 +158,7 @@ impl Dense {
     /// Copies `dir/model.safetensors` (`linear.weight`, `linear.bias`) into the variables,
     /// after checking every name and shape.
     pub(crate) fn load_weights(&mut self, dir: &Path) -> Result<()> {
-        let path = dir.join("model.safetensors");
-        if !path.is_file() {
-            let pickle = dir.join("pytorch_model.bin");
-            return Err(if pickle.is_file() {
-                Error::PickleCheckpoint { path: pickle }
-            } else {
-                Error::MissingFile { path }
-            });
-        }
+        let path = weights_file(dir)?;
         let tensors: BTreeMap<String, Tensor> = Tensor::read_safetensors(&path)
             .map_err(|source| Error::Torch {
                 context: Some(format!("reading {}", path.display())),
@@ -241,6 +239,46 @@ impl Dense {
     }
 }
 
+/// `dir/model.safetensors`, or the error for its absence (naming a pickle found instead).
+fn weights_file(dir: &Path) -> Result<PathBuf> {
+    let path = dir.join("model.safetensors");
+    if path.is_file() {
+        return Ok(path);
+    }
+    let pickle = dir.join("pytorch_model.bin");
+    Err(if pickle.is_file() {
+        Error::PickleCheckpoint { path: pickle }
+    } else {
+        Error::MissingFile { path }
+    })
+}
+
+/// `linear.weight` in `weights` must be `[out_features, in_features]`.
+fn check_checkpoint(config: &DenseConfig, path: &Path, weights: &Path) -> Result<()> {
+    let header = SafetensorsHeader::read(weights)?;
+    let expected = vec![config.out_features, config.in_features];
+    let found = header
+        .shape("linear.weight")
+        .ok_or_else(|| Error::MissingTensor {
+            path: weights.to_path_buf(),
+            architecture: "Dense",
+            key: "linear.weight".into(),
+            expected: expected.clone(),
+        })?;
+    if found == expected.as_slice() {
+        return Ok(());
+    }
+    let culprit = if found.first() == Some(&config.out_features) {
+        dim("in_features", config.in_features)
+    } else {
+        dim("out_features", config.out_features)
+    };
+    let tensor = "linear.weight";
+    Err(size_mismatch(
+        path, "Dense", culprit, tensor, &expected, weights, found,
+    ))
+}
+
 fn cpu(t: &Tensor) -> Tensor {
     t.detach().to_device(tch::Device::Cpu).contiguous()
 }
@@ -257,6 +295,12 @@ fn check_config(config: &DenseConfig, path: &Path) -> Result<DenseActivation> {
             config.in_features, config.out_features
         )));
     }
+    let width = crate::config_json::MAX_WIDTH;
+    crate::config_json::check_sizes(&[
+        ("in_features", config.in_features, width),
+        ("out_features", config.out_features, width),
+    ])
+    .map_err(bad)?;
     for (key, value) in [
         ("module_input_name", &config.module_input_name),
         ("module_output_name", &config.module_output_name),

@@ -22,6 +22,7 @@ mod pooling;
 mod prompts;
 mod qwen3;
 mod roberta;
+mod safetensors_header;
 mod sentence_transformer;
 pub mod testing;
 mod token_batch;

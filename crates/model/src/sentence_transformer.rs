@@ -15,9 +15,10 @@ use crate::modules::{read_modules, ModuleEntry, ModuleKind};
 use crate::normalize::l2_normalize;
 use crate::pooling::{Pooling, PoolingMode};
 use crate::prompts::Prompts;
+use crate::safetensors_header::SafetensorsHeader;
 use crate::token_batch::TokenBatch;
 use crate::tokenizer::{EncodedBatch, SentenceTokenizer};
-use crate::weights::{checkpoint_keys, load_weights, save_weights};
+use crate::weights::{load_weights, save_weights};
 
 /// Files of the Transformer module that we carry over verbatim when saving (WordPiece's
 /// `vocab.txt`, BPE's `vocab.json` + `merges.txt`, SentencePiece models).
@@ -102,8 +103,8 @@ impl SentenceTransformer {
             });
         }
         let transformer_dir = dir.join(&transformer_entry.path);
-        let (config, encoder_config_json) =
-            EncoderConfig::from_file(&transformer_dir.join("config.json"))?;
+        let config_path = transformer_dir.join("config.json");
+        let (config, encoder_config_json) = EncoderConfig::from_file(&config_path)?;
 
         let weights = transformer_dir.join("model.safetensors");
         if !weights.is_file() {
@@ -114,9 +115,9 @@ impl SentenceTransformer {
                 Error::MissingFile { path: weights }
             });
         }
-        let with_pooler = checkpoint_keys(&weights)?
-            .iter()
-            .any(|k| k.ends_with("pooler.dense.weight"));
+        let header = SafetensorsHeader::read(&weights)?;
+        config.check_checkpoint(&config_path, &header)?;
+        let with_pooler = header.names().any(|k| k.ends_with("pooler.dense.weight"));
         let mut vs = nn::VarStore::new(device);
         let encoder = Encoder::new(&vs.root(), &config, with_pooler);
         load_weights(&mut vs, &weights, &encoder.key_map())?;

@@ -8,6 +8,7 @@
 //! the pad token still attends to it, as transformers does. It is never `ids != pad_id`.
 
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 use tokenizers::decoders::wordpiece::WordPiece as WordPieceDecoder;
 use tokenizers::models::wordpiece::WordPiece;
@@ -58,7 +59,7 @@ impl SentenceTokenizer {
         let vocab = dir.join("vocab.txt");
         let settings = TokenizerConfig::from_dir(dir)?;
         let original = if json.is_file() {
-            Tokenizer::from_file(&json).map_err(|e| tokenizer_error(&json, e))?
+            read_tokenizer_json(&json)?
         } else if vocab.is_file() {
             bert_wordpiece(&vocab, settings.do_lower_case.unwrap_or(true))?
         } else {
@@ -212,6 +213,35 @@ impl SentenceTokenizer {
         vocab.sort_by_key(|(_, id)| *id);
         vocab.into_iter().map(|(token, _)| token).collect()
     }
+}
+
+/// Reads a `tokenizer.json`. The tokenizers crate (0.22) still panics on some malformed
+/// files: its decoder deserialiser `expect`s the JSON to parse (found by fuzzing,
+/// crates/model/fuzz) and its Precompiled normaliser `expect`s a valid charsmap
+/// (huggingface/tokenizers#1645). The JSON is checked first, so a syntax error names its line
+/// and column; a panic that remains becomes an error naming the file.
+fn read_tokenizer_json(path: &Path) -> Result<Tokenizer> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    serde_json::from_str::<serde::de::IgnoredAny>(&text).map_err(|source| Error::Json {
+        path: path.to_path_buf(),
+        what: "a tokenizer",
+        source,
+    })?;
+    std::panic::catch_unwind(|| Tokenizer::from_str(&text))
+        .unwrap_or_else(|payload| Err(panic_message(&*payload).into()))
+        .map_err(|e| tokenizer_error(path, e))
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    let detail = payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    format!("the tokenizers crate panicked on this file: {detail}")
 }
 
 fn bert_wordpiece(vocab: &Path, lowercase: bool) -> Result<Tokenizer> {

@@ -33,8 +33,25 @@ impl KeyMap {
         std::iter::once(self.prefix).chain(PREFIXES.into_iter().filter(|p| *p != self.prefix))
     }
 
+    /// The error for a checkpoint at `path` in which no prefix finds the probe key.
+    pub(crate) fn no_weights(&self, path: &Path) -> Error {
+        Error::NoWeights {
+            path: path.to_path_buf(),
+            architecture: self.architecture,
+            probe: self.probe,
+            prefixes: self
+                .prefixes()
+                .map(|p| format!("{p:?}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
+    }
+
     /// The prefix under which `names` hold this architecture's weights.
-    fn find_prefix<'n>(&self, names: impl Fn(&str) -> bool + 'n) -> Option<&'static str> {
+    pub(crate) fn find_prefix<'n>(
+        &self,
+        names: impl Fn(&str) -> bool + 'n,
+    ) -> Option<&'static str> {
         self.prefixes()
             .find(|p| names(&format!("{p}{}", self.probe)))
     }
@@ -59,16 +76,7 @@ pub fn load_weights(vs: &mut nn::VarStore, path: &Path, keys: &KeyMap) -> Result
     let names: HashMap<String, Tensor> = tensors.into_iter().collect();
     let prefix = keys
         .find_prefix(|k| names.contains_key(k))
-        .ok_or_else(|| Error::NoWeights {
-            path: path.to_path_buf(),
-            architecture: keys.architecture,
-            probe: keys.probe,
-            prefixes: keys
-                .prefixes()
-                .map(|p| format!("{p:?}"))
-                .collect::<Vec<_>>()
-                .join(", "),
-        })?;
+        .ok_or_else(|| keys.no_weights(path))?;
     let by_name: HashMap<String, Tensor> = names
         .into_iter()
         .filter_map(|(name, t)| Some((canonical_key(name.strip_prefix(prefix)?), t)))
@@ -152,39 +160,6 @@ fn encoder_variables(vs: &nn::VarStore) -> impl Iterator<Item = (String, Tensor)
 pub(crate) fn is_module_variable(name: &str) -> bool {
     name.strip_prefix(MODULES_SCOPE)
         .is_some_and(|rest| rest.starts_with('.'))
-}
-
-/// The tensor names in a safetensors file's header, without reading the tensors.
-pub(crate) fn checkpoint_keys(path: &Path) -> Result<Vec<String>> {
-    use std::io::Read;
-    let mut file = std::fs::File::open(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let corrupt = |message: String| Error::Config {
-        path: path.to_path_buf(),
-        message,
-    };
-    let mut len = [0u8; 8];
-    file.read_exact(&mut len)
-        .map_err(|_| corrupt("not a safetensors file (shorter than its 8-byte header)".into()))?;
-    let n = u64::from_le_bytes(len);
-    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-    if n > size.saturating_sub(8) || n > 100_000_000 {
-        return Err(corrupt(format!(
-            "not a safetensors file (header length {n} exceeds the file size {size})"
-        )));
-    }
-    let mut header = vec![0u8; n as usize];
-    file.read_exact(&mut header)
-        .map_err(|_| corrupt("truncated safetensors header".into()))?;
-    let header: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&header)
-        .map_err(|e| corrupt(format!("corrupt safetensors header: {e}")))?;
-    Ok(header
-        .into_iter()
-        .map(|(k, _)| k)
-        .filter(|k| k != "__metadata__")
-        .collect())
 }
 
 fn canonical_key(name: &str) -> String {

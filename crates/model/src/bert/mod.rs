@@ -7,6 +7,7 @@ use tch::{nn, Tensor};
 
 pub use config::BertConfig;
 
+use crate::encoder::shapes::{dim, post_norm_layer, tensor, ExpectedShapes};
 use crate::error::Result;
 use crate::layers::embeddings::{EmbeddingsConfig, TokenEmbeddings, BERT_EMBEDDING_KEYS};
 use crate::layers::linear::Linear;
@@ -123,5 +124,35 @@ fn block_config(config: &BertConfig) -> BlockConfig {
         attention_dropout: config.attention_probs_dropout_prob,
         attention_output_dropout: config.hidden_dropout_prob,
         init_std: config.initializer_range,
+    }
+}
+
+/// The tensors BERT's size keys set (RoBERTa's too: its config is BERT's).
+pub(crate) fn expected_shapes(c: &BertConfig) -> ExpectedShapes {
+    let h = dim("hidden_size", c.hidden_size);
+    let table = |name: &str, key: &'static str, rows: i64| {
+        tensor(format!("embeddings.{name}.weight"), &[dim(key, rows), h])
+    };
+    ExpectedShapes {
+        layers: dim("num_hidden_layers", c.num_hidden_layers),
+        layer_prefix: "encoder.layer.",
+        model: vec![
+            table("word_embeddings", "vocab_size", c.vocab_size),
+            table(
+                "position_embeddings",
+                "max_position_embeddings",
+                c.max_position_embeddings,
+            ),
+            table(
+                "token_type_embeddings",
+                "type_vocab_size",
+                c.type_vocab_size,
+            ),
+        ],
+        layer: post_norm_layer(
+            &BERT_BLOCK_KEYS,
+            h,
+            dim("intermediate_size", c.intermediate_size),
+        ),
     }
 }

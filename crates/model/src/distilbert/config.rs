@@ -64,15 +64,19 @@ impl DistilBertConfig {
     }
 
     pub fn validate(&self) -> std::result::Result<(), String> {
-        let positive = [
-            ("vocab_size", self.vocab_size),
-            ("dim", self.dim),
-            ("n_layers", self.n_layers),
-            ("n_heads", self.n_heads),
-            ("hidden_dim", self.hidden_dim),
-            ("max_position_embeddings", self.max_position_embeddings),
-        ];
-        crate::config_json::check_positive(&positive)?;
+        use crate::config_json::{check_sizes, MAX_LAYERS, MAX_ROWS, MAX_WIDTH};
+        check_sizes(&[
+            ("vocab_size", self.vocab_size, MAX_ROWS),
+            ("dim", self.dim, MAX_WIDTH),
+            ("n_layers", self.n_layers, MAX_LAYERS),
+            ("n_heads", self.n_heads, MAX_WIDTH),
+            ("hidden_dim", self.hidden_dim, MAX_WIDTH),
+            (
+                "max_position_embeddings",
+                self.max_position_embeddings,
+                MAX_ROWS,
+            ),
+        ])?;
         if self.dim % self.n_heads != 0 {
             return Err(format!(
                 "dim {} is not a multiple of n_heads {}",

@@ -8,6 +8,7 @@ use tch::{nn, Tensor};
 
 pub use config::DistilBertConfig;
 
+use crate::encoder::shapes::{dim, post_norm_layer, tensor, ExpectedShapes};
 use crate::error::Result;
 use crate::layers::attention::AttentionKeys;
 use crate::layers::embeddings::{EmbeddingKeys, EmbeddingsConfig, TokenEmbeddings};
@@ -123,5 +124,25 @@ fn block_config(config: &DistilBertConfig) -> BlockConfig {
         attention_dropout: config.attention_dropout,
         attention_output_dropout: 0.0,
         init_std: config.initializer_range,
+    }
+}
+
+/// The tensors DistilBERT's size keys set.
+pub(crate) fn expected_shapes(c: &DistilBertConfig) -> ExpectedShapes {
+    let h = dim("dim", c.dim);
+    ExpectedShapes {
+        layers: dim("n_layers", c.n_layers),
+        layer_prefix: "transformer.layer.",
+        model: vec![
+            tensor(
+                "embeddings.word_embeddings.weight",
+                &[dim("vocab_size", c.vocab_size), h],
+            ),
+            tensor(
+                "embeddings.position_embeddings.weight",
+                &[dim("max_position_embeddings", c.max_position_embeddings), h],
+            ),
+        ],
+        layer: post_norm_layer(&BLOCK_KEYS, h, dim("hidden_dim", c.hidden_dim)),
     }
 }

@@ -6,11 +6,13 @@ use serde_json::Value;
 
 use crate::bert::BertConfig;
 use crate::distilbert::DistilBertConfig;
+use crate::encoder::shapes::ExpectedShapes;
 use crate::error::{read_json, Error, Result};
 use crate::modernbert::ModernBertConfig;
 use crate::mpnet::MpnetConfig;
 use crate::qwen3::Qwen3Config;
 use crate::roberta::RobertaConfig;
+use crate::safetensors_header::SafetensorsHeader;
 use crate::weights::KeyMap;
 
 /// The `model_type` values this crate runs.
@@ -56,7 +58,7 @@ impl EncoderConfig {
                 })
             }
         };
-        Ok(match model_type {
+        let config = match model_type {
             "bert" => EncoderConfig::Bert(BertConfig::from_json(raw, path)?),
             "roberta" | "xlm-roberta" => {
                 EncoderConfig::Roberta(RobertaConfig::from_json(raw, path)?)
@@ -72,9 +74,18 @@ impl EncoderConfig {
                     supported: SUPPORTED_MODEL_TYPES.join(", "),
                 })
             }
-        })
+        };
+        config
+            .expected_shapes()
+            .check_budget()
+            .map_err(|message| Error::Config {
+                path: path.to_path_buf(),
+                message,
+            })?;
+        Ok(config)
     }
 
+    /// The architecture's own checks, then a budget on the weights its sizes imply.
     pub fn validate(&self) -> std::result::Result<(), String> {
         match self {
             EncoderConfig::Bert(c) => c.validate(),
@@ -83,7 +94,28 @@ impl EncoderConfig {
             EncoderConfig::DistilBert(c) => c.validate(),
             EncoderConfig::ModernBert(c) => c.validate(),
             EncoderConfig::Qwen3(c) => c.validate(),
+        }?;
+        self.expected_shapes().check_budget()
+    }
+
+    /// The tensors the size keys set, named as in checkpoints.
+    pub(crate) fn expected_shapes(&self) -> ExpectedShapes {
+        match self {
+            EncoderConfig::Bert(c) => crate::bert::expected_shapes(c),
+            EncoderConfig::Roberta(c) => crate::bert::expected_shapes(&c.bert),
+            EncoderConfig::Mpnet(c) => crate::mpnet::expected_shapes(c),
+            EncoderConfig::DistilBert(c) => crate::distilbert::expected_shapes(c),
+            EncoderConfig::ModernBert(c) => crate::modernbert::expected_shapes(c),
+            EncoderConfig::Qwen3(c) => crate::qwen3::expected_shapes(c),
         }
+    }
+
+    /// Checks the sizes of this config (read from `path`) against the checkpoint's header,
+    /// before any variable is created: a size the checkpoint does not have is an error naming
+    /// the key, never an allocation of the size the config claims.
+    pub(crate) fn check_checkpoint(&self, path: &Path, header: &SafetensorsHeader) -> Result<()> {
+        self.expected_shapes()
+            .check_checkpoint(path, header, &self.key_map())
     }
 
     /// `config.json`'s `model_type`.

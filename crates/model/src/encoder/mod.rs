@@ -9,6 +9,7 @@
 //! interface.
 
 mod config;
+pub(crate) mod shapes;
 
 use tch::{nn, Tensor};
 

@@ -127,21 +127,25 @@ impl ModernBertConfig {
     }
 
     pub fn validate(&self) -> std::result::Result<(), String> {
-        let positive = [
-            ("vocab_size", self.vocab_size),
-            ("hidden_size", self.hidden_size),
-            ("intermediate_size", self.intermediate_size),
-            ("num_hidden_layers", self.num_hidden_layers),
-            ("num_attention_heads", self.num_attention_heads),
-            ("max_position_embeddings", self.max_position_embeddings),
-            ("local_attention", self.local_attention),
+        use crate::config_json::{check_sizes, MAX_LAYERS, MAX_ROWS, MAX_WIDTH};
+        check_sizes(&[
+            ("vocab_size", self.vocab_size, MAX_ROWS),
+            ("hidden_size", self.hidden_size, MAX_WIDTH),
+            ("intermediate_size", self.intermediate_size, MAX_WIDTH),
+            ("num_hidden_layers", self.num_hidden_layers, MAX_LAYERS),
+            ("num_attention_heads", self.num_attention_heads, MAX_WIDTH),
             (
-                "global_attn_every_n_layers",
-                self.global_attn_every_n_layers
-                    .unwrap_or(DEFAULT_GLOBAL_EVERY),
+                "max_position_embeddings",
+                self.max_position_embeddings,
+                MAX_ROWS,
             ),
-        ];
-        crate::config_json::check_positive(&positive)?;
+            ("local_attention", self.local_attention, MAX_ROWS),
+        ])?;
+        crate::config_json::check_positive(&[(
+            "global_attn_every_n_layers",
+            self.global_attn_every_n_layers
+                .unwrap_or(DEFAULT_GLOBAL_EVERY),
+        )])?;
         if self.hidden_size % self.num_attention_heads != 0 || self.head_dim() % 2 != 0 {
             return Err(format!(
                 "hidden_size {} must be num_attention_heads {} times an even head size",

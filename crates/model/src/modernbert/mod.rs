@@ -9,6 +9,7 @@ use tch::{nn, Kind, Tensor};
 
 pub use config::{LayerType, ModernBertConfig, ModernBertRope, RopeParameters};
 
+use crate::encoder::shapes::{dim, tensor, ExpectedShapes};
 use crate::error::Result;
 use crate::layers::embeddings::Embedding;
 use crate::layers::gated_feed_forward::{GateKeys, GatedConfig};
@@ -160,5 +161,32 @@ fn block_config(config: &ModernBertConfig, norm: NormKind, attention_norm: bool)
             dropout: config.mlp_dropout,
             init_std: std,
         },
+    }
+}
+
+/// The tensors ModernBERT's size keys set (its positions are rotary: no table).
+pub(crate) fn expected_shapes(c: &ModernBertConfig) -> ExpectedShapes {
+    let (h, i) = (c.hidden_size, c.intermediate_size);
+    let hidden = dim("hidden_size", h);
+    let inner = dim("intermediate_size", i);
+    ExpectedShapes {
+        layers: dim("num_hidden_layers", c.num_hidden_layers),
+        layer_prefix: "layers.",
+        model: vec![tensor(
+            "embeddings.tok_embeddings.weight",
+            &[dim("vocab_size", c.vocab_size), hidden],
+        )],
+        layer: vec![
+            tensor(
+                "attn.Wqkv.weight",
+                &[dim("3 × hidden_size", h.saturating_mul(3)), hidden],
+            ),
+            tensor("attn.Wo.weight", &[hidden, hidden]),
+            tensor(
+                "mlp.Wi.weight",
+                &[dim("2 × intermediate_size", i.saturating_mul(2)), hidden],
+            ),
+            tensor("mlp.Wo.weight", &[hidden, inner]),
+        ],
     }
 }

@@ -8,6 +8,7 @@ use tch::{nn, Tensor};
 
 pub use config::MpnetConfig;
 
+use crate::encoder::shapes::{dim, post_norm_layer, tensor, ExpectedShapes};
 use crate::error::Result;
 use crate::layers::attention::AttentionKeys;
 use crate::layers::embeddings::{EmbeddingKeys, EmbeddingsConfig, TokenEmbeddings};
@@ -153,5 +154,37 @@ fn block_config(config: &MpnetConfig) -> BlockConfig {
         attention_dropout: config.attention_probs_dropout_prob,
         attention_output_dropout: config.hidden_dropout_prob,
         init_std: config.initializer_range,
+    }
+}
+
+/// The tensors MPNet's size keys set.
+pub(crate) fn expected_shapes(c: &MpnetConfig) -> ExpectedShapes {
+    let h = dim("hidden_size", c.hidden_size);
+    let buckets = dim(
+        "relative_attention_num_buckets",
+        c.relative_attention_num_buckets,
+    );
+    ExpectedShapes {
+        layers: dim("num_hidden_layers", c.num_hidden_layers),
+        layer_prefix: "encoder.layer.",
+        model: vec![
+            tensor(
+                "embeddings.word_embeddings.weight",
+                &[dim("vocab_size", c.vocab_size), h],
+            ),
+            tensor(
+                "embeddings.position_embeddings.weight",
+                &[dim("max_position_embeddings", c.max_position_embeddings), h],
+            ),
+            tensor(
+                "encoder.relative_attention_bias.weight",
+                &[buckets, dim("num_attention_heads", c.num_attention_heads)],
+            ),
+        ],
+        layer: post_norm_layer(
+            &BLOCK_KEYS,
+            h,
+            dim("intermediate_size", c.intermediate_size),
+        ),
     }
 }

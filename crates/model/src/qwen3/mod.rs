@@ -10,6 +10,7 @@ use tch::{nn, Kind, Tensor};
 
 pub use config::{Qwen3Config, Qwen3Rope};
 
+use crate::encoder::shapes::{dim, tensor, ExpectedShapes};
 use crate::error::Result;
 use crate::layers::embeddings::Embedding;
 use crate::layers::gated_feed_forward::{GateKeys, GatedConfig};
@@ -135,5 +136,36 @@ fn block_config(config: &Qwen3Config) -> PreNormConfig {
             dropout: 0.0,
             init_std: std,
         },
+    }
+}
+
+/// The tensors Qwen3's size keys set (its positions are rotary: no table).
+pub(crate) fn expected_shapes(c: &Qwen3Config) -> ExpectedShapes {
+    let hidden = dim("hidden_size", c.hidden_size);
+    let inner = dim("intermediate_size", c.intermediate_size);
+    let q = dim(
+        "num_attention_heads × head_dim",
+        c.num_attention_heads.saturating_mul(c.head_dim),
+    );
+    let kv = dim(
+        "num_key_value_heads × head_dim",
+        c.kv_heads().saturating_mul(c.head_dim),
+    );
+    ExpectedShapes {
+        layers: dim("num_hidden_layers", c.num_hidden_layers),
+        layer_prefix: "layers.",
+        model: vec![tensor(
+            "embed_tokens.weight",
+            &[dim("vocab_size", c.vocab_size), hidden],
+        )],
+        layer: vec![
+            tensor("self_attn.q_proj.weight", &[q, hidden]),
+            tensor("self_attn.k_proj.weight", &[kv, hidden]),
+            tensor("self_attn.v_proj.weight", &[kv, hidden]),
+            tensor("self_attn.o_proj.weight", &[hidden, q]),
+            tensor("mlp.gate_proj.weight", &[inner, hidden]),
+            tensor("mlp.up_proj.weight", &[inner, hidden]),
+            tensor("mlp.down_proj.weight", &[hidden, inner]),
+        ],
     }
 }
