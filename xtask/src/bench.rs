@@ -115,12 +115,10 @@ pub fn encode(root: &Path, opts: &EncodeBench) -> Result<()> {
             raw.push(serde_json::json!({ "round": round, "side": side.label(), "result": result }));
         }
     }
-    let ours: Vec<usize> = (0..sides.len())
-        .filter(|&i| sides[i].implementation == Implementation::Rust)
-        .collect();
-    let theirs: Vec<usize> = (0..sides.len())
-        .filter(|&i| sides[i].implementation == Implementation::Python)
-        .collect();
+    let (ours, theirs) = (
+        sides_of(&sides, Implementation::Rust),
+        sides_of(&sides, Implementation::Python),
+    );
     println!();
     print!("{}", report("texts/s", &runs, &ours, &theirs));
     let report = serde_json::json!({
@@ -172,6 +170,13 @@ impl Side {
         };
         format!("{who} {}", self.dtype.arg())
     }
+}
+
+/// The indices of the sides `implementation` runs.
+pub fn sides_of(sides: &[Side], implementation: Implementation) -> Vec<usize> {
+    (0..sides.len())
+        .filter(|&i| sides[i].implementation == implementation)
+        .collect()
 }
 
 /// sentence-transformers fp32 is the baseline every comparison states; with bf16, this

@@ -12,7 +12,9 @@ use clap::ValueEnum;
 use serde_json::{json, Value};
 
 use crate::alternate::{report, report_json, SideRuns, Spread};
-use crate::bench::{last_json_line, run_captured, BenchDtype, Implementation, Side, BENCH_MODEL};
+use crate::bench::{
+    last_json_line, run_captured, sides_of, BenchDtype, Implementation, Side, BENCH_MODEL,
+};
 use crate::python_env::reference_python;
 
 /// The training recipes the bench knows, each the book's data preparation for its loss.
@@ -549,12 +551,10 @@ fn summarize(loss: BenchLoss, seed: u64, sides: &[Side], results: &[Vec<Value>])
             .iter()
             .position(|s| s.implementation == implementation && s.dtype == dtype)
     };
-    let ours: Vec<usize> = (0..sides.len())
-        .filter(|&i| sides[i].implementation == Implementation::Rust)
-        .collect();
-    let theirs: Vec<usize> = (0..sides.len())
-        .filter(|&i| sides[i].implementation == Implementation::Python)
-        .collect();
+    let (ours, theirs) = (
+        sides_of(sides, Implementation::Rust),
+        sides_of(sides, Implementation::Python),
+    );
     let mut text = report("examples/s", &rates, &ours, &theirs);
     for (b, a) in before.iter().zip(&after) {
         let _ = writeln!(

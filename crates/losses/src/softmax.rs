@@ -9,6 +9,10 @@ use crate::loss::{Loss, TargetKind, Targets};
 
 const NAME: &str = "SoftmaxLoss";
 
+/// Far above any classification dataset, and small enough that the classifier always fits.
+const MAX_LABELS: usize = 1 << 20;
+const MAX_CLASSIFIER_WEIGHTS: u128 = 1 << 32;
+
 /// Which vectors make up the classifier input, in sentence-transformers' order:
 /// `[u; v]`, then `|u − v|`, then `u * v`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +63,15 @@ impl SoftmaxLoss {
         if embedding_dim < 1 {
             return Err(Error::Config(format!(
                 "softmax: the embedding dimension must be positive, got {embedding_dim}"
+            )));
+        }
+        // The classifier is allocated right here, before any data is seen: a config's
+        // num_labels of 10^12 would abort inside libtorch instead of failing with a message.
+        let weights = (num_labels as u128) * (vectors as u128) * (embedding_dim as u128);
+        if num_labels > MAX_LABELS || weights > MAX_CLASSIFIER_WEIGHTS {
+            return Err(Error::Config(format!(
+                "softmax: num_labels {num_labels} is above the limit ({MAX_LABELS} labels, \
+                 {MAX_CLASSIFIER_WEIGHTS} classifier weights with embeddings of {embedding_dim})"
             )));
         }
         let num_labels = num_labels as i64;

@@ -174,6 +174,22 @@ fn missing_or_misshapen_scores_are_errors() {
     }
 }
 
+/// An absurd num_labels fails with a message before the classifier is allocated.
+#[test]
+fn softmax_refuses_an_absurd_num_labels_before_allocating() {
+    for num_labels in [1usize << 40, usize::MAX, (1 << 20) + 1] {
+        let config = LossConfig::Softmax {
+            num_labels,
+            concatenation_sent_rep: true,
+            concatenation_sent_difference: true,
+            concatenation_sent_multiplication: false,
+        };
+        let vs = nn::VarStore::new(Device::Cpu);
+        let err = config.build(&vs.root(), 384).unwrap_err().to_string();
+        assert!(err.contains("num_labels") && err.contains("limit"), "{err}");
+    }
+}
+
 #[test]
 fn softmax_labels_must_be_int64_in_range() {
     let (_vs, loss) = build(softmax());

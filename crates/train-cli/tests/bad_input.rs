@@ -80,9 +80,11 @@ fn wrong_tensor_shape_names_key_and_both_shapes() {
     assert_fails_with(
         &out,
         &[
-            "encoder.layer.0.intermediate.dense.bias",
-            "[1024]",
-            "[1536]",
+            "config.json",
+            "intermediate_size",
+            "encoder.layer.0.intermediate.dense.weight",
+            "[1024, 384]",
+            "[1536, 384]",
         ],
     );
 }
