@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use model::{EncodeOptions, SentenceTransformer, TokenBatch};
 use serde_json::Value;
 use tch::{Kind, Tensor};
+use test_support::copy_dir;
 
 const ARCHITECTURES: [&str; 7] = [
     "bert",
@@ -399,19 +400,6 @@ fn qwen3_pads_left_and_pools_its_trailing_endoftext_though_it_is_the_pad_id() {
     let alone = model.encode(&texts[..1], &options).unwrap();
     let diff = max_abs_diff(together.row(0).unwrap(), alone.row(0).unwrap());
     assert!(diff <= EMBEDDING_TOLERANCE, "{diff:e}");
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 /// A copy of the `arch` fixture with `config.json` keys replaced.

@@ -8,25 +8,13 @@ use std::path::{Path, PathBuf};
 
 use model::{BertConfig, EncoderConfig, PoolingMode, SentenceTokenizer, SentenceTransformer};
 use serde_json::Value;
+use test_support::copy_dir;
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(name)
         .join("model")
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 /// A copy of fixture `name` with `key` of `file` (a JSON object) set to `value`.

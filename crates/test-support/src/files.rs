@@ -24,3 +24,17 @@ pub fn pairs_jsonl(dir: &Path, rows: usize) -> PathBuf {
     std::fs::write(&path, text).expect("write pairs.jsonl");
     path
 }
+
+/// Copies the folder `from` into `to` (created), recursively: a writable copy of a fixture.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}

@@ -13,6 +13,6 @@ pub mod hub_files;
 pub mod server;
 
 pub use cli::{assert_fails_with, stderr};
-pub use files::{pairs_jsonl, WORDS};
+pub use files::{copy_dir, pairs_jsonl, WORDS};
 pub use hub_files::{client, dataset_file, endpoint, model_dir, MINILM};
 pub use server::serve_dir;
