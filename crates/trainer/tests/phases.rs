@@ -144,12 +144,19 @@ fn weights(dir: &Path) -> Vec<u8> {
     std::fs::read(dir.join("model.safetensors")).unwrap()
 }
 
-fn metric_steps(out: &Path, kind: &str) -> Vec<u64> {
+/// The records of `kind` in `out/metrics.jsonl`, in order.
+fn metric_records(out: &Path, kind: &str) -> Vec<serde_json::Value> {
     std::fs::read_to_string(out.join("metrics.jsonl"))
         .unwrap()
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
         .filter(|v| v["kind"] == kind)
+        .collect()
+}
+
+fn metric_steps(out: &Path, kind: &str) -> Vec<u64> {
+    metric_records(out, kind)
+        .iter()
         .map(|v| v["step"].as_u64().unwrap())
         .collect()
 }
@@ -401,11 +408,8 @@ fn metrics_records_read_back_with_named_metrics() {
 }
 
 fn train_losses(out: &Path) -> Vec<f64> {
-    std::fs::read_to_string(out.join("metrics.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .filter(|v| v["kind"] == "train")
+    metric_records(out, "train")
+        .iter()
         .map(|v| v["loss"].as_f64().unwrap())
         .collect()
 }
