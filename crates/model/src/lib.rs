@@ -34,7 +34,7 @@ pub use bert::{BertConfig, BertModel};
 pub use dense::{DenseActivation, DenseConfig};
 pub use device::DeviceChoice;
 pub use distilbert::{DistilBertConfig, DistilBertModel};
-pub use dtype::ComputeDtype;
+pub use dtype::{cpu_has_native_bf16, ComputeDtype};
 pub use encode::{EmbeddingMatrix, EncodeOptions};
 pub use encoder::{Encoder, EncoderConfig, SUPPORTED_MODEL_TYPES};
 pub use error::{Error, Result};

@@ -119,12 +119,8 @@ impl SentenceTransformer {
         }
         // One autocast region for all chunks: the weights are cast once per step, not once
         // per chunk (leaving the region drops the cast cache).
-        let token_embeddings = self.autocast_encoder(train, || {
-            chunks
-                .iter()
-                .map(|batch| self.encoder().forward_t(batch, train))
-                .collect::<Result<Vec<_>>>()
-        })?;
+        let token_embeddings =
+            self.autocast_encoder(train, || self.encoder().forward_chunks_t(&chunks, train))?;
         let chunk_embeddings = chunks
             .iter()
             .zip(token_embeddings)

@@ -489,6 +489,7 @@ impl SentenceTransformer {
     /// weights, so a model that computed in another dtype refuses to [`save`](Self::save).
     pub fn set_dtype(&mut self, dtype: ComputeDtype) -> Result<()> {
         dtype.check_device(self.device())?;
+        dtype.warn_if_emulated(self.device());
         let modules = format!("{MODULES_SCOPE}.");
         tch::no_grad(|| {
             for (name, mut var) in self.vs.variables() {
@@ -511,6 +512,9 @@ impl SentenceTransformer {
     /// its output returns to float32, so pooling, the modules after it and the losses run in
     /// float32. Eval-mode forwards (encode, evaluation) are unaffected.
     pub fn set_training_autocast(&mut self, kind: Option<Kind>) {
+        if kind == Some(Kind::BFloat16) {
+            ComputeDtype::Bf16.warn_if_emulated(self.device());
+        }
         self.training_autocast = kind;
     }
 

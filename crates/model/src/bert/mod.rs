@@ -13,7 +13,8 @@ use crate::layers::embeddings::{EmbeddingsConfig, TokenEmbeddings, BERT_EMBEDDIN
 use crate::layers::linear::Linear;
 use crate::layers::mask::AttentionMask;
 use crate::layers::positions::PositionIds;
-use crate::layers::post_norm_block::{BlockConfig, PostNormBlock, BERT_BLOCK_KEYS};
+use crate::layers::post_norm_block::{self, BlockConfig, PostNormBlock, BERT_BLOCK_KEYS};
+use crate::layers::token_layout::TokenLayout;
 use crate::token_batch::TokenBatch;
 use crate::weights::KeyMap;
 
@@ -91,6 +92,24 @@ impl BertModel {
             xs = layer.forward_t(&xs, &mask, train)?;
         }
         Ok(xs)
+    }
+
+    /// Token embeddings of the chunks of one training step, as `forward_t` gives each (up to
+    /// float rounding; padding positions zero), with every layer but attention run once over
+    /// all the chunks' real tokens.
+    ///
+    /// # Shapes
+    /// each chunk `[batch_i, seq_i]` → each `[batch_i, seq_i, hidden]`
+    pub fn forward_chunks_t(&self, chunks: &[TokenBatch], train: bool) -> Result<Vec<Tensor>> {
+        let mut embedded = Vec::with_capacity(chunks.len());
+        let mut masks = Vec::with_capacity(chunks.len());
+        for chunk in chunks {
+            chunk.check_length(self.max_tokens)?;
+            embedded.push(self.embeddings.forward_t(chunk, train)?);
+            masks.push(AttentionMask::padding(&chunk.attention_mask)?);
+        }
+        let layout = TokenLayout::new(chunks.iter().map(|c| &c.attention_mask))?;
+        post_norm_block::forward_chunks_t(&self.layers, &layout, &embedded, &masks, train)
     }
 }
 

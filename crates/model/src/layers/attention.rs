@@ -5,6 +5,7 @@ use tch::{nn, Tensor};
 
 use super::linear::Linear;
 use super::mask::AttentionMask;
+use super::token_layout::TokenLayout;
 use crate::error::{Error, Result};
 
 /// Checkpoint names of the four projections, relative to the layer
@@ -76,6 +77,52 @@ impl SelfAttention {
         let context = scaled_dot_product(&q, &k, &v, mask, dropout)?;
         let context = context.f_transpose(1, 2)?.f_reshape([batch, seq, hidden])?;
         self.output.forward(&context)
+    }
+
+    /// As [`forward_t`](Self::forward_t) over the real tokens of several chunks at once: the
+    /// projections run over the token matrix (q, k and v as one product), attention chunk by
+    /// chunk under each chunk's mask.
+    ///
+    /// # Shapes
+    /// xs: `[tokens, hidden]`, one mask per chunk of `layout` → `[tokens, hidden]`
+    pub(crate) fn forward_tokens(
+        &self,
+        xs: &Tensor,
+        layout: &TokenLayout,
+        masks: &[AttentionMask],
+        train: bool,
+    ) -> Result<Tensor> {
+        if masks.len() != layout.chunks() {
+            return Err(Error::Shape {
+                context: "one attention mask per chunk",
+                left: vec![masks.len() as i64],
+                right: vec![layout.chunks() as i64],
+            });
+        }
+        let (heads, head_dim) = (self.num_heads, self.head_dim);
+        let qkv = Linear::forward_fused(xs, &[&self.query, &self.key, &self.value])?;
+        let dropout = if train { self.dropout } else { 0.0 };
+        let contexts = layout
+            .to_padded(&qkv)?
+            .iter()
+            .zip(masks)
+            .map(|(chunk, mask)| {
+                let (batch, seq, _) = chunk.size3()?;
+                let parts = chunk
+                    .f_view([batch, seq, 3, heads, head_dim])?
+                    .f_permute([2, 0, 3, 1, 4])?;
+                let (q, k, v) = (
+                    parts.f_select(0, 0)?,
+                    parts.f_select(0, 1)?,
+                    parts.f_select(0, 2)?,
+                );
+                let context = scaled_dot_product(&q, &k, &v, mask, dropout)?;
+                Ok(context
+                    .f_transpose(1, 2)?
+                    .f_reshape([batch, seq, heads * head_dim])?)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.output.forward(&layout.to_tokens(&contexts)?)
     }
 }
 

@@ -2,7 +2,7 @@
 
 use tch::{nn, Tensor};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 #[derive(Debug)]
 pub(crate) struct Linear {
@@ -33,5 +33,25 @@ impl Linear {
     /// xs: `[…, input]` → `[…, output]`
     pub(crate) fn forward(&self, xs: &Tensor) -> Result<Tensor> {
         Ok(xs.f_linear(&self.ws, self.bs.as_ref())?)
+    }
+
+    /// `xs` through several layers of one input size at once, their outputs side by side
+    /// (`[…, Σ output]`): one matrix product instead of one per layer.
+    ///
+    /// # Shapes
+    /// xs: `[…, input]` → `[…, output_1 + output_2 + …]`
+    pub(crate) fn forward_fused(xs: &Tensor, layers: &[&Linear]) -> Result<Tensor> {
+        let weights: Vec<&Tensor> = layers.iter().map(|l| &l.ws).collect();
+        let biases: Vec<&Tensor> = layers.iter().filter_map(|l| l.bs.as_ref()).collect();
+        let bias = match biases.len() {
+            0 => None,
+            n if n == layers.len() => Some(Tensor::f_cat(&biases, 0)?),
+            _ => {
+                return Err(Error::InvalidInput(
+                    "fused linear layers must all have a bias or all have none".into(),
+                ))
+            }
+        };
+        Ok(xs.f_linear(&Tensor::f_cat(&weights, 0)?, bias.as_ref())?)
     }
 }

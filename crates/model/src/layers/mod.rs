@@ -24,6 +24,7 @@ pub(crate) mod pre_norm_block;
 pub(crate) mod rms_norm;
 pub(crate) mod rotary;
 pub(crate) mod rotary_attention;
+pub(crate) mod token_layout;
 
 pub use activation::Activation;
 

@@ -7,6 +7,7 @@ use super::attention::{AttentionKeys, SelfAttention};
 use super::feed_forward::FeedForward;
 use super::layer_norm::LayerNorm;
 use super::mask::AttentionMask;
+use super::token_layout::TokenLayout;
 use super::Activation;
 use crate::error::Result;
 
@@ -110,7 +111,29 @@ impl PostNormBlock {
         mask: &AttentionMask,
         train: bool,
     ) -> Result<Tensor> {
-        let mut attended = self.attention.forward_t(xs, mask, train)?;
+        let attended = self.attention.forward_t(xs, mask, train)?;
+        self.after_attention(attended, xs, train)
+    }
+
+    /// As [`forward_t`](Self::forward_t) over the real tokens of several chunks at once (see
+    /// [`TokenLayout`]).
+    ///
+    /// # Shapes
+    /// xs: `[tokens, hidden]`, one mask per chunk of `layout` → `[tokens, hidden]`
+    pub(crate) fn forward_tokens(
+        &self,
+        xs: &Tensor,
+        layout: &TokenLayout,
+        masks: &[AttentionMask],
+        train: bool,
+    ) -> Result<Tensor> {
+        let attended = self.attention.forward_tokens(xs, layout, masks, train)?;
+        self.after_attention(attended, xs, train)
+    }
+
+    /// Dropout, residual and norm after attention, then the feed-forward half; position-wise,
+    /// so the same for padded chunks and token matrices.
+    fn after_attention(&self, mut attended: Tensor, xs: &Tensor, train: bool) -> Result<Tensor> {
         if self.attention_output_dropout > 0.0 {
             attended = attended.f_dropout(self.attention_output_dropout, train)?;
         }
@@ -118,4 +141,25 @@ impl PostNormBlock {
         let ff = self.feed_forward.forward_t(&xs, train)?;
         self.output_norm.forward(&ff.f_add(&xs)?)
     }
+}
+
+/// A stack of post-norm blocks over the real tokens of several chunks at once: the chunks'
+/// embeddings in, each chunk's token embeddings out (padding positions zero). Only attention
+/// runs chunk by chunk; every other layer multiplies all the step's tokens as one matrix.
+///
+/// # Shapes
+/// each of `embedded`: `[batch_i, seq_i, hidden]`, `masks`: one per chunk → each
+/// `[batch_i, seq_i, hidden]`
+pub(crate) fn forward_chunks_t(
+    layers: &[PostNormBlock],
+    layout: &TokenLayout,
+    embedded: &[Tensor],
+    masks: &[AttentionMask],
+    train: bool,
+) -> Result<Vec<Tensor>> {
+    let mut xs = layout.to_tokens(embedded)?;
+    for layer in layers {
+        xs = layer.forward_tokens(&xs, layout, masks, train)?;
+    }
+    layout.to_padded(&xs)
 }

@@ -15,7 +15,8 @@ use crate::layers::embeddings::{EmbeddingKeys, EmbeddingsConfig, TokenEmbeddings
 use crate::layers::linear::Linear;
 use crate::layers::mask::AttentionMask;
 use crate::layers::positions::PositionIds;
-use crate::layers::post_norm_block::{BlockConfig, BlockKeys, PostNormBlock};
+use crate::layers::post_norm_block::{self, BlockConfig, BlockKeys, PostNormBlock};
+use crate::layers::token_layout::TokenLayout;
 use crate::token_batch::TokenBatch;
 use crate::weights::KeyMap;
 
@@ -109,16 +110,36 @@ impl MpnetModel {
         let (_, seq) = batch.check_length(self.max_tokens())?;
         let _span = tracing::trace_span!("mpnet_forward", seq).entered();
         let xs = self.embeddings.forward_t(batch, train)?;
-        let bias = self
-            .relative_bias
-            .forward(seq, xs.device())?
-            .f_to_kind(xs.kind())?;
-        let mask = AttentionMask::padding(&batch.attention_mask)?.with_bias(&bias)?;
+        let mask = self.mask(batch, seq, &xs)?;
         let mut xs = xs;
         for layer in &self.layers {
             xs = layer.forward_t(&xs, &mask, train)?;
         }
         Ok(xs)
+    }
+
+    /// See [`crate::bert::BertModel::forward_chunks_t`]; each chunk gets the relative bias of
+    /// its own length.
+    pub fn forward_chunks_t(&self, chunks: &[TokenBatch], train: bool) -> Result<Vec<Tensor>> {
+        let mut embedded = Vec::with_capacity(chunks.len());
+        let mut masks = Vec::with_capacity(chunks.len());
+        for chunk in chunks {
+            let (_, seq) = chunk.check_length(self.max_tokens())?;
+            let xs = self.embeddings.forward_t(chunk, train)?;
+            masks.push(self.mask(chunk, seq, &xs)?);
+            embedded.push(xs);
+        }
+        let layout = TokenLayout::new(chunks.iter().map(|c| &c.attention_mask))?;
+        post_norm_block::forward_chunks_t(&self.layers, &layout, &embedded, &masks, train)
+    }
+
+    /// The padding mask with the relative position bias added, in the embeddings' dtype.
+    fn mask(&self, batch: &TokenBatch, seq: i64, xs: &Tensor) -> Result<AttentionMask> {
+        let bias = self
+            .relative_bias
+            .forward(seq, xs.device())?
+            .f_to_kind(xs.kind())?;
+        AttentionMask::padding(&batch.attention_mask)?.with_bias(&bias)
     }
 }
 

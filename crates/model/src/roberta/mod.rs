@@ -56,4 +56,9 @@ impl RobertaModel {
     pub fn forward_t(&self, batch: &TokenBatch, train: bool) -> Result<Tensor> {
         self.inner.forward_t(batch, train)
     }
+
+    /// See [`BertModel::forward_chunks_t`].
+    pub fn forward_chunks_t(&self, chunks: &[TokenBatch], train: bool) -> Result<Vec<Tensor>> {
+        self.inner.forward_chunks_t(chunks, train)
+    }
 }
