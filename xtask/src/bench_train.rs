@@ -9,6 +9,8 @@ use std::process::Command;
 
 use anyhow::{ensure, Context, Result};
 use clap::ValueEnum;
+use config::{DataConfig, DataFormat, NeutralChoice, StsEvaluatorConfig};
+use data::{TargetColumn, TrainingSet};
 use serde_json::{json, Value};
 
 use crate::alternate::{report, report_json, SideRuns, Spread};
@@ -39,6 +41,33 @@ impl BenchLoss {
             Self::Cosine => "cosine",
             Self::Softmax => "softmax",
             Self::Multi => "multi",
+        }
+    }
+
+    /// The book's rows for this loss, as the data config the trainer would read them by: the
+    /// first `rows` MNLI train rows (entailment pairs for the triplets).
+    fn data_config(self, rows: usize) -> DataConfig {
+        DataConfig {
+            dataset: "glue/mnli".into(),
+            split: "train".into(),
+            format: match self {
+                Self::Mnrl | Self::Multi => DataFormat::SoftTriplets,
+                Self::Cosine => DataFormat::ScoredPairs,
+                Self::Softmax => DataFormat::LabelledPairs,
+            },
+            neutral: NeutralChoice::Zero,
+            max_rows: Some(rows),
+            ..DataConfig::default()
+        }
+    }
+
+    /// The JSONL keys `write_training_rows` writes: the training set's text columns, then its
+    /// target (the Python script reads these names).
+    fn json_keys(self) -> &'static [&'static str] {
+        match self {
+            Self::Mnrl | Self::Multi => &["anchor", "positive", "negative"],
+            Self::Cosine => &["sentence1", "sentence2", "score"],
+            Self::Softmax => &["premise", "hypothesis", "label"],
         }
     }
 
@@ -110,7 +139,6 @@ pub fn train(root: &Path, opts: &TrainBench) -> Result<()> {
     let out_dir = root.join("target").join("bench").join("train");
     std::fs::create_dir_all(&out_dir)?;
     let eval_file = write_stsb_validation(&client, &out_dir)?;
-    let nli = read_mnli_train(&client)?;
     if opts.losses.contains(&BenchLoss::Multi) {
         write_stsb_train(&client, opts.rows / 3, &out_dir)?;
     }
@@ -133,7 +161,7 @@ pub fn train(root: &Path, opts: &TrainBench) -> Result<()> {
     for &seed in &opts.seeds {
         for (loss, runs) in per_loss.iter_mut() {
             let loss = *loss;
-            let train_file = write_training_rows(&nli, loss, seed, opts, &out_dir)?;
+            let train_file = write_training_rows(&client, loss, seed, opts, &out_dir)?;
             print_header(loss, seed, opts, &sides);
             let files = RunFiles {
                 model_dir: &model_dir,
@@ -237,19 +265,15 @@ fn num(v: &Value, key: &str) -> f64 {
     v[key].as_f64().unwrap_or(f64::NAN)
 }
 
-fn read_mnli_train(client: &hub::HubClient) -> Result<Vec<data::NliPair>> {
-    let mnli = data::KnownDataset::find("glue/mnli").context("glue/mnli is a known dataset")?;
-    let file = mnli.file("train").map_err(anyhow::Error::msg)?;
-    let parquet = client.get(&hub::Repo::dataset(file.repo)?, &file.path)?;
-    Ok(data::read_nli_pairs(&parquet, &data::NliColumns::GLUE, data::UnlabeledRows::Skip)?.pairs)
-}
-
-/// STS-B validation as JSONL, so the Python side reads exactly the pairs our evaluator reads.
+/// STS-B validation as JSONL, so the Python side reads exactly the pairs our evaluator reads
+/// (the evaluator's own loader, raw gold scores).
 fn write_stsb_validation(client: &hub::HubClient, out_dir: &Path) -> Result<PathBuf> {
-    let sts = data::KnownDataset::find("glue/stsb").context("glue/stsb is a known dataset")?;
-    let file = sts.file("validation").map_err(anyhow::Error::msg)?;
-    let parquet = client.get(&hub::Repo::dataset(file.repo)?, &file.path)?;
-    let pairs = data::read_scored_pairs(&parquet, &data::ScoredPairColumns::GLUE)?;
+    let sts = StsEvaluatorConfig {
+        dataset: "glue/stsb".into(),
+        split: "validation".into(),
+        ..StsEvaluatorConfig::default()
+    };
+    let pairs = config::load_sts_pairs(client, &sts)?;
     let mut text = String::new();
     for p in &pairs {
         writeln!(
@@ -264,28 +288,18 @@ fn write_stsb_validation(client: &hub::HubClient, out_dir: &Path) -> Result<Path
 }
 
 /// The book's rows for `loss`, written once so both sides train on the very same examples.
+/// They come through the config crate's resolver, as `train-cli` would read the same
+/// `[data]` section.
 fn write_training_rows(
-    nli: &[data::NliPair],
+    client: &hub::HubClient,
     loss: BenchLoss,
     seed: u64,
     opts: &TrainBench,
     out_dir: &Path,
 ) -> Result<PathBuf> {
-    let rows = Some(opts.rows);
-    let lines: Vec<Value> = match loss {
-        BenchLoss::Mnrl | BenchLoss::Multi => data::soft_triplets(nli, rows, seed)
-            .into_iter()
-            .map(|t| json!({"anchor": t.anchor, "positive": t.positive, "negative": t.negative}))
-            .collect(),
-        BenchLoss::Cosine => data::scored_pairs(nli, data::NeutralPolicy::AsZero, rows)
-            .into_iter()
-            .map(|p| json!({"sentence1": p.sentence1, "sentence2": p.sentence2, "score": p.score}))
-            .collect(),
-        BenchLoss::Softmax => data::labelled_pairs(nli, rows)
-            .into_iter()
-            .map(|p| json!({"premise": p.sentence1, "hypothesis": p.sentence2, "label": p.label}))
-            .collect(),
-    };
+    let set = config::load_training_set(client, &loss.data_config(opts.rows), seed)
+        .with_context(|| format!("reading the {} rows", loss.name()))?;
+    let lines = json_rows(&set, loss.json_keys())?;
     ensure!(
         lines.len() == opts.rows,
         "MNLI train gives {} rows for {}, not the {} asked for",
@@ -309,24 +323,61 @@ fn write_training_rows(
     Ok(path)
 }
 
+/// Each row of `set` as a JSON object: its text columns, then its target (if any), under
+/// `keys` in that order.
+fn json_rows(set: &TrainingSet, keys: &[&str]) -> Result<Vec<Value>> {
+    let texts = set.columns();
+    let target = set.target();
+    let width = texts.len() + usize::from(*target != TargetColumn::None);
+    ensure!(
+        width == keys.len(),
+        "{width} columns ({}) for the {} keys {}",
+        set.column_names().join(", "),
+        keys.len(),
+        keys.join(", ")
+    );
+    let target_key = keys[texts.len()..].first();
+    Ok((0..set.len())
+        .map(|i| {
+            let mut row = serde_json::Map::new();
+            for (key, column) in keys.iter().zip(texts) {
+                row.insert((*key).to_string(), json!(column[i]));
+            }
+            let value = match target {
+                TargetColumn::None => None,
+                TargetColumn::Scores(scores) => Some(json!(scores[i])),
+                TargetColumn::Classes { values, .. } => Some(json!(values[i])),
+            };
+            if let (Some(key), Some(value)) = (target_key, value) {
+                row.insert((*key).to_string(), value);
+            }
+            Value::Object(row)
+        })
+        .collect())
+}
+
 /// The STS-B train pairs of the two-dataset recipe (scores in 0..1).
 fn stsb_rows_path(out_dir: &Path) -> PathBuf {
     out_dir.join("multi_stsb_rows.jsonl")
 }
 
-/// The first `rows` STS-B train pairs, scores divided by 5, for the two-dataset recipe.
+/// The first `rows` STS-B train pairs, scores divided by 5, for the two-dataset recipe: the
+/// rows of configs/multi-dataset.toml's `format = "sts_pairs"` dataset.
 fn write_stsb_train(client: &hub::HubClient, rows: usize, out_dir: &Path) -> Result<()> {
-    let sts = data::KnownDataset::find("glue/stsb").context("glue/stsb is a known dataset")?;
-    let file = sts.file("train").map_err(anyhow::Error::msg)?;
-    let parquet = client.get(&hub::Repo::dataset(file.repo)?, &file.path)?;
-    let pairs = data::read_scored_pairs(&parquet, &data::ScoredPairColumns::GLUE)?;
+    let stsb = DataConfig {
+        dataset: "glue/stsb".into(),
+        split: "train".into(),
+        format: DataFormat::StsPairs,
+        score_max: 5.0,
+        max_rows: Some(rows),
+        ..DataConfig::default()
+    };
+    // The seed only shuffles NLI builders; STS-B pairs are taken in file order.
+    let set =
+        config::load_training_set(client, &stsb, 0).context("reading the STS-B train rows")?;
     let mut text = String::new();
-    for p in pairs.iter().take(rows) {
-        writeln!(
-            text,
-            "{}",
-            json!({"sentence1": p.sentence1, "sentence2": p.sentence2, "score": p.score / 5.0})
-        )?;
+    for line in json_rows(&set, &["sentence1", "sentence2", "score"])? {
+        writeln!(text, "{line}")?;
     }
     std::fs::write(stsb_rows_path(out_dir), text)?;
     Ok(())
@@ -679,6 +730,71 @@ mod tests {
             rust_rate: 20.0,
             rust_spearman,
         }
+    }
+
+    /// The lines the bench wrote before its rows came through the config crate: its own
+    /// `json!` per builder row. (On the mirrored MNLI and STS-B, the files of every loss were
+    /// byte-identical before and after the change.)
+    #[test]
+    fn json_rows_write_what_the_builders_rows_were_written_as() {
+        // Compared as the text written to the file, not as JSON values.
+        let text = |rows: &[Value]| rows.iter().map(Value::to_string).collect::<Vec<_>>();
+        let nli = [
+            ("a cat sits", "a cat is sitting", data::NliLabel::Entailment),
+            ("a dog runs", "a dog sleeps", data::NliLabel::Contradiction),
+            ("a bird sings", "a bird is loud", data::NliLabel::Neutral),
+        ]
+        .map(|(premise, hypothesis, label)| data::NliPair {
+            premise: premise.into(),
+            hypothesis: hypothesis.into(),
+            label,
+        });
+        let labelled = data::labelled_pairs(&nli, None);
+        let lines = json_rows(
+            &TrainingSet::from_labelled_pairs(&labelled),
+            BenchLoss::Softmax.json_keys(),
+        )
+        .unwrap();
+        let expected: Vec<Value> = labelled
+            .iter()
+            .map(|p| json!({"premise": p.sentence1, "hypothesis": p.sentence2, "label": p.label}))
+            .collect();
+        assert_eq!(text(&lines), text(&expected));
+
+        let scored = data::scored_pairs(&nli, data::NeutralPolicy::AsZero, None);
+        let lines = json_rows(
+            &TrainingSet::from_scored_pairs(&scored),
+            BenchLoss::Cosine.json_keys(),
+        )
+        .unwrap();
+        let expected: Vec<Value> = scored
+            .iter()
+            .map(|p| json!({"sentence1": p.sentence1, "sentence2": p.sentence2, "score": p.score}))
+            .collect();
+        assert_eq!(text(&lines), text(&expected));
+
+        let triplets = data::soft_triplets(&nli, None, 7);
+        let lines = json_rows(
+            &TrainingSet::from_triplets(&triplets),
+            BenchLoss::Mnrl.json_keys(),
+        )
+        .unwrap();
+        let expected: Vec<Value> = triplets
+            .iter()
+            .map(|t| json!({"anchor": t.anchor, "positive": t.positive, "negative": t.negative}))
+            .collect();
+        assert_eq!(text(&lines), text(&expected));
+
+        let err = json_rows(
+            &TrainingSet::from_triplets(&triplets),
+            &["anchor", "positive"],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("3 columns (anchor, positive, negative)"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -22,16 +22,17 @@ pub fn fetch_data(names: &[String]) -> Result<()> {
                 data::known_dataset_names().join(", ")
             )
         })?;
-        let repo = hub::Repo::dataset(known.repo)?;
         for split in known.fetch_splits {
-            let file = known.file(split).map_err(anyhow::Error::msg)?;
+            // The repo and file the trainer resolves this split to; fetched with
+            // `get_optional` so a file the endpoint lacks is skipped, not an error.
+            let (repo, file) = config::known_dataset_file(known, split)?;
             let Some(path) = client
-                .get_optional(&repo, &file.path)
+                .get_optional(&repo, &file)
                 .with_context(|| format!("fetching {name} {split}"))?
             else {
                 println!(
                     "{:<10} {:<19} not on the endpoint, skipped ({}/{})",
-                    known.name, split, known.repo, file.path
+                    known.name, split, known.repo, file
                 );
                 missing += 1;
                 continue;

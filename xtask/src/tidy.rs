@@ -8,7 +8,7 @@ mod tests {
 
     use serde_json::Value;
 
-    const TENSOR_FREE: [&str; 4] = ["xtask", "hub", "data", "eval"];
+    const TENSOR_FREE: [&str; 5] = ["xtask", "hub", "data", "eval", "config"];
     const FORBIDDEN: [&str; 2] = ["tch", "torch-sys"];
 
     #[test]

@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use losses::{Loss, LossConfig, Targets};
+use losses::{BuildLoss, Loss, LossConfig, Targets};
 use tch::{nn, Device, Kind, Tensor};
 
 fn configs() -> Vec<(&'static str, LossConfig, usize)> {

@@ -11,7 +11,7 @@ use std::error::Error;
 use std::process::Command;
 use std::time::Instant;
 
-use losses::{LossConfig, Targets};
+use losses::{BuildLoss, LossConfig, Targets};
 use model::{BertConfig, PoolingMode, SentenceTokenizer, SentenceTransformer};
 use tch::{nn, Device};
 

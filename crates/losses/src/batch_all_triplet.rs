@@ -4,10 +4,10 @@
 //! loss is above 1e-16 (plus 1e-16), so easy triplets do not dilute the mean and a batch without
 //! any active triplet has loss 0.
 
+use config::BatchTripletDistance;
 use tch::{Kind, TchError, Tensor};
 
 use crate::batch_distance::{self, anchor_positive_mask};
-use crate::config::BatchTripletDistance;
 use crate::error::{Error, Result};
 use crate::loss::{Loss, TargetKind, Targets};
 
@@ -72,8 +72,7 @@ impl Loss for BatchAllTripletLoss {
     /// embeddings: 1 × `[batch, dim]`, class labels (int64) `[batch]` → scalar
     fn compute(&self, embeddings: &[Tensor], targets: Targets<'_>) -> Result<Tensor> {
         let (embeddings, labels) = batch_distance::inputs(NAME, embeddings, targets)?;
-        self.distance
-            .matrix(embeddings)
+        batch_distance::distance_matrix(self.distance, embeddings)
             .and_then(|distances| loss(&distances, &labels, self.margin))
             .map_err(Error::torch(NAME))
     }

@@ -6,28 +6,29 @@
 //! # Shapes
 //! embeddings `[batch, dim]`, labels `[batch]` → `[batch, batch]`
 
+use config::BatchTripletDistance;
 use tch::{Kind, TchError, Tensor};
 
 use crate::check;
-use crate::config::BatchTripletDistance;
 use crate::error::{Error, Result};
 use crate::loss::Targets;
 use crate::similarity::{cos_sim_normalized, normalize};
 
-impl BatchTripletDistance {
-    /// The `[batch, batch]` distances between the rows of `embeddings`. float16 and bfloat16
-    /// rows are computed in float32, as sentence-transformers does.
-    pub(crate) fn matrix(self, embeddings: &Tensor) -> Result<Tensor, TchError> {
-        let embeddings = match embeddings.kind() {
-            Kind::Half | Kind::BFloat16 => embeddings.f_to_kind(Kind::Float)?,
-            _ => embeddings.shallow_clone(),
-        };
-        match self {
-            BatchTripletDistance::Euclidean => euclidean_matrix(&embeddings),
-            BatchTripletDistance::CosineDistance => {
-                let unit = normalize(&embeddings)?;
-                cos_sim_normalized(&unit, &unit)?.f_neg()?.f_add_scalar(1.0)
-            }
+/// The `[batch, batch]` distances between the rows of `embeddings`. float16 and bfloat16
+/// rows are computed in float32, as sentence-transformers does.
+pub(crate) fn distance_matrix(
+    distance: BatchTripletDistance,
+    embeddings: &Tensor,
+) -> Result<Tensor, TchError> {
+    let embeddings = match embeddings.kind() {
+        Kind::Half | Kind::BFloat16 => embeddings.f_to_kind(Kind::Float)?,
+        _ => embeddings.shallow_clone(),
+    };
+    match distance {
+        BatchTripletDistance::Euclidean => euclidean_matrix(&embeddings),
+        BatchTripletDistance::CosineDistance => {
+            let unit = normalize(&embeddings)?;
+            cos_sim_normalized(&unit, &unit)?.f_neg()?.f_add_scalar(1.0)
         }
     }
 }
@@ -100,7 +101,7 @@ mod tests {
     #[test]
     fn euclidean_matrix_is_the_distance_with_an_exact_zero_diagonal() {
         let x = rows(&[0., 0., 3., 4., 3., 4.], 2).set_requires_grad(true);
-        let d = BatchTripletDistance::Euclidean.matrix(&x).unwrap();
+        let d = distance_matrix(BatchTripletDistance::Euclidean, &x).unwrap();
         let expected = rows(&[0., 5., 5., 5., 0., 0., 5., 0., 0.], 3);
         assert!(d.allclose(&expected, 1e-6, 1e-6, false), "{d}");
         assert_eq!(d.diag(0).abs().max().double_value(&[]), 0.0);
@@ -116,7 +117,7 @@ mod tests {
             BatchTripletDistance::Euclidean,
             BatchTripletDistance::CosineDistance,
         ] {
-            assert_eq!(metric.matrix(&x).unwrap().kind(), Kind::Float);
+            assert_eq!(distance_matrix(metric, &x).unwrap().kind(), Kind::Float);
         }
     }
 

@@ -1,11 +1,11 @@
 //! BatchHardSoftMarginTripletLoss: [`crate::BatchHardTripletLoss`]'s hardest pairs with the
 //! soft margin `softplus(d(a, p) − d(a, n))` instead of a hinge, so there is no margin to set.
 
+use config::BatchTripletDistance;
 use tch::{Kind, TchError, Tensor};
 
 use crate::batch_distance;
 use crate::batch_hard_triplet::hardest_distances;
-use crate::config::BatchTripletDistance;
 use crate::error::{Error, Result};
 use crate::loss::{Loss, TargetKind, Targets};
 
@@ -44,7 +44,7 @@ impl Loss for BatchHardSoftMarginTripletLoss {
     fn compute(&self, embeddings: &[Tensor], targets: Targets<'_>) -> Result<Tensor> {
         let (embeddings, labels) = batch_distance::inputs(NAME, embeddings, targets)?;
         let loss = || -> Result<Tensor, TchError> {
-            let distances = self.distance.matrix(embeddings)?;
+            let distances = batch_distance::distance_matrix(self.distance, embeddings)?;
             let (positive, negative) = hardest_distances(&distances, &labels)?;
             // softplus with torch's defaults: beta 1, linear above 20.
             positive

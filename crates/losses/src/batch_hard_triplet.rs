@@ -7,10 +7,10 @@
 //! anchor without a negative takes `min_j d(a, j) + max_j d(a, j)` (in practice its own row's
 //! farthest distance) as its negative distance; both still enter the mean.
 
+use config::BatchTripletDistance;
 use tch::{Kind, TchError, Tensor};
 
 use crate::batch_distance::{self, anchor_negative_mask, anchor_positive_mask};
-use crate::config::BatchTripletDistance;
 use crate::error::{Error, Result};
 use crate::loss::{Loss, TargetKind, Targets};
 
@@ -67,7 +67,7 @@ impl Loss for BatchHardTripletLoss {
     fn compute(&self, embeddings: &[Tensor], targets: Targets<'_>) -> Result<Tensor> {
         let (embeddings, labels) = batch_distance::inputs(NAME, embeddings, targets)?;
         let loss = || -> Result<Tensor, TchError> {
-            let distances = self.distance.matrix(embeddings)?;
+            let distances = batch_distance::distance_matrix(self.distance, embeddings)?;
             let (positive, negative) = hardest_distances(&distances, &labels)?;
             let losses = positive.f_sub(&negative)?.f_add_scalar(self.margin)?;
             // Not relu: a loss of exactly 0 keeps its gradient, as `tl[tl < 0] = 0` does.

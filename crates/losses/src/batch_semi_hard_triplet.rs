@@ -7,10 +7,10 @@
 //! distance of its row as its negative (so its pairs still count), and a batch without any
 //! positive pair has loss 0.
 
+use config::BatchTripletDistance;
 use tch::{Kind, TchError, Tensor};
 
 use crate::batch_distance::{self, same_label};
-use crate::config::BatchTripletDistance;
 use crate::error::{Error, Result};
 use crate::loss::{Loss, TargetKind, Targets};
 
@@ -86,8 +86,7 @@ impl Loss for BatchSemiHardTripletLoss {
     /// embeddings: 1 × `[batch, dim]`, class labels (int64) `[batch]` → scalar
     fn compute(&self, embeddings: &[Tensor], targets: Targets<'_>) -> Result<Tensor> {
         let (embeddings, labels) = batch_distance::inputs(NAME, embeddings, targets)?;
-        self.distance
-            .matrix(embeddings)
+        batch_distance::distance_matrix(self.distance, embeddings)
             .and_then(|distances| loss(&distances, &labels, self.margin))
             .map_err(Error::torch(NAME))
     }

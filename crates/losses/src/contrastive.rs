@@ -1,10 +1,10 @@
 //! ContrastiveLoss (Hadsell et al., 2006): pulls positive pairs together and pushes negative
 //! pairs beyond a margin, `½·(y·d² + (1 − y)·relu(margin − d)²)`.
 
+use config::ContrastiveDistance;
 use tch::{Kind, TchError, Tensor};
 
 use crate::check;
-use crate::config::ContrastiveDistance;
 use crate::error::{Error, Result};
 use crate::loss::{Loss, TargetKind, Targets};
 use crate::similarity::{cosine_similarity, pairwise_distance};
@@ -29,17 +29,17 @@ impl ContrastiveLoss {
     }
 }
 
-impl ContrastiveDistance {
-    /// sentence-transformers' `SiameseDistanceMetric`, built on `torch.nn.functional` (whose
-    /// eps terms differ from `util`'s, hence not the triplet functions).
-    pub(crate) fn distance(self, a: &Tensor, b: &Tensor) -> Result<Tensor, TchError> {
-        match self {
-            ContrastiveDistance::Euclidean => pairwise_distance(a, b, 2.0),
-            ContrastiveDistance::Manhattan => pairwise_distance(a, b, 1.0),
-            ContrastiveDistance::CosineDistance => {
-                cosine_similarity(a, b)?.f_neg()?.f_add_scalar(1.0)
-            }
-        }
+/// sentence-transformers' `SiameseDistanceMetric`, built on `torch.nn.functional` (whose
+/// eps terms differ from `util`'s, hence not the triplet functions).
+pub(crate) fn siamese_distance(
+    distance: ContrastiveDistance,
+    a: &Tensor,
+    b: &Tensor,
+) -> Result<Tensor, TchError> {
+    match distance {
+        ContrastiveDistance::Euclidean => pairwise_distance(a, b, 2.0),
+        ContrastiveDistance::Manhattan => pairwise_distance(a, b, 1.0),
+        ContrastiveDistance::CosineDistance => cosine_similarity(a, b)?.f_neg()?.f_add_scalar(1.0),
     }
 }
 
@@ -65,7 +65,7 @@ impl Loss for ContrastiveLoss {
         let at = check::embeddings(NAME, embeddings, self.columns())?;
         let labels = check::scores(NAME, targets, at)?;
         let loss = || -> Result<Tensor, TchError> {
-            let distances = self.distance.distance(&embeddings[0], &embeddings[1])?;
+            let distances = siamese_distance(self.distance, &embeddings[0], &embeddings[1])?;
             let labels = labels.f_to_kind(Kind::Float)?;
             let similar = labels.f_mul(&distances.f_square()?)?;
             let dissimilar = labels.f_neg()?.f_add_scalar(1.0)?.f_mul(

@@ -3,8 +3,8 @@
 //! Every loss implements [`Loss`]: it receives the batch's embeddings, one `[batch, dim]`
 //! tensor per text column (anchor, positive, negatives…), plus class labels or scores, so the
 //! trainer treats them all alike. Configs are the tagged [`LossConfig`] enum with the
-//! sentence-transformers defaults. Values and gradients match sentence-transformers 6.2 (see
-//! `tests/parity.rs`).
+//! sentence-transformers defaults (serde data in the tch-free `config` crate), built with
+//! [`BuildLoss`]. Values and gradients match sentence-transformers 6.2 (see `tests/parity.rs`).
 
 mod angle;
 mod batch_all_triplet;
@@ -12,9 +12,9 @@ mod batch_distance;
 mod batch_hard_soft_margin_triplet;
 mod batch_hard_triplet;
 mod batch_semi_hard_triplet;
+mod build;
 mod cached_mnrl;
 mod check;
-mod config;
 mod contrastive;
 mod cosent;
 mod cosine_similarity;
@@ -32,7 +32,9 @@ pub use batch_all_triplet::BatchAllTripletLoss;
 pub use batch_hard_soft_margin_triplet::BatchHardSoftMarginTripletLoss;
 pub use batch_hard_triplet::BatchHardTripletLoss;
 pub use batch_semi_hard_triplet::BatchSemiHardTripletLoss;
+pub use build::BuildLoss;
 pub use cached_mnrl::CachedMultipleNegativesRankingLoss;
+// The configs moved to the tch-free config crate; re-exported so `losses::LossConfig` still works.
 pub use config::{BatchTripletDistance, ContrastiveDistance, LossConfig, TripletDistance};
 pub use contrastive::ContrastiveLoss;
 pub use cosent::CoSentLoss;

@@ -1,10 +1,11 @@
 //! OnlineContrastiveLoss: the contrastive loss on the hard pairs of the batch only — positives
 //! farther apart than the closest negative, negatives closer than the farthest positive.
 
+use config::ContrastiveDistance;
 use tch::{Kind, TchError, Tensor};
 
 use crate::check;
-use crate::config::ContrastiveDistance;
+use crate::contrastive::siamese_distance;
 use crate::error::{Error, Result};
 use crate::loss::{Loss, TargetKind, Targets};
 
@@ -69,8 +70,7 @@ impl Loss for OnlineContrastiveLoss {
     fn compute(&self, embeddings: &[Tensor], targets: Targets<'_>) -> Result<Tensor> {
         let at = check::embeddings(NAME, embeddings, self.columns())?;
         let labels = check::scores(NAME, targets, at)?;
-        self.distance
-            .distance(&embeddings[0], &embeddings[1])
+        siamese_distance(self.distance, &embeddings[0], &embeddings[1])
             .and_then(|distances| loss(&distances, &labels, self.margin))
             .map_err(Error::torch(NAME))
     }

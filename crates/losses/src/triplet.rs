@@ -1,10 +1,10 @@
 //! TripletLoss: the anchor must be closer to the positive than to the negative by a margin,
 //! `relu(d(a, p) − d(a, n) + margin)`, averaged over the batch.
 
+use config::TripletDistance;
 use tch::{Kind, TchError, Tensor};
 
 use crate::check;
-use crate::config::TripletDistance;
 use crate::error::{Error, Result};
 use crate::loss::{Loss, TargetKind, Targets};
 use crate::similarity::{
@@ -25,14 +25,12 @@ impl TripletLoss {
     }
 }
 
-impl TripletDistance {
-    /// sentence-transformers' `TripletDistanceMetric`, row by row.
-    pub(crate) fn distance(self, a: &Tensor, b: &Tensor) -> Result<Tensor, TchError> {
-        match self {
-            TripletDistance::Euclidean => pairwise_euclidean_distance(a, b),
-            TripletDistance::Manhattan => pairwise_manhattan_distance(a, b),
-            TripletDistance::Cosine => pairwise_cos_sim(a, b)?.f_neg()?.f_add_scalar(1.0),
-        }
+/// sentence-transformers' `TripletDistanceMetric`, row by row.
+fn triplet_distance(distance: TripletDistance, a: &Tensor, b: &Tensor) -> Result<Tensor, TchError> {
+    match distance {
+        TripletDistance::Euclidean => pairwise_euclidean_distance(a, b),
+        TripletDistance::Manhattan => pairwise_manhattan_distance(a, b),
+        TripletDistance::Cosine => pairwise_cos_sim(a, b)?.f_neg()?.f_add_scalar(1.0),
     }
 }
 
@@ -56,8 +54,8 @@ impl Loss for TripletLoss {
         check::embeddings(NAME, embeddings, self.columns())?;
         let (anchor, positive, negative) = (&embeddings[0], &embeddings[1], &embeddings[2]);
         let loss = || -> Result<Tensor, TchError> {
-            let positive = self.distance.distance(anchor, positive)?;
-            let negative = self.distance.distance(anchor, negative)?;
+            let positive = triplet_distance(self.distance, anchor, positive)?;
+            let negative = triplet_distance(self.distance, anchor, negative)?;
             positive
                 .f_sub(&negative)?
                 .f_add_scalar(self.margin)?

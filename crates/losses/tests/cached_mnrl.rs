@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
-use losses::{Error, Loss, LossConfig, Targets};
+use losses::{BuildLoss, Error, Loss, LossConfig, Targets};
 use model::{BertConfig, PoolingMode, SentenceTokenizer, SentenceTransformer, TokenBatch};
 use proptest::prelude::*;
 use tch::{nn, Device, Tensor};

@@ -1,6 +1,6 @@
 //! Bad batches give an `Error` that names both shapes (or kinds), never a panic.
 
-use losses::{Error, LossConfig, Targets};
+use losses::{BuildLoss, Error, LossConfig, Targets};
 use tch::{nn, Device, Kind, Tensor};
 
 const DIM: i64 = 8;

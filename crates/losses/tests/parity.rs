@@ -7,7 +7,7 @@
 //! real loss class's `forward` on the embeddings they record. Tolerance: 1e-5 absolute, relative
 //! for values above 1 (float32 has ~7 significant digits, and some losses are sums near 200).
 
-use losses::{LossConfig, Targets};
+use losses::{BuildLoss, LossConfig, Targets};
 use serde_json::Value;
 use tch::{nn, Device, Kind, Tensor};
 

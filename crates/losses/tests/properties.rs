@@ -1,6 +1,6 @@
 //! Invariants of the losses on random embeddings.
 
-use losses::{BatchTripletDistance, Loss, LossConfig, Targets, TripletDistance};
+use losses::{BatchTripletDistance, BuildLoss, Loss, LossConfig, Targets, TripletDistance};
 use proptest::prelude::*;
 use tch::{nn, Device, Tensor};
 

@@ -1,25 +1,20 @@
-//! Which device tensors live on.
+//! Which device tensors live on: the configured `config::DeviceChoice` resolved against what
+//! this libtorch build sees.
 
-use serde::{Deserialize, Serialize};
+use config::DeviceChoice;
 use tch::Device;
 
 use crate::error::{Error, Result};
 
-/// The user's choice of device (`--device auto|cpu|cuda|cuda:N`).
-///
-/// In configs it is the same string as on the command line (`device = "cuda:1"`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub enum DeviceChoice {
-    /// CUDA device 0 when this libtorch build sees one, else the CPU.
-    #[default]
-    Auto,
-    Cpu,
-    Cuda(usize),
+/// Resolving a [`DeviceChoice`] to a libtorch device. A trait rather than a function so
+/// `choice.resolve()` reads as it did when `DeviceChoice` lived in this crate; the config
+/// crate stays tch-free.
+pub trait ResolveDevice {
+    fn resolve(self) -> Result<Device>;
 }
 
-impl DeviceChoice {
-    pub fn resolve(self) -> Result<Device> {
+impl ResolveDevice for DeviceChoice {
+    fn resolve(self) -> Result<Device> {
         match self {
             DeviceChoice::Auto => Ok(Device::cuda_if_available()),
             DeviceChoice::Cpu => Ok(Device::Cpu),
@@ -34,56 +29,12 @@ impl DeviceChoice {
     }
 }
 
-impl std::str::FromStr for DeviceChoice {
-    type Err = String;
-
-    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
-        match s {
-            "auto" => Ok(DeviceChoice::Auto),
-            "cpu" => Ok(DeviceChoice::Cpu),
-            "cuda" => Ok(DeviceChoice::Cuda(0)),
-            other => other
-                .strip_prefix("cuda:")
-                .and_then(|n| n.parse().ok())
-                .map(DeviceChoice::Cuda)
-                .ok_or_else(|| format!("unknown device {other:?}: use auto, cpu, cuda or cuda:N")),
-        }
-    }
-}
-
-impl TryFrom<String> for DeviceChoice {
-    type Error = String;
-
-    fn try_from(s: String) -> std::result::Result<Self, Self::Error> {
-        s.parse()
-    }
-}
-
-impl From<DeviceChoice> for String {
-    fn from(d: DeviceChoice) -> String {
-        d.to_string()
-    }
-}
-
-impl std::fmt::Display for DeviceChoice {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            DeviceChoice::Auto => f.write_str("auto"),
-            DeviceChoice::Cpu => f.write_str("cpu"),
-            DeviceChoice::Cuda(i) => write!(f, "cuda:{i}"),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn parses_device_names() {
-        assert_eq!("auto".parse::<DeviceChoice>(), Ok(DeviceChoice::Auto));
-        assert_eq!("cuda:1".parse::<DeviceChoice>(), Ok(DeviceChoice::Cuda(1)));
-        assert!("tpu".parse::<DeviceChoice>().unwrap_err().contains("tpu"));
+    fn resolves_the_cpu() {
         assert_eq!(DeviceChoice::Cpu.resolve().unwrap(), Device::Cpu);
     }
 }

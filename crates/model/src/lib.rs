@@ -32,9 +32,11 @@ mod weights;
 
 pub use bert::{BertConfig, BertModel};
 pub use dense::{DenseActivation, DenseConfig};
-pub use device::DeviceChoice;
+pub use device::ResolveDevice;
 pub use distilbert::{DistilBertConfig, DistilBertModel};
 pub use dtype::{cpu_has_native_bf16, ComputeDtype};
+// Defined in the tch-free config crate; re-exported so `model::DeviceChoice` still works.
+pub use config::DeviceChoice;
 pub use encode::{EmbeddingMatrix, EncodeOptions};
 pub use encoder::{Encoder, EncoderConfig, SUPPORTED_MODEL_TYPES};
 pub use error::{Error, Result};

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use model::{ComputeDtype, DeviceChoice, SentenceTransformer};
+use model::{ComputeDtype, DeviceChoice, ResolveDevice, SentenceTransformer};
 
 #[derive(Args, Debug, Clone)]
 pub struct ModelArgs {

@@ -13,6 +13,9 @@ pub enum Error {
     },
     #[error("dataset: {0}")]
     Dataset(String),
+    /// Reading the run config or resolving its data (messages as the config crate words them).
+    #[error(transparent)]
+    RunConfig(#[from] config::Error),
     #[error(transparent)]
     Data(#[from] data::Error),
     #[error(transparent)]

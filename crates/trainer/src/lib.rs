@@ -6,10 +6,7 @@ mod batches;
 mod callbacks;
 mod checkpoint;
 mod compat;
-mod config;
-mod dataset;
 mod error;
-mod evaluator_config;
 mod evaluators;
 mod grad_scaler;
 mod metrics;
@@ -30,17 +27,16 @@ mod trainer;
 pub use batches::StepBatches;
 pub use callbacks::{Callback, ProgressCallback, StepReport, TracingCallback};
 pub use checkpoint::{list_checkpoints, BestEval, TrainerState};
+// The run config and its data resolution live in the tch-free config crate (xtask reads them
+// too); re-exported so `trainer::TrainConfig` and friends keep working.
 pub use config::{
-    BatchSampler, DataConfig, DataFormat, DatasetConfig, EvaluationConfig, ModelConfig,
-    NeutralChoice, OutputConfig, Precision, TrainConfig, TrainingConfig, TrainingDataset,
-    TrainingPrompts, DEFAULT_CONFIG_TOML,
+    load_training_set, resolve_dataset_file, BatchSampler, DataConfig, DataFormat, DatasetConfig,
+    EvaluationConfig, EvaluatorConfig, LabelAccuracySettings, ModelConfig, NeutralChoice,
+    OutputConfig, Precision, RetrievalEvaluatorConfig, RetrievalSource, StsEvaluatorConfig,
+    TaskEvaluatorConfig, TrainConfig, TrainingConfig, TrainingDataset, TrainingPrompts,
+    DEFAULT_CONFIG_TOML,
 };
-pub use dataset::{load_training_set, resolve_dataset_file};
 pub use error::{Error, Result};
-pub use evaluator_config::{
-    EvaluatorConfig, LabelAccuracySettings, RetrievalEvaluatorConfig, RetrievalSource,
-    StsEvaluatorConfig, TaskEvaluatorConfig,
-};
 pub use evaluators::{
     build as build_evaluator, BinaryEvaluator, EvalReport, Evaluator, EvaluatorSet,
     LabelAccuracyEvaluator, NamedLoss, ParaphraseEvaluator, RetrievalEvaluator, SelectionMetric,

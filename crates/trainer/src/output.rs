@@ -4,10 +4,10 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use config::TrainConfig;
 use tch::{nn, Tensor};
 
 use crate::checkpoint::named_variables;
-use crate::config::TrainConfig;
 use crate::error::{io_error, Error, Result};
 use crate::evaluators::{EvalReport, SelectionMetric};
 use crate::metrics::MetricsRecord;

@@ -138,7 +138,7 @@ fn walk(prefix: &str, old: Option<&Table>, new: Option<&Table>, out: &mut Vec<Ch
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::TrainConfig;
+    use config::TrainConfig;
 
     fn resolved(overrides: &[(&str, &str)]) -> String {
         let overrides: Vec<(String, String)> = overrides

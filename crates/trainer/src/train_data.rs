@@ -1,11 +1,11 @@
 //! The training rows of a run, tokenised once, and how they become batches and tensors.
 
+use config::{BatchSampler, TrainingConfig};
 use data::{EpochSampler, GroupByLabelSampler, TargetColumn, TrainingSet};
 use losses::Targets;
 use model::{SentenceTransformer, TokenBatch, TokenizedText};
 use tch::{Device, Kind, Tensor};
 
-use crate::config::{BatchSampler, TrainingConfig};
 use crate::error::{Error, Result};
 
 /// A [`TrainingSet`] with every column tokenised by the model's tokenizer.

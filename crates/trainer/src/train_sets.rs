@@ -1,12 +1,12 @@
 //! The training datasets of a run, each with its rows tokenised and its own loss, and the
 //! schedule that interleaves their batches (every batch from one dataset).
 
+use config::{TrainConfig, TrainingConfig};
 use data::{ScheduledBatch, TrainingSet};
-use losses::Loss;
+use losses::{BuildLoss, Loss};
 use model::SentenceTransformer;
 use tch::nn;
 
-use crate::config::{TrainConfig, TrainingConfig};
 use crate::error::{Error, Result};
 use crate::train_data::TrainData;
 
@@ -24,23 +24,6 @@ pub struct TrainSet {
 /// Every training dataset of the run, in config order.
 pub struct TrainSets {
     sets: Vec<TrainSet>,
-}
-
-/// The rows of each configured dataset (loaded before the model, so bad data fails fast).
-pub fn load_rows(client: &hub::HubClient, config: &TrainConfig) -> Result<Vec<TrainingSet>> {
-    config
-        .training_datasets()
-        .iter()
-        .map(|d| {
-            crate::dataset::load_training_set(client, d.data, config.training.seed).map_err(|e| {
-                if config.datasets.is_empty() {
-                    e
-                } else {
-                    Error::Dataset(format!("dataset {}: {e}", d.name))
-                }
-            })
-        })
-        .collect()
 }
 
 impl TrainSets {

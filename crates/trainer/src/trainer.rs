@@ -13,15 +13,15 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
+use config::{load_training_sets, Precision, TrainConfig};
 use data::ScheduledBatch;
-use model::SentenceTransformer;
+use model::{ResolveDevice, SentenceTransformer};
 use tch::{nn, Device, Kind};
 use tracing::{info, warn};
 
 use crate::batches::StepBatches;
 use crate::callbacks::{Callback, ProgressCallback, StepReport, TracingCallback};
 use crate::checkpoint::{self, BestEval, CheckpointParts, TrainerState};
-use crate::config::{Precision, TrainConfig};
 use crate::error::{io_error, Error, Result};
 use crate::evaluators::{EvalReport, EvaluatorSet};
 use crate::grad_scaler::GradScaler;
@@ -30,7 +30,7 @@ use crate::optimizer::{AdamW, AdamWSettings};
 use crate::output_lock::OutputLock;
 use crate::plan::StepPlan;
 use crate::schedule::linear_warmup_decay;
-use crate::train_sets::{load_rows, TrainSets};
+use crate::train_sets::TrainSets;
 
 /// Where a run starts.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -142,7 +142,7 @@ impl<'c> Trainer<'c> {
 
         // Data and evaluation first: a missing file or a split without labels fails before
         // the (slower) model load.
-        let rows = load_rows(client, config)?;
+        let rows = load_training_sets(client, config)?;
         let mut evaluators = EvaluatorSet::from_config(client, &config.evaluation, custom)?;
         let base_dir = hub::resolve_model(client, &config.model.base)?;
         let model_dir = match &resumed_from {

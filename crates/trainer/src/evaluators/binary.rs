@@ -1,12 +1,12 @@
 //! sentence-transformers' `BinaryClassificationEvaluator`: labelled pairs, best thresholds.
 
+use config::{load_training_set, TaskEvaluatorConfig};
 use eval::{BinaryClassificationConfig, BinaryClassificationEvaluator, MetricValues, NamedMetrics};
 use model::SentenceTransformer;
 
 use super::embed::{binary_labels, encode, text_columns, view};
 use super::Evaluator;
 use crate::error::{Error, Result};
-use crate::evaluator_config::TaskEvaluatorConfig;
 
 pub struct BinaryEvaluator {
     name: String,
@@ -22,7 +22,7 @@ impl BinaryEvaluator {
         config: &TaskEvaluatorConfig<BinaryClassificationConfig>,
     ) -> Result<Self> {
         let name = config.name();
-        let set = crate::dataset::load_training_set(client, &config.data, 0)?;
+        let set = load_training_set(client, &config.data, 0)?;
         let columns = text_columns(&set, 2, &name)?;
         let labels = binary_labels(&set, &name)?.ok_or_else(|| {
             Error::Dataset(format!(

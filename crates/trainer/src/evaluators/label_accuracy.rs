@@ -2,6 +2,7 @@
 //! trained beside the model picks each pair's gold label. It needs that loss, so it is bound
 //! to the run's losses before training ([`Evaluator::attach_losses`]).
 
+use config::{load_training_set, LabelAccuracySettings, TaskEvaluatorConfig};
 use data::TargetColumn;
 use eval::MetricValues;
 use losses::PairClassifier;
@@ -11,7 +12,6 @@ use tch::{Kind, Tensor};
 use super::embed::{encode, text_columns};
 use super::{Evaluator, NamedLoss};
 use crate::error::{Error, Result};
-use crate::evaluator_config::{LabelAccuracySettings, TaskEvaluatorConfig};
 
 pub struct LabelAccuracyEvaluator {
     name: String,
@@ -28,7 +28,7 @@ impl LabelAccuracyEvaluator {
         config: &TaskEvaluatorConfig<LabelAccuracySettings>,
     ) -> Result<Self> {
         let name = config.name();
-        let set = crate::dataset::load_training_set(client, &config.data, 0)?;
+        let set = load_training_set(client, &config.data, 0)?;
         let columns = text_columns(&set, 2, &name)?;
         let TargetColumn::Classes { values, .. } = set.target() else {
             return Err(Error::Dataset(format!(

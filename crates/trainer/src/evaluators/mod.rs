@@ -10,6 +10,7 @@ mod retrieval;
 mod sts;
 mod triplet;
 
+use config::{EvaluationConfig, EvaluatorConfig};
 use eval::MetricValues;
 use model::SentenceTransformer;
 
@@ -20,9 +21,7 @@ pub use retrieval::RetrievalEvaluator;
 pub use sts::StsEvaluator;
 pub use triplet::TripletEvaluator;
 
-use crate::config::EvaluationConfig;
 use crate::error::{Error, Result};
-use crate::evaluator_config::EvaluatorConfig;
 
 /// An evaluation run on the model while (and after) training.
 pub trait Evaluator {

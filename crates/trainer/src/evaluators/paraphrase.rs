@@ -3,13 +3,13 @@
 
 use std::collections::HashMap;
 
+use config::{load_training_set, TaskEvaluatorConfig};
 use eval::{MetricValues, NamedMetrics, ParaphraseMiningConfig, ParaphraseMiningEvaluator};
 use model::SentenceTransformer;
 
 use super::embed::{binary_labels, encode, text_columns, view};
 use super::Evaluator;
 use crate::error::{Error, Result};
-use crate::evaluator_config::TaskEvaluatorConfig;
 
 pub struct ParaphraseEvaluator {
     name: String,
@@ -23,7 +23,7 @@ impl ParaphraseEvaluator {
         config: &TaskEvaluatorConfig<ParaphraseMiningConfig>,
     ) -> Result<Self> {
         let name = config.name();
-        let set = crate::dataset::load_training_set(client, &config.data, 0)?;
+        let set = load_training_set(client, &config.data, 0)?;
         let columns = text_columns(&set, 2, &name)?;
         let labels = binary_labels(&set, &name)?;
         let mut index: HashMap<&str, usize> = HashMap::new();

@@ -2,6 +2,7 @@
 
 use std::num::NonZeroUsize;
 
+use config::{load_training_set, resolve_dataset_file, RetrievalEvaluatorConfig, RetrievalSource};
 use data::{NliColumns, RetrievalSet, UnlabeledRows};
 use eval::{InformationRetrievalEvaluator, MetricValues, NamedMetrics};
 use model::SentenceTransformer;
@@ -9,7 +10,6 @@ use model::SentenceTransformer;
 use super::embed::{encode, text_columns, view};
 use super::Evaluator;
 use crate::error::Result;
-use crate::evaluator_config::{RetrievalEvaluatorConfig, RetrievalSource};
 
 pub struct RetrievalEvaluator {
     name: String,
@@ -62,13 +62,13 @@ fn retrieval_set(
 ) -> Result<RetrievalSet> {
     Ok(match source {
         RetrievalSource::Nli { dataset, split } => {
-            let path = crate::dataset::resolve_dataset_file(client, dataset, split)?;
+            let path = resolve_dataset_file(client, dataset, split)?;
             let pairs = data::read_nli_pairs(&path, &NliColumns::GLUE, UnlabeledRows::Skip)?;
             data::nli_retrieval(&pairs.pairs, None)?
         }
         RetrievalSource::Beir { dir, split } => data::read_beir(dir, split)?,
         RetrievalSource::Pairs { data } => {
-            let set = crate::dataset::load_training_set(client, data, 0)?;
+            let set = load_training_set(client, data, 0)?;
             let names = set.column_names();
             text_columns(&set, 2, name)?;
             RetrievalSet::from_columns(&set, &names[0], &names[1])?

@@ -1,14 +1,13 @@
 //! sentence-transformers' `EmbeddingSimilarityEvaluator` on scored sentence pairs.
 
-use data::ScoredPairColumns;
+use config::{load_sts_pairs, StsEvaluatorConfig};
 use eval::{
     evaluate_sts, normalize_sts_scores, Embeddings, MetricValues, NamedMetrics, StsMetrics,
 };
 use model::{EncodeOptions, SentenceTransformer};
 
 use super::Evaluator;
-use crate::error::{Error, Result};
-use crate::evaluator_config::StsEvaluatorConfig;
+use crate::error::Result;
 
 /// Sentence pairs with gold scores in `[0, 1]`.
 #[derive(Debug, Clone)]
@@ -20,20 +19,7 @@ pub struct StsEvaluator {
 
 impl StsEvaluator {
     pub fn load(client: &hub::HubClient, config: &StsEvaluatorConfig) -> Result<Self> {
-        let path = crate::dataset::resolve_dataset_file(client, &config.dataset, &config.split)?;
-        let mut pairs = data::read_scored_pairs(&path, &ScoredPairColumns::GLUE)?;
-        if let Some(n) = config.max_pairs {
-            pairs.truncate(n);
-        }
-        if pairs.len() < 2 {
-            return Err(Error::Dataset(format!(
-                "evaluator {}: {} ({}) has {} scored pair(s); a correlation needs at least 2",
-                config.name(),
-                config.dataset,
-                path.display(),
-                pairs.len()
-            )));
-        }
+        let pairs = load_sts_pairs(client, config)?;
         let raw: Vec<f32> = pairs.iter().map(|p| p.score).collect();
         let scores = normalize_sts_scores(&raw, config.score_max)?;
         // sentence1 of every pair, then sentence2: one encode call batches them best.

@@ -1,12 +1,12 @@
 //! sentence-transformers' `TripletEvaluator`: is the anchor closer to its positive?
 
+use config::{load_training_set, TaskEvaluatorConfig};
 use eval::{MetricValues, NamedMetrics, TripletConfig, TripletEvaluator as Triplets};
 use model::SentenceTransformer;
 
 use super::embed::{encode, text_columns, view};
 use super::Evaluator;
 use crate::error::Result;
-use crate::evaluator_config::TaskEvaluatorConfig;
 
 pub struct TripletEvaluator {
     name: String,
@@ -21,7 +21,7 @@ impl TripletEvaluator {
         config: &TaskEvaluatorConfig<TripletConfig>,
     ) -> Result<Self> {
         let name = config.name();
-        let set = crate::dataset::load_training_set(client, &config.data, 0)?;
+        let set = load_training_set(client, &config.data, 0)?;
         let columns = text_columns(&set, 3, &name)?;
         let evaluator = Triplets::new(config.settings.clone())?;
         Ok(Self {

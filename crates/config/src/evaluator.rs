@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::DataConfig;
+use crate::train::DataConfig;
 
 /// One evaluator, tagged by `type`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -211,7 +211,7 @@ fn default_evaluator_name(dataset: &str, split: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{DataFormat, TrainConfig};
+    use crate::train::{DataFormat, TrainConfig};
 
     #[test]
     fn every_evaluator_type_parses_from_toml() {

@@ -4,12 +4,12 @@
 
 use std::path::{Path, PathBuf};
 
-use losses::LossConfig;
-use model::DeviceChoice;
 use serde::{Deserialize, Serialize};
 
+use crate::device::DeviceChoice;
 use crate::error::{Error, Result};
-use crate::evaluator_config::{EvaluatorConfig, StsEvaluatorConfig};
+use crate::evaluator::{EvaluatorConfig, StsEvaluatorConfig};
+use crate::loss::LossConfig;
 
 /// The configuration `cargo run -p train-cli -- --epochs 1` runs when no `--config` is given.
 pub const DEFAULT_CONFIG_TOML: &str = include_str!("../../../configs/default.toml");
@@ -506,7 +506,7 @@ fn validate_data(data: &DataConfig) -> std::result::Result<(), String> {
 }
 
 /// `glue/mnli` + `train` → `mnli-train`; a file path gives its stem.
-pub(crate) fn dataset_display_name(dataset: &str, split: &str) -> String {
+fn dataset_display_name(dataset: &str, split: &str) -> String {
     let base = Path::new(dataset)
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())

@@ -4,11 +4,13 @@
 use std::path::{Path, PathBuf};
 
 use data::{
-    KnownDataset, NeutralPolicy, NliColumns, ScoredPairColumns, TrainingSet, UnlabeledRows,
+    KnownDataset, NeutralPolicy, NliColumns, ScoredPair, ScoredPairColumns, TrainingSet,
+    UnlabeledRows,
 };
 
-use crate::config::{DataConfig, DataFormat, NeutralChoice};
 use crate::error::{Error, Result};
+use crate::evaluator::StsEvaluatorConfig;
+use crate::train::{DataConfig, DataFormat, NeutralChoice, TrainConfig};
 
 /// A local file when `name` is a path to one, else the file of a known hub dataset's split
 /// (downloaded into the hub cache on first use).
@@ -29,9 +31,15 @@ pub fn resolve_dataset_file(client: &hub::HubClient, name: &str, split: &str) ->
             data::known_dataset_names().join(", ")
         ))
     })?;
+    let (repo, file) = known_dataset_file(known, split)?;
+    Ok(client.get(&repo, &file)?)
+}
+
+/// The hub repo and file of a known dataset's split, without downloading it (`xtask
+/// fetch-data` fetches it its own way: a file the endpoint lacks is skipped there).
+pub fn known_dataset_file(known: &KnownDataset, split: &str) -> Result<(hub::Repo, String)> {
     let file = known.file(split).map_err(Error::Dataset)?;
-    let repo = hub::Repo::dataset(file.repo)?;
-    Ok(client.get(&repo, &file.path)?)
+    Ok((hub::Repo::dataset(file.repo)?, file.path))
 }
 
 /// The training rows the data config describes.
@@ -94,4 +102,52 @@ pub fn load_training_set(
         )));
     }
     Ok(set)
+}
+
+/// The rows of each training dataset of a run (`[data]`, or each `[[datasets]]` entry), in
+/// config order. With several datasets an error names the one that failed.
+pub fn load_training_sets(
+    client: &hub::HubClient,
+    config: &TrainConfig,
+) -> Result<Vec<TrainingSet>> {
+    config
+        .training_datasets()
+        .iter()
+        .map(|d| {
+            load_training_set(client, d.data, config.training.seed).map_err(|e| {
+                if config.datasets.is_empty() {
+                    e
+                } else {
+                    Error::InDataset {
+                        name: d.name.clone(),
+                        source: Box::new(e),
+                    }
+                }
+            })
+        })
+        .collect()
+}
+
+/// The scored pairs an `embedding_similarity` evaluator reads: the first `max_pairs`, gold
+/// scores as the file has them (not yet divided by `score_max`), at least two of them (a
+/// correlation needs two).
+pub fn load_sts_pairs(
+    client: &hub::HubClient,
+    config: &StsEvaluatorConfig,
+) -> Result<Vec<ScoredPair>> {
+    let path = resolve_dataset_file(client, &config.dataset, &config.split)?;
+    let mut pairs = data::read_scored_pairs(&path, &ScoredPairColumns::GLUE)?;
+    if let Some(n) = config.max_pairs {
+        pairs.truncate(n);
+    }
+    if pairs.len() < 2 {
+        return Err(Error::Dataset(format!(
+            "evaluator {}: {} ({}) has {} scored pair(s); a correlation needs at least 2",
+            config.name(),
+            config.dataset,
+            path.display(),
+            pairs.len()
+        )));
+    }
+    Ok(pairs)
 }

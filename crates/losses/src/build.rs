@@ -1,0 +1,233 @@
+//! Turns a configured loss (`config::LossConfig`, serde data only) into a loss on libtorch.
+
+use config::LossConfig;
+use tch::nn;
+
+use crate::angle::AnglELoss;
+use crate::batch_all_triplet::BatchAllTripletLoss;
+use crate::batch_hard_soft_margin_triplet::BatchHardSoftMarginTripletLoss;
+use crate::batch_hard_triplet::BatchHardTripletLoss;
+use crate::batch_semi_hard_triplet::BatchSemiHardTripletLoss;
+use crate::cached_mnrl::CachedMultipleNegativesRankingLoss;
+use crate::contrastive::ContrastiveLoss;
+use crate::cosent::CoSentLoss;
+use crate::cosine_similarity::CosineSimilarityLoss;
+use crate::error::{Error, Result};
+use crate::loss::Loss;
+use crate::matryoshka::MatryoshkaLoss;
+use crate::mnrl::MultipleNegativesRankingLoss;
+use crate::online_contrastive::OnlineContrastiveLoss;
+use crate::softmax::{Concatenation, SoftmaxLoss};
+use crate::triplet::TripletLoss;
+
+/// Building a loss from its config. A trait rather than a function so `config.build(p, dim)`
+/// reads as it did when `LossConfig` lived in this crate; the config crate stays tch-free.
+pub trait BuildLoss {
+    /// Builds the loss for a model whose embeddings have `embedding_dim` values. Trainable loss
+    /// parameters (SoftmaxLoss's classifier) are created under `p`, so the caller's var store
+    /// owns, optimises and saves them.
+    fn build(&self, p: &nn::Path, embedding_dim: i64) -> Result<Box<dyn Loss>>;
+}
+
+impl BuildLoss for LossConfig {
+    fn build(&self, p: &nn::Path, embedding_dim: i64) -> Result<Box<dyn Loss>> {
+        if embedding_dim < 1 {
+            return Err(Error::Config(format!(
+                "the embedding dimension must be positive, got {embedding_dim}"
+            )));
+        }
+        let positive = |what: &str, scale: f64| {
+            if scale > 0.0 && scale.is_finite() {
+                Ok(scale)
+            } else {
+                Err(Error::Config(format!(
+                    "{what}: scale must be a positive number, got {scale}"
+                )))
+            }
+        };
+        // A margin may be negative (sentence-transformers accepts it), but not NaN or infinite.
+        let finite = |what: &str, margin: f64| {
+            if margin.is_finite() {
+                Ok(margin)
+            } else {
+                Err(Error::Config(format!(
+                    "{what}: margin must be a finite number, got {margin}"
+                )))
+            }
+        };
+        Ok(match *self {
+            LossConfig::Softmax {
+                num_labels,
+                concatenation_sent_rep,
+                concatenation_sent_difference,
+                concatenation_sent_multiplication,
+            } => Box::new(SoftmaxLoss::new(
+                p,
+                embedding_dim,
+                num_labels,
+                Concatenation {
+                    sent_rep: concatenation_sent_rep,
+                    sent_difference: concatenation_sent_difference,
+                    sent_multiplication: concatenation_sent_multiplication,
+                },
+            )?),
+            LossConfig::CosineSimilarity => Box::new(CosineSimilarityLoss::new()),
+            LossConfig::CoSent { scale } => Box::new(CoSentLoss::new(positive("cosent", scale)?)),
+            LossConfig::AnglE { scale } => Box::new(AnglELoss::new(positive("angle", scale)?)),
+            LossConfig::MultipleNegativesRanking { scale, symmetric } => {
+                Box::new(MultipleNegativesRankingLoss::new(
+                    positive("multiple_negatives_ranking", scale)?,
+                    symmetric,
+                ))
+            }
+            LossConfig::CachedMultipleNegativesRanking {
+                scale,
+                mini_batch_size,
+            } => Box::new(CachedMultipleNegativesRankingLoss::new(
+                positive("cached_multiple_negatives_ranking", scale)?,
+                mini_batch_size,
+            )?),
+            LossConfig::Triplet { distance, margin } => {
+                Box::new(TripletLoss::new(distance, margin))
+            }
+            LossConfig::BatchHardTriplet { distance, margin } => Box::new(
+                BatchHardTripletLoss::new(distance, finite("batch_hard_triplet", margin)?),
+            ),
+            LossConfig::BatchSemiHardTriplet { distance, margin } => Box::new(
+                BatchSemiHardTripletLoss::new(distance, finite("batch_semi_hard_triplet", margin)?),
+            ),
+            LossConfig::BatchAllTriplet { distance, margin } => Box::new(BatchAllTripletLoss::new(
+                distance,
+                finite("batch_all_triplet", margin)?,
+            )),
+            LossConfig::BatchHardSoftMarginTriplet { distance } => {
+                Box::new(BatchHardSoftMarginTripletLoss::new(distance))
+            }
+            LossConfig::Contrastive {
+                distance,
+                margin,
+                size_average,
+            } => Box::new(ContrastiveLoss::new(distance, margin, size_average)),
+            LossConfig::OnlineContrastive { distance, margin } => {
+                Box::new(OnlineContrastiveLoss::new(distance, margin))
+            }
+            LossConfig::Matryoshka {
+                ref loss,
+                ref dims,
+                ref weights,
+            } => {
+                match **loss {
+                    // Its graph is cut at the embeddings, so the truncation could not be
+                    // back-propagated through; sentence-transformers needs a special decorator.
+                    LossConfig::CachedMultipleNegativesRanking { .. } => {
+                        return Err(Error::Config(
+                            "matryoshka cannot wrap cached_multiple_negatives_ranking: use \
+                             multiple_negatives_ranking inside matryoshka"
+                                .into(),
+                        ))
+                    }
+                    LossConfig::Matryoshka { .. } => {
+                        return Err(Error::Config("matryoshka cannot wrap matryoshka".into()))
+                    }
+                    // The classifier takes the full embedding; sentence-transformers would fail
+                    // with a shape error at the first smaller dimension.
+                    LossConfig::Softmax { .. } if dims.iter().any(|&d| d != embedding_dim) => {
+                        return Err(Error::Config(format!(
+                            "matryoshka cannot wrap softmax with dims {dims:?}: its classifier \
+                             takes the full embedding dimension {embedding_dim}"
+                        )))
+                    }
+                    _ => {}
+                }
+                let inner = loss.build(p, embedding_dim)?;
+                Box::new(MatryoshkaLoss::new(
+                    inner,
+                    dims,
+                    weights.as_deref(),
+                    embedding_dim,
+                )?)
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use config::BatchTripletDistance;
+
+    #[test]
+    fn build_rejects_what_sentence_transformers_rejects() {
+        let vs = nn::VarStore::new(tch::Device::Cpu);
+        let p = vs.root();
+        let cached = LossConfig::CachedMultipleNegativesRanking {
+            scale: 20.0,
+            mini_batch_size: 8,
+        };
+        let matryoshka =
+            |loss: LossConfig, dims: Vec<i64>, weights: Option<Vec<f64>>| LossConfig::Matryoshka {
+                loss: Box::new(loss),
+                dims,
+                weights,
+            };
+        let bad = [
+            matryoshka(cached, vec![8], None),
+            matryoshka(LossConfig::default(), vec![], None),
+            matryoshka(LossConfig::default(), vec![32], None),
+            matryoshka(LossConfig::default(), vec![8, 0], None),
+            matryoshka(LossConfig::default(), vec![8, 4], Some(vec![1.0])),
+            matryoshka(
+                LossConfig::Softmax {
+                    num_labels: 3,
+                    concatenation_sent_rep: true,
+                    concatenation_sent_difference: true,
+                    concatenation_sent_multiplication: false,
+                },
+                vec![16, 8],
+                None,
+            ),
+            LossConfig::Softmax {
+                num_labels: 3,
+                concatenation_sent_rep: false,
+                concatenation_sent_difference: false,
+                concatenation_sent_multiplication: false,
+            },
+            LossConfig::CoSent { scale: 0.0 },
+            LossConfig::BatchHardTriplet {
+                distance: BatchTripletDistance::Euclidean,
+                margin: f64::NAN,
+            },
+            LossConfig::BatchAllTriplet {
+                distance: BatchTripletDistance::CosineDistance,
+                margin: f64::INFINITY,
+            },
+            LossConfig::CachedMultipleNegativesRanking {
+                scale: 20.0,
+                mini_batch_size: 0,
+            },
+        ];
+        for config in bad {
+            assert!(
+                matches!(config.build(&p, 16), Err(Error::Config(_))),
+                "accepted {config:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn softmax_classifier_lives_under_the_given_path() {
+        let vs = nn::VarStore::new(tch::Device::Cpu);
+        let loss = LossConfig::Softmax {
+            num_labels: 3,
+            concatenation_sent_rep: true,
+            concatenation_sent_difference: true,
+            concatenation_sent_multiplication: false,
+        }
+        .build(&(vs.root() / "loss"), 16)
+        .unwrap();
+        assert_eq!(loss.name(), "SoftmaxLoss");
+        let vars = vs.variables();
+        assert_eq!(vars["loss.classifier.weight"].size(), vec![3, 48]);
+        assert_eq!(vars["loss.classifier.bias"].size(), vec![3]);
+    }
+}
