@@ -14,7 +14,6 @@ use crate::layers::linear::Linear;
 use crate::layers::mask::AttentionMask;
 use crate::layers::positions::PositionIds;
 use crate::layers::post_norm_block::{self, BlockConfig, PostNormBlock, BERT_BLOCK_KEYS};
-use crate::layers::token_layout::TokenLayout;
 use crate::token_batch::TokenBatch;
 use crate::weights::KeyMap;
 
@@ -101,15 +100,14 @@ impl BertModel {
     /// # Shapes
     /// each chunk `[batch_i, seq_i]` → each `[batch_i, seq_i, hidden]`
     pub fn forward_chunks_t(&self, chunks: &[TokenBatch], train: bool) -> Result<Vec<Tensor>> {
-        let mut embedded = Vec::with_capacity(chunks.len());
-        let mut masks = Vec::with_capacity(chunks.len());
-        for chunk in chunks {
-            chunk.check_length(self.max_tokens)?;
-            embedded.push(self.embeddings.forward_t(chunk, train)?);
-            masks.push(AttentionMask::padding(&chunk.attention_mask)?);
-        }
-        let layout = TokenLayout::new(chunks.iter().map(|c| &c.attention_mask))?;
-        post_norm_block::forward_chunks_t(&self.layers, &layout, &embedded, &masks, train)
+        post_norm_block::forward_chunks_t(
+            &self.layers,
+            &self.embeddings,
+            chunks,
+            self.max_tokens,
+            train,
+            |chunk, _, _| AttentionMask::padding(&chunk.attention_mask),
+        )
     }
 }
 

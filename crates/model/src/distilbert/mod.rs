@@ -15,7 +15,6 @@ use crate::layers::embeddings::{EmbeddingKeys, EmbeddingsConfig, TokenEmbeddings
 use crate::layers::mask::AttentionMask;
 use crate::layers::positions::PositionIds;
 use crate::layers::post_norm_block::{self, BlockConfig, BlockKeys, PostNormBlock};
-use crate::layers::token_layout::TokenLayout;
 use crate::token_batch::TokenBatch;
 use crate::weights::KeyMap;
 
@@ -100,15 +99,14 @@ impl DistilBertModel {
 
     /// See [`crate::bert::BertModel::forward_chunks_t`].
     pub fn forward_chunks_t(&self, chunks: &[TokenBatch], train: bool) -> Result<Vec<Tensor>> {
-        let mut embedded = Vec::with_capacity(chunks.len());
-        let mut masks = Vec::with_capacity(chunks.len());
-        for chunk in chunks {
-            chunk.check_length(self.max_tokens())?;
-            embedded.push(self.embeddings.forward_t(chunk, train)?);
-            masks.push(AttentionMask::padding(&chunk.attention_mask)?);
-        }
-        let layout = TokenLayout::new(chunks.iter().map(|c| &c.attention_mask))?;
-        post_norm_block::forward_chunks_t(&self.layers, &layout, &embedded, &masks, train)
+        post_norm_block::forward_chunks_t(
+            &self.layers,
+            &self.embeddings,
+            chunks,
+            self.max_tokens(),
+            train,
+            |chunk, _, _| AttentionMask::padding(&chunk.attention_mask),
+        )
     }
 }
 

@@ -4,12 +4,14 @@
 use tch::{nn, Tensor};
 
 use super::attention::{AttentionKeys, SelfAttention};
+use super::embeddings::TokenEmbeddings;
 use super::feed_forward::FeedForward;
 use super::layer_norm::LayerNorm;
 use super::mask::AttentionMask;
 use super::token_layout::TokenLayout;
 use super::Activation;
 use crate::error::Result;
+use crate::token_batch::TokenBatch;
 
 /// Checkpoint names of a block's parts, relative to the layer (`encoder.layer.N.`).
 #[derive(Debug, Clone, Copy)]
@@ -143,23 +145,33 @@ impl PostNormBlock {
     }
 }
 
-/// A stack of post-norm blocks over the real tokens of several chunks at once: the chunks'
-/// embeddings in, each chunk's token embeddings out (padding positions zero). Only attention
-/// runs chunk by chunk; every other layer multiplies all the step's tokens as one matrix.
+/// A stack of post-norm blocks over the real tokens of several chunks at once: each chunk
+/// embedded and masked (`mask(chunk, seq, embedded)`), then every layer run with only
+/// attention chunk by chunk and every other part over all the step's tokens as one matrix.
+/// Returns each chunk's token embeddings, padding positions zero.
 ///
 /// # Shapes
-/// each of `embedded`: `[batch_i, seq_i, hidden]`, `masks`: one per chunk → each
-/// `[batch_i, seq_i, hidden]`
+/// each chunk `[batch_i, seq_i]` → each `[batch_i, seq_i, hidden]`
 pub(crate) fn forward_chunks_t(
     layers: &[PostNormBlock],
-    layout: &TokenLayout,
-    embedded: &[Tensor],
-    masks: &[AttentionMask],
+    embeddings: &TokenEmbeddings,
+    chunks: &[TokenBatch],
+    max_tokens: i64,
     train: bool,
+    mask: impl Fn(&TokenBatch, i64, &Tensor) -> Result<AttentionMask>,
 ) -> Result<Vec<Tensor>> {
-    let mut xs = layout.to_tokens(embedded)?;
+    let mut embedded = Vec::with_capacity(chunks.len());
+    let mut masks = Vec::with_capacity(chunks.len());
+    for chunk in chunks {
+        let (_, seq) = chunk.check_length(max_tokens)?;
+        let xs = embeddings.forward_t(chunk, train)?;
+        masks.push(mask(chunk, seq, &xs)?);
+        embedded.push(xs);
+    }
+    let layout = TokenLayout::new(chunks.iter().map(|c| &c.attention_mask))?;
+    let mut xs = layout.to_tokens(&embedded)?;
     for layer in layers {
-        xs = layer.forward_tokens(&xs, layout, masks, train)?;
+        xs = layer.forward_tokens(&xs, &layout, &masks, train)?;
     }
     layout.to_padded(&xs)
 }

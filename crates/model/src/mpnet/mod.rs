@@ -16,7 +16,6 @@ use crate::layers::linear::Linear;
 use crate::layers::mask::AttentionMask;
 use crate::layers::positions::PositionIds;
 use crate::layers::post_norm_block::{self, BlockConfig, BlockKeys, PostNormBlock};
-use crate::layers::token_layout::TokenLayout;
 use crate::token_batch::TokenBatch;
 use crate::weights::KeyMap;
 
@@ -121,16 +120,14 @@ impl MpnetModel {
     /// See [`crate::bert::BertModel::forward_chunks_t`]; each chunk gets the relative bias of
     /// its own length.
     pub fn forward_chunks_t(&self, chunks: &[TokenBatch], train: bool) -> Result<Vec<Tensor>> {
-        let mut embedded = Vec::with_capacity(chunks.len());
-        let mut masks = Vec::with_capacity(chunks.len());
-        for chunk in chunks {
-            let (_, seq) = chunk.check_length(self.max_tokens())?;
-            let xs = self.embeddings.forward_t(chunk, train)?;
-            masks.push(self.mask(chunk, seq, &xs)?);
-            embedded.push(xs);
-        }
-        let layout = TokenLayout::new(chunks.iter().map(|c| &c.attention_mask))?;
-        post_norm_block::forward_chunks_t(&self.layers, &layout, &embedded, &masks, train)
+        post_norm_block::forward_chunks_t(
+            &self.layers,
+            &self.embeddings,
+            chunks,
+            self.max_tokens(),
+            train,
+            |chunk, seq, xs| self.mask(chunk, seq, xs),
+        )
     }
 
     /// The padding mask with the relative position bias added, in the embeddings' dtype.
