@@ -68,8 +68,8 @@ impl Encoder {
 
     /// Token embeddings of the chunks of one length-packed training step, as `forward_t`
     /// gives each chunk (up to float rounding; padding positions may differ, and are masked
-    /// downstream). The post-norm encoders run every layer but attention once over all the
-    /// chunks' real tokens (see `layers::token_layout`); the rotary ones run chunk by chunk.
+    /// downstream). Every encoder runs every layer but attention once over all the chunks' real
+    /// tokens (see `layers::token_layout`).
     ///
     /// # Shapes
     /// each chunk `[batch_i, seq_i]` → each `[batch_i, seq_i, hidden]`
@@ -79,10 +79,8 @@ impl Encoder {
             Encoder::Roberta(m) => m.forward_chunks_t(chunks, train),
             Encoder::Mpnet(m) => m.forward_chunks_t(chunks, train),
             Encoder::DistilBert(m) => m.forward_chunks_t(chunks, train),
-            Encoder::ModernBert(_) | Encoder::Qwen3(_) => chunks
-                .iter()
-                .map(|chunk| self.forward_t(chunk, train))
-                .collect(),
+            Encoder::ModernBert(m) => m.forward_chunks_t(chunks, train),
+            Encoder::Qwen3(m) => m.forward_chunks_t(chunks, train),
         }
     }
 

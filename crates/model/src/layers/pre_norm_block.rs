@@ -9,6 +9,7 @@ use super::mask::AttentionMask;
 use super::rms_norm::RmsNorm;
 use super::rotary::RotaryAngles;
 use super::rotary_attention::{RotaryAttention, RotaryAttentionConfig, RotaryAttentionKeys};
+use super::token_layout::TokenLayout;
 use crate::error::Result;
 
 /// Which normalisation a block uses, and its parameters.
@@ -93,11 +94,41 @@ impl PreNormBlock {
         mask: &AttentionMask,
         train: bool,
     ) -> Result<Tensor> {
-        let normed = match &self.attention_norm {
-            Some(norm) => norm.forward(xs)?,
-            None => xs.shallow_clone(),
-        };
-        let xs = xs.f_add(&self.attention.forward_t(&normed, angles, mask, train)?)?;
+        let attended = self
+            .attention
+            .forward_t(&self.attention_input(xs)?, angles, mask, train)?;
+        self.after_attention(xs, &attended, train)
+    }
+
+    /// As [`forward_t`](Self::forward_t) over the real tokens of several chunks at once (see
+    /// [`TokenLayout`]), each chunk attending under its own angles and mask.
+    ///
+    /// # Shapes
+    /// xs: `[tokens, hidden]`, one (angles, mask) per chunk of `layout` → `[tokens, hidden]`
+    pub(crate) fn forward_tokens(
+        &self,
+        xs: &Tensor,
+        layout: &TokenLayout,
+        chunks: &[(&RotaryAngles, &AttentionMask)],
+        train: bool,
+    ) -> Result<Tensor> {
+        let attended =
+            self.attention
+                .forward_tokens(&self.attention_input(xs)?, layout, chunks, train)?;
+        self.after_attention(xs, &attended, train)
+    }
+
+    fn attention_input(&self, xs: &Tensor) -> Result<Tensor> {
+        match &self.attention_norm {
+            Some(norm) => norm.forward(xs),
+            None => Ok(xs.shallow_clone()),
+        }
+    }
+
+    /// The residual add, then the feed-forward half; position-wise, so the same for padded
+    /// chunks and token matrices.
+    fn after_attention(&self, xs: &Tensor, attended: &Tensor, train: bool) -> Result<Tensor> {
+        let xs = xs.f_add(attended)?;
         let ff = self
             .feed_forward
             .forward_t(&self.ff_norm.forward(&xs)?, train)?;

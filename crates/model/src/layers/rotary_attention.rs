@@ -10,6 +10,7 @@ use super::linear::Linear;
 use super::mask::AttentionMask;
 use super::rms_norm::RmsNorm;
 use super::rotary::RotaryAngles;
+use super::token_layout::TokenLayout;
 use crate::error::{Error, Result};
 
 /// Checkpoint names relative to the layer.
@@ -119,61 +120,98 @@ impl RotaryAttention {
             left: xs.size(),
             right: vec![],
         })?;
-        let c = &self.config;
-        let (mut q, mut k, v) = self.project(xs, batch, seq)?;
-        if let Some((q_norm, k_norm)) = &self.query_key_norms {
-            q = q_norm.forward(&q)?;
-            k = k_norm.forward(&k)?;
+        let qkv = self.project(xs)?;
+        let context = self.attend(&qkv.f_view([batch, seq, -1])?, angles, mask, train)?;
+        self.output_t(&context, train)
+    }
+
+    /// As [`forward_t`](Self::forward_t) over the real tokens of several chunks at once: the
+    /// projections run over the token matrix as one product, rotation and attention chunk by
+    /// chunk with each chunk's angles and mask.
+    ///
+    /// # Shapes
+    /// xs: `[tokens, hidden]`, one (angles, mask) per chunk of `layout` → `[tokens, hidden]`
+    pub(crate) fn forward_tokens(
+        &self,
+        xs: &Tensor,
+        layout: &TokenLayout,
+        chunks: &[(&RotaryAngles, &AttentionMask)],
+        train: bool,
+    ) -> Result<Tensor> {
+        if chunks.len() != layout.chunks() {
+            return Err(Error::Shape {
+                context: "one rotary angle table and attention mask per chunk",
+                left: vec![chunks.len() as i64],
+                right: vec![layout.chunks() as i64],
+            });
         }
-        let q = angles.apply(&q.f_transpose(1, 2)?)?;
-        let k = repeat_kv(
-            &angles.apply(&k.f_transpose(1, 2)?)?,
-            c.num_heads / c.num_kv_heads,
-        )?;
-        let v = repeat_kv(&v.f_transpose(1, 2)?, c.num_heads / c.num_kv_heads)?;
-        let dropout = if train { c.attention_dropout } else { 0.0 };
-        let context = scaled_dot_product(&q, &k, &v, mask, dropout)?;
-        let context =
-            context
-                .f_transpose(1, 2)?
-                .f_reshape([batch, seq, c.num_heads * c.head_dim])?;
-        Ok(self
-            .output
-            .forward(&context)?
-            .f_dropout(c.output_dropout, train)?)
+        let contexts = layout
+            .to_padded(&self.project(xs)?)?
+            .iter()
+            .zip(chunks)
+            .map(|(qkv, (angles, mask))| self.attend(qkv, angles, mask, train))
+            .collect::<Result<Vec<_>>>()?;
+        self.output_t(&layout.to_tokens(&contexts)?, train)
     }
 }
 
 impl RotaryAttention {
-    /// Queries, keys and values, split into heads.
+    /// Queries, keys and values side by side, as one product: `[…, q | k | v]`.
     ///
     /// # Shapes
-    /// xs: `[batch, seq, hidden]` → q `[batch, seq, heads, head_dim]`, k and v
-    /// `[batch, seq, kv_heads, head_dim]`
-    fn project(&self, xs: &Tensor, batch: i64, seq: i64) -> Result<(Tensor, Tensor, Tensor)> {
-        let c = &self.config;
-        let split = |t: Tensor, heads: i64| -> Result<Tensor> {
-            Ok(t.f_view([batch, seq, heads, c.head_dim])?)
-        };
+    /// xs: `[…, hidden]` → `[…, (heads + 2 · kv_heads) · head_dim]`
+    fn project(&self, xs: &Tensor) -> Result<Tensor> {
         match &self.projections {
-            Projections::Fused(qkv) => {
-                let parts = qkv
-                    .forward(xs)?
-                    .f_view([batch, seq, 3, c.num_heads, c.head_dim])?;
-                let mut parts = parts.f_unbind(2)?.into_iter();
-                match (parts.next(), parts.next(), parts.next()) {
-                    (Some(q), Some(k), Some(v)) => Ok((q, k, v)),
-                    _ => Err(Error::InvalidInput(
-                        "a fused qkv projection did not split in three".into(),
-                    )),
-                }
-            }
-            Projections::Separate { q, k, v } => Ok((
-                split(q.forward(xs)?, c.num_heads)?,
-                split(k.forward(xs)?, c.num_kv_heads)?,
-                split(v.forward(xs)?, c.num_kv_heads)?,
-            )),
+            Projections::Fused(qkv) => qkv.forward(xs),
+            Projections::Separate { q, k, v } => Linear::forward_fused(xs, &[q, k, v]),
         }
+    }
+
+    /// Attention of one padded chunk: split into heads, per-head norms, rotation, grouped
+    /// keys and values, scaled dot product.
+    ///
+    /// # Shapes
+    /// qkv: `[batch, seq, (heads + 2 · kv_heads) · head_dim]` → `[batch, seq, heads · head_dim]`
+    fn attend(
+        &self,
+        qkv: &Tensor,
+        angles: &RotaryAngles,
+        mask: &AttentionMask,
+        train: bool,
+    ) -> Result<Tensor> {
+        let c = &self.config;
+        let (batch, seq, _) = qkv.size3()?;
+        let (q_size, kv_size) = (c.num_heads * c.head_dim, c.num_kv_heads * c.head_dim);
+        let parts = qkv.f_split_with_sizes([q_size, kv_size, kv_size], -1)?;
+        let [q, k, v] = parts.as_slice() else {
+            return Err(Error::InvalidInput(
+                "a q/k/v projection did not split in three".into(),
+            ));
+        };
+        let heads = |t: &Tensor, n: i64| -> Result<Tensor> {
+            Ok(t.f_reshape([batch, seq, n, c.head_dim])?)
+        };
+        let (mut q, mut k) = (heads(q, c.num_heads)?, heads(k, c.num_kv_heads)?);
+        let v = heads(v, c.num_kv_heads)?;
+        if let Some((q_norm, k_norm)) = &self.query_key_norms {
+            q = q_norm.forward(&q)?;
+            k = k_norm.forward(&k)?;
+        }
+        let groups = c.num_heads / c.num_kv_heads;
+        let q = angles.apply(&q.f_transpose(1, 2)?)?;
+        let k = repeat_kv(&angles.apply(&k.f_transpose(1, 2)?)?, groups)?;
+        let v = repeat_kv(&v.f_transpose(1, 2)?, groups)?;
+        let dropout = if train { c.attention_dropout } else { 0.0 };
+        let context = scaled_dot_product(&q, &k, &v, mask, dropout)?;
+        Ok(context.f_transpose(1, 2)?.f_reshape([batch, seq, q_size])?)
+    }
+
+    /// The output projection and its dropout.
+    fn output_t(&self, context: &Tensor, train: bool) -> Result<Tensor> {
+        Ok(self
+            .output
+            .forward(context)?
+            .f_dropout(self.config.output_dropout, train)?)
     }
 }
 

@@ -15,8 +15,9 @@ use crate::layers::embeddings::Embedding;
 use crate::layers::gated_feed_forward::{GateKeys, GatedConfig};
 use crate::layers::mask::AttentionMask;
 use crate::layers::pre_norm_block::{Norm, NormKind, PreNormBlock, PreNormConfig, PreNormKeys};
-use crate::layers::rotary::{RotaryEmbedding, RotationPrecision};
+use crate::layers::rotary::{RotaryAngles, RotaryEmbedding, RotationPrecision};
 use crate::layers::rotary_attention::{RotaryAttentionConfig, RotaryAttentionKeys};
+use crate::layers::token_layout::TokenLayout;
 use crate::token_batch::TokenBatch;
 use crate::weights::KeyMap;
 
@@ -104,28 +105,75 @@ impl ModernBertModel {
     pub fn forward_t(&self, batch: &TokenBatch, train: bool) -> Result<Tensor> {
         let (_, seq) = batch.check_length(self.max_tokens())?;
         let _span = tracing::trace_span!("modernbert_forward", seq).entered();
+        let (mut xs, attention) = self.embed(batch, seq, train)?;
+        for (layer_type, layer) in &self.layers {
+            let (angles, mask) = attention.for_layer(*layer_type);
+            xs = layer.forward_t(&xs, angles, mask, train)?;
+        }
+        self.final_norm.forward(&xs)
+    }
+
+    /// As [`forward_t`](Self::forward_t) for the chunks of one length-packed training step:
+    /// every layer runs over all the chunks' real tokens as one matrix, attention chunk by
+    /// chunk (see `layers::token_layout`). Padding positions come back zero.
+    ///
+    /// # Shapes
+    /// each chunk `[batch_i, seq_i]` → each `[batch_i, seq_i, hidden]`
+    pub fn forward_chunks_t(&self, chunks: &[TokenBatch], train: bool) -> Result<Vec<Tensor>> {
+        let mut embedded = Vec::with_capacity(chunks.len());
+        let mut attention = Vec::with_capacity(chunks.len());
+        for chunk in chunks {
+            let (_, seq) = chunk.check_length(self.max_tokens())?;
+            let (xs, chunk_attention) = self.embed(chunk, seq, train)?;
+            embedded.push(xs);
+            attention.push(chunk_attention);
+        }
+        let layout = TokenLayout::new(chunks.iter().map(|c| &c.attention_mask))?;
+        let mut xs = layout.to_tokens(&embedded)?;
+        for (layer_type, layer) in &self.layers {
+            let per_chunk: Vec<_> = attention.iter().map(|a| a.for_layer(*layer_type)).collect();
+            xs = layer.forward_tokens(&xs, &layout, &per_chunk, train)?;
+        }
+        layout.to_padded(&self.final_norm.forward(&xs)?)
+    }
+
+    /// Normalised token embeddings of a batch, and the angles and masks its layers attend
+    /// under.
+    fn embed(&self, batch: &TokenBatch, seq: i64, train: bool) -> Result<(Tensor, Attention)> {
         let words = self.tok_embeddings.forward(&batch.input_ids)?;
-        let mut xs = self
+        let xs = self
             .embedding_norm
             .forward(&words)?
             .f_dropout(self.config.embedding_dropout, train)?;
         let positions = Tensor::f_arange(seq, (Kind::Int64, xs.device()))?.f_unsqueeze(0)?;
-        let global = (
-            self.global_rotary.angles(&positions, xs.kind())?,
-            AttentionMask::padding(&batch.attention_mask)?,
-        );
-        let local = (
-            self.local_rotary.angles(&positions, xs.kind())?,
-            AttentionMask::padding_within(&batch.attention_mask, self.config.half_window())?,
-        );
-        for (layer_type, layer) in &self.layers {
-            let (angles, mask) = match layer_type {
-                LayerType::FullAttention => &global,
-                LayerType::SlidingAttention => &local,
-            };
-            xs = layer.forward_t(&xs, angles, mask, train)?;
-        }
-        self.final_norm.forward(&xs)
+        let attention = Attention {
+            global: (
+                self.global_rotary.angles(&positions, xs.kind())?,
+                AttentionMask::padding(&batch.attention_mask)?,
+            ),
+            local: (
+                self.local_rotary.angles(&positions, xs.kind())?,
+                AttentionMask::padding_within(&batch.attention_mask, self.config.half_window())?,
+            ),
+        };
+        Ok((xs, attention))
+    }
+}
+
+/// What a batch's layers attend under: the global layers' rotary angles and padding mask, and
+/// the sliding-window layers' angles and windowed mask.
+struct Attention {
+    global: (RotaryAngles, AttentionMask),
+    local: (RotaryAngles, AttentionMask),
+}
+
+impl Attention {
+    fn for_layer(&self, layer_type: LayerType) -> (&RotaryAngles, &AttentionMask) {
+        let (angles, mask) = match layer_type {
+            LayerType::FullAttention => &self.global,
+            LayerType::SlidingAttention => &self.local,
+        };
+        (angles, mask)
     }
 }
 

@@ -16,8 +16,9 @@ use crate::layers::embeddings::Embedding;
 use crate::layers::gated_feed_forward::{GateKeys, GatedConfig};
 use crate::layers::mask::AttentionMask;
 use crate::layers::pre_norm_block::{Norm, NormKind, PreNormBlock, PreNormConfig, PreNormKeys};
-use crate::layers::rotary::{RotaryEmbedding, RotationPrecision};
+use crate::layers::rotary::{RotaryAngles, RotaryEmbedding, RotationPrecision};
 use crate::layers::rotary_attention::{RotaryAttentionConfig, RotaryAttentionKeys};
+use crate::layers::token_layout::TokenLayout;
 use crate::token_batch::TokenBatch;
 use crate::weights::KeyMap;
 
@@ -99,14 +100,44 @@ impl Qwen3Model {
     pub fn forward_t(&self, batch: &TokenBatch, train: bool) -> Result<Tensor> {
         let (_, seq) = batch.check_length(self.max_tokens())?;
         let _span = tracing::trace_span!("qwen3_forward", seq).entered();
-        let mut xs = self.embed_tokens.forward(&batch.input_ids)?;
-        let positions = Tensor::f_arange(seq, (Kind::Int64, xs.device()))?.f_unsqueeze(0)?;
-        let angles = self.rotary.angles(&positions, xs.kind())?;
-        let mask = AttentionMask::causal(&batch.attention_mask)?;
+        let (mut xs, angles, mask) = self.embed(batch, seq)?;
         for layer in &self.layers {
             xs = layer.forward_t(&xs, &angles, &mask, train)?;
         }
         self.norm.forward(&xs)
+    }
+
+    /// As [`forward_t`](Self::forward_t) for the chunks of one length-packed training step:
+    /// every layer runs over all the chunks' real tokens as one matrix, attention chunk by
+    /// chunk (see `layers::token_layout`). Padding positions come back zero.
+    ///
+    /// # Shapes
+    /// each chunk `[batch_i, seq_i]` → each `[batch_i, seq_i, hidden]`
+    pub fn forward_chunks_t(&self, chunks: &[TokenBatch], train: bool) -> Result<Vec<Tensor>> {
+        let mut embedded = Vec::with_capacity(chunks.len());
+        let mut attention = Vec::with_capacity(chunks.len());
+        for chunk in chunks {
+            let (_, seq) = chunk.check_length(self.max_tokens())?;
+            let (xs, angles, mask) = self.embed(chunk, seq)?;
+            embedded.push(xs);
+            attention.push((angles, mask));
+        }
+        let per_chunk: Vec<_> = attention.iter().map(|(a, m)| (a, m)).collect();
+        let layout = TokenLayout::new(chunks.iter().map(|c| &c.attention_mask))?;
+        let mut xs = layout.to_tokens(&embedded)?;
+        for layer in &self.layers {
+            xs = layer.forward_tokens(&xs, &layout, &per_chunk, train)?;
+        }
+        layout.to_padded(&self.norm.forward(&xs)?)
+    }
+
+    /// Token embeddings of a batch, its rotary angles and its causal mask.
+    fn embed(&self, batch: &TokenBatch, seq: i64) -> Result<(Tensor, RotaryAngles, AttentionMask)> {
+        let xs = self.embed_tokens.forward(&batch.input_ids)?;
+        let positions = Tensor::f_arange(seq, (Kind::Int64, xs.device()))?.f_unsqueeze(0)?;
+        let angles = self.rotary.angles(&positions, xs.kind())?;
+        let mask = AttentionMask::causal(&batch.attention_mask)?;
+        Ok((xs, angles, mask))
     }
 }
 
