@@ -29,8 +29,8 @@ pub enum BenchLoss {
     /// SoftmaxLoss on pairs with their 3-way NLI label
     Softmax,
     /// Two datasets, two losses, proportional batches: MNRL on the MNLI triplets (`--rows`)
-    /// and CosineSimilarityLoss on STS-B train pairs (a third as many), as
-    /// configs/multi-dataset.toml (which trains at `--lr 2e-5`)
+    /// and CosineSimilarityLoss on the STS-B train pairs (`--stsb-rows`, default all), as
+    /// configs/multi-dataset.toml (whose warm-up is `--warmup-steps 10`)
     Multi,
 }
 
@@ -111,6 +111,8 @@ pub enum Sides {
 pub struct TrainBench {
     pub losses: Vec<BenchLoss>,
     pub rows: usize,
+    /// STS-B train pairs for `BenchLoss::Multi` (the first N; all when `None`).
+    pub stsb_rows: Option<usize>,
     pub batch_size: usize,
     pub epochs: u32,
     pub learning_rate: f64,
@@ -139,9 +141,6 @@ pub fn train(root: &Path, opts: &TrainBench) -> Result<()> {
     let out_dir = root.join("target").join("bench").join("train");
     std::fs::create_dir_all(&out_dir)?;
     let eval_file = write_stsb_validation(&client, &out_dir)?;
-    if opts.losses.contains(&BenchLoss::Multi) {
-        write_stsb_train(&client, opts.rows / 3, &out_dir)?;
-    }
 
     let rust_bin = if opts.sides != Sides::Python {
         Some(build_train_cli(root)?)
@@ -162,6 +161,9 @@ pub fn train(root: &Path, opts: &TrainBench) -> Result<()> {
         for (loss, runs) in per_loss.iter_mut() {
             let loss = *loss;
             let train_file = write_training_rows(&client, loss, seed, opts, &out_dir)?;
+            if loss == BenchLoss::Multi {
+                write_stsb_train(&client, seed, opts, &out_dir)?;
+            }
             print_header(loss, seed, opts, &sides);
             let files = RunFiles {
                 model_dir: &model_dir,
@@ -213,9 +215,14 @@ pub fn train(root: &Path, opts: &TrainBench) -> Result<()> {
 
 fn print_header(loss: BenchLoss, seed: u64, opts: &TrainBench, sides: &[Side]) {
     println!(
-        "\n== {} · {} rows · batch {} · {} epoch(s) · lr {} · warm-up {} · seed {} · {} threads · {} order{} · {} round(s) of: {}",
+        "\n== {} · {} rows{} · batch {} · {} epoch(s) · lr {} · warm-up {} · seed {} · {} threads · {} order{} · {} round(s) of: {}",
         loss.name(),
         opts.rows,
+        match (loss, opts.stsb_rows) {
+            (BenchLoss::Multi, Some(n)) => format!(" + {n} STS-B train pairs"),
+            (BenchLoss::Multi, None) => " + every STS-B train pair".to_string(),
+            _ => String::new(),
+        },
         opts.batch_size,
         opts.epochs,
         opts.learning_rate,
@@ -307,8 +314,15 @@ fn write_training_rows(
         loss.name(),
         opts.rows
     );
-    let order: Vec<usize> = match opts.order {
-        // A seeded permutation, from the data crate's sampler (one batch of every row).
+    let path = out_dir.join(format!("{}_rows.jsonl", loss.name()));
+    write_in_order(&lines, opts.order, seed, &path)?;
+    Ok(path)
+}
+
+/// Writes `lines` to `path`, for `Order::Same` in one seeded permutation (from the data
+/// crate's sampler: one batch of every row) that both sides then take in file order.
+fn write_in_order(lines: &[Value], order: Order, seed: u64, path: &Path) -> Result<()> {
+    let order: Vec<usize> = match order {
         Order::Same => data::EpochSampler::new(lines.len(), lines.len().max(1), seed)?
             .epoch_batches(0)
             .concat(),
@@ -318,9 +332,8 @@ fn write_training_rows(
     for &i in &order {
         writeln!(text, "{}", lines[i])?;
     }
-    let path = out_dir.join(format!("{}_rows.jsonl", loss.name()));
-    std::fs::write(&path, text)?;
-    Ok(path)
+    std::fs::write(path, text)?;
+    Ok(())
 }
 
 /// Each row of `set` as a JSON object: its text columns, then its target (if any), under
@@ -361,26 +374,28 @@ fn stsb_rows_path(out_dir: &Path) -> PathBuf {
     out_dir.join("multi_stsb_rows.jsonl")
 }
 
-/// The first `rows` STS-B train pairs, scores divided by 5, for the two-dataset recipe: the
-/// rows of configs/multi-dataset.toml's `format = "sts_pairs"` dataset.
-fn write_stsb_train(client: &hub::HubClient, rows: usize, out_dir: &Path) -> Result<()> {
+/// The STS-B train pairs of the two-dataset recipe, scores divided by 5: the rows of
+/// configs/multi-dataset.toml's `format = "sts_pairs"` dataset (all of them unless
+/// `--stsb-rows`). The file is sorted by genre (captions first), so `Order::Same` shuffles it
+/// as it does the MNLI rows.
+fn write_stsb_train(
+    client: &hub::HubClient,
+    seed: u64,
+    opts: &TrainBench,
+    out_dir: &Path,
+) -> Result<()> {
     let stsb = DataConfig {
         dataset: "glue/stsb".into(),
         split: "train".into(),
         format: DataFormat::StsPairs,
         score_max: 5.0,
-        max_rows: Some(rows),
+        max_rows: opts.stsb_rows,
         ..DataConfig::default()
     };
-    // The seed only shuffles NLI builders; STS-B pairs are taken in file order.
     let set =
-        config::load_training_set(client, &stsb, 0).context("reading the STS-B train rows")?;
-    let mut text = String::new();
-    for line in json_rows(&set, &["sentence1", "sentence2", "score"])? {
-        writeln!(text, "{line}")?;
-    }
-    std::fs::write(stsb_rows_path(out_dir), text)?;
-    Ok(())
+        config::load_training_set(client, &stsb, seed).context("reading the STS-B train rows")?;
+    let lines = json_rows(&set, &["sentence1", "sentence2", "score"])?;
+    write_in_order(&lines, opts.order, seed, &stsb_rows_path(out_dir))
 }
 
 fn build_train_cli(root: &Path) -> Result<PathBuf> {

@@ -101,6 +101,9 @@ enum BenchKind {
         /// Training rows (the first N entailment pairs for mnrl, the first N rows otherwise)
         #[arg(long, default_value_t = 3200)]
         rows: usize,
+        /// STS-B train pairs for `--loss multi` (the first N; default all 5,749)
+        #[arg(long)]
+        stsb_rows: Option<usize>,
         #[arg(long, default_value_t = 32)]
         batch_size: usize,
         #[arg(long, default_value_t = 1)]
@@ -180,6 +183,7 @@ fn main() -> Result<()> {
                 BenchKind::Train {
                     loss,
                     rows,
+                    stsb_rows,
                     batch_size,
                     epochs,
                     lr,
@@ -199,6 +203,7 @@ fn main() -> Result<()> {
             &bench_train::TrainBench {
                 losses: loss,
                 rows,
+                stsb_rows,
                 batch_size,
                 epochs,
                 learning_rate: lr,
