@@ -11,6 +11,7 @@ use super::rotary::RotaryAngles;
 use super::rotary_attention::{RotaryAttention, RotaryAttentionConfig, RotaryAttentionKeys};
 use super::token_layout::TokenLayout;
 use crate::error::Result;
+use crate::token_batch::TokenBatch;
 
 /// Which normalisation a block uses, and its parameters.
 #[derive(Debug, Clone, Copy)]
@@ -134,4 +135,38 @@ impl PreNormBlock {
             .forward_t(&self.ff_norm.forward(&xs)?, train)?;
         Ok(xs.f_add(&ff)?)
     }
+}
+
+/// A stack of pre-norm blocks over the real tokens of several chunks at once: each chunk
+/// embedded by `embed(chunk, seq)`, which also gives what its layers attend under; every layer
+/// then runs over all the step's tokens as one matrix, attention chunk by chunk under the angles
+/// and mask `attend(chunk's context, layer's kind)` picks; then `final_norm`. Returns each
+/// chunk's token embeddings, padding positions zero.
+///
+/// # Shapes
+/// each chunk `[batch_i, seq_i]` → each `[batch_i, seq_i, hidden]`
+pub(crate) fn forward_chunks_t<'a, C, K: Copy + 'a>(
+    chunks: &[TokenBatch],
+    max_tokens: i64,
+    embed: impl Fn(&TokenBatch, i64) -> Result<(Tensor, C)>,
+    layers: impl IntoIterator<Item = (K, &'a PreNormBlock)>,
+    attend: impl Fn(&C, K) -> (&RotaryAngles, &AttentionMask),
+    final_norm: &Norm,
+    train: bool,
+) -> Result<Vec<Tensor>> {
+    let mut embedded = Vec::with_capacity(chunks.len());
+    let mut contexts = Vec::with_capacity(chunks.len());
+    for chunk in chunks {
+        let (_, seq) = chunk.check_length(max_tokens)?;
+        let (xs, context) = embed(chunk, seq)?;
+        embedded.push(xs);
+        contexts.push(context);
+    }
+    let layout = TokenLayout::new(chunks.iter().map(|c| &c.attention_mask))?;
+    let mut xs = layout.to_tokens(&embedded)?;
+    for (kind, layer) in layers {
+        let per_chunk: Vec<_> = contexts.iter().map(|c| attend(c, kind)).collect();
+        xs = layer.forward_tokens(&xs, &layout, &per_chunk, train)?;
+    }
+    layout.to_padded(&final_norm.forward(&xs)?)
 }

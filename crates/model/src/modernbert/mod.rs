@@ -14,10 +14,11 @@ use crate::error::Result;
 use crate::layers::embeddings::Embedding;
 use crate::layers::gated_feed_forward::{GateKeys, GatedConfig};
 use crate::layers::mask::AttentionMask;
-use crate::layers::pre_norm_block::{Norm, NormKind, PreNormBlock, PreNormConfig, PreNormKeys};
+use crate::layers::pre_norm_block::{
+    self, Norm, NormKind, PreNormBlock, PreNormConfig, PreNormKeys,
+};
 use crate::layers::rotary::{RotaryAngles, RotaryEmbedding, RotationPrecision};
 use crate::layers::rotary_attention::{RotaryAttentionConfig, RotaryAttentionKeys};
-use crate::layers::token_layout::TokenLayout;
 use crate::token_batch::TokenBatch;
 use crate::weights::KeyMap;
 
@@ -120,21 +121,15 @@ impl ModernBertModel {
     /// # Shapes
     /// each chunk `[batch_i, seq_i]` → each `[batch_i, seq_i, hidden]`
     pub fn forward_chunks_t(&self, chunks: &[TokenBatch], train: bool) -> Result<Vec<Tensor>> {
-        let mut embedded = Vec::with_capacity(chunks.len());
-        let mut attention = Vec::with_capacity(chunks.len());
-        for chunk in chunks {
-            let (_, seq) = chunk.check_length(self.max_tokens())?;
-            let (xs, chunk_attention) = self.embed(chunk, seq, train)?;
-            embedded.push(xs);
-            attention.push(chunk_attention);
-        }
-        let layout = TokenLayout::new(chunks.iter().map(|c| &c.attention_mask))?;
-        let mut xs = layout.to_tokens(&embedded)?;
-        for (layer_type, layer) in &self.layers {
-            let per_chunk: Vec<_> = attention.iter().map(|a| a.for_layer(*layer_type)).collect();
-            xs = layer.forward_tokens(&xs, &layout, &per_chunk, train)?;
-        }
-        layout.to_padded(&self.final_norm.forward(&xs)?)
+        pre_norm_block::forward_chunks_t(
+            chunks,
+            self.max_tokens(),
+            |chunk, seq| self.embed(chunk, seq, train),
+            self.layers.iter().map(|(kind, layer)| (*kind, layer)),
+            Attention::for_layer,
+            &self.final_norm,
+            train,
+        )
     }
 
     /// Normalised token embeddings of a batch, and the angles and masks its layers attend

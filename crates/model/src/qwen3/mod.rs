@@ -15,10 +15,11 @@ use crate::error::Result;
 use crate::layers::embeddings::Embedding;
 use crate::layers::gated_feed_forward::{GateKeys, GatedConfig};
 use crate::layers::mask::AttentionMask;
-use crate::layers::pre_norm_block::{Norm, NormKind, PreNormBlock, PreNormConfig, PreNormKeys};
+use crate::layers::pre_norm_block::{
+    self, Norm, NormKind, PreNormBlock, PreNormConfig, PreNormKeys,
+};
 use crate::layers::rotary::{RotaryAngles, RotaryEmbedding, RotationPrecision};
 use crate::layers::rotary_attention::{RotaryAttentionConfig, RotaryAttentionKeys};
-use crate::layers::token_layout::TokenLayout;
 use crate::token_batch::TokenBatch;
 use crate::weights::KeyMap;
 
@@ -100,7 +101,7 @@ impl Qwen3Model {
     pub fn forward_t(&self, batch: &TokenBatch, train: bool) -> Result<Tensor> {
         let (_, seq) = batch.check_length(self.max_tokens())?;
         let _span = tracing::trace_span!("qwen3_forward", seq).entered();
-        let (mut xs, angles, mask) = self.embed(batch, seq)?;
+        let (mut xs, (angles, mask)) = self.embed(batch, seq)?;
         for layer in &self.layers {
             xs = layer.forward_t(&xs, &angles, &mask, train)?;
         }
@@ -114,30 +115,28 @@ impl Qwen3Model {
     /// # Shapes
     /// each chunk `[batch_i, seq_i]` → each `[batch_i, seq_i, hidden]`
     pub fn forward_chunks_t(&self, chunks: &[TokenBatch], train: bool) -> Result<Vec<Tensor>> {
-        let mut embedded = Vec::with_capacity(chunks.len());
-        let mut attention = Vec::with_capacity(chunks.len());
-        for chunk in chunks {
-            let (_, seq) = chunk.check_length(self.max_tokens())?;
-            let (xs, angles, mask) = self.embed(chunk, seq)?;
-            embedded.push(xs);
-            attention.push((angles, mask));
-        }
-        let per_chunk: Vec<_> = attention.iter().map(|(a, m)| (a, m)).collect();
-        let layout = TokenLayout::new(chunks.iter().map(|c| &c.attention_mask))?;
-        let mut xs = layout.to_tokens(&embedded)?;
-        for layer in &self.layers {
-            xs = layer.forward_tokens(&xs, &layout, &per_chunk, train)?;
-        }
-        layout.to_padded(&self.norm.forward(&xs)?)
+        pre_norm_block::forward_chunks_t(
+            chunks,
+            self.max_tokens(),
+            |chunk, seq| self.embed(chunk, seq),
+            self.layers.iter().map(|layer| ((), layer)),
+            |(angles, mask), ()| (angles, mask),
+            &self.norm,
+            train,
+        )
     }
 
     /// Token embeddings of a batch, its rotary angles and its causal mask.
-    fn embed(&self, batch: &TokenBatch, seq: i64) -> Result<(Tensor, RotaryAngles, AttentionMask)> {
+    fn embed(
+        &self,
+        batch: &TokenBatch,
+        seq: i64,
+    ) -> Result<(Tensor, (RotaryAngles, AttentionMask))> {
         let xs = self.embed_tokens.forward(&batch.input_ids)?;
         let positions = Tensor::f_arange(seq, (Kind::Int64, xs.device()))?.f_unsqueeze(0)?;
         let angles = self.rotary.angles(&positions, xs.kind())?;
         let mask = AttentionMask::causal(&batch.attention_mask)?;
-        Ok((xs, angles, mask))
+        Ok((xs, (angles, mask)))
     }
 }
 
