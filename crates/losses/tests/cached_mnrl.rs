@@ -247,7 +247,10 @@ proptest! {
         let (expected, expected_grads) = step(build(mnrl(), &model).as_ref(), &model, &columns, 1.0);
         let (value, grads) = step(build(cached(mini_batch_size), &model).as_ref(), &model, &columns, 1.0);
         prop_assert!((value - expected).abs() < 1e-5, "{value} vs {expected}");
-        let d = max_grad_diff(&grads, &expected_grads, 1.0);
-        prop_assert!(d < 1e-5, "{d}");
+        // Relative to the largest gradient: MNRL's packed token-major forward and the cached
+        // mini-batch forwards sum their products in different orders (float32 rounding).
+        let scale = expected_grads.values().map(|g| g.abs().max().double_value(&[])).fold(1.0, f64::max);
+        let d = max_grad_diff(&grads, &expected_grads, 1.0) / scale;
+        prop_assert!(d < 1e-5, "{d} (relative to the largest gradient, {scale})");
     }
 }
