@@ -115,13 +115,19 @@ impl RotaryAttention {
         mask: &AttentionMask,
         train: bool,
     ) -> Result<Tensor> {
-        let (batch, seq, _) = xs.size3().map_err(|_| Error::Shape {
+        // Checked here so a wrong rank is named as the hidden states', not as a split's.
+        xs.size3().map_err(|_| Error::Shape {
             context: "rotary self-attention expects hidden states [batch, seq, hidden]",
             left: xs.size(),
             right: vec![],
         })?;
-        let qkv = self.project(xs)?;
-        let context = self.attend(&qkv.f_view([batch, seq, -1])?, angles, mask, train)?;
+        // Inference calls this once per batch: Qwen3's three products read their weights in
+        // place, where fusing them would copy every layer's q/k/v weights on each call.
+        let (q, k, v) = match &self.projections {
+            Projections::Fused(qkv) => self.split_qkv(&qkv.forward(xs)?)?,
+            Projections::Separate { q, k, v } => (q.forward(xs)?, k.forward(xs)?, v.forward(xs)?),
+        };
+        let context = self.attend(&q, &k, &v, angles, mask, train)?;
         self.output_t(&context, train)
     }
 
@@ -145,25 +151,40 @@ impl RotaryAttention {
                 right: vec![layout.chunks() as i64],
             });
         }
+        let qkv = match &self.projections {
+            Projections::Fused(qkv) => qkv.forward(xs)?,
+            Projections::Separate { q, k, v } => Linear::forward_fused(xs, &[q, k, v])?,
+        };
         let contexts = layout
-            .to_padded(&self.project(xs)?)?
+            .to_padded(&qkv)?
             .iter()
             .zip(chunks)
-            .map(|(qkv, (angles, mask))| self.attend(qkv, angles, mask, train))
+            .map(|(qkv, (angles, mask))| {
+                let (q, k, v) = self.split_qkv(qkv)?;
+                self.attend(&q, &k, &v, angles, mask, train)
+            })
             .collect::<Result<Vec<_>>>()?;
         self.output_t(&layout.to_tokens(&contexts)?, train)
     }
 }
 
 impl RotaryAttention {
-    /// Queries, keys and values side by side, as one product: `[…, q | k | v]`.
+    /// Queries, keys and values from one product's `[…, q | k | v]`.
     ///
     /// # Shapes
-    /// xs: `[…, hidden]` → `[…, (heads + 2 · kv_heads) · head_dim]`
-    fn project(&self, xs: &Tensor) -> Result<Tensor> {
-        match &self.projections {
-            Projections::Fused(qkv) => qkv.forward(xs),
-            Projections::Separate { q, k, v } => Linear::forward_fused(xs, &[q, k, v]),
+    /// qkv: `[…, (heads + 2 · kv_heads) · head_dim]` → q `[…, heads · head_dim]`, k and v
+    /// `[…, kv_heads · head_dim]`
+    fn split_qkv(&self, qkv: &Tensor) -> Result<(Tensor, Tensor, Tensor)> {
+        let c = &self.config;
+        let (q_size, kv_size) = (c.num_heads * c.head_dim, c.num_kv_heads * c.head_dim);
+        let mut parts = qkv
+            .f_split_with_sizes([q_size, kv_size, kv_size], -1)?
+            .into_iter();
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some(q), Some(k), Some(v)) => Ok((q, k, v)),
+            _ => Err(Error::InvalidInput(
+                "a q/k/v projection did not split in three".into(),
+            )),
         }
     }
 
@@ -171,23 +192,19 @@ impl RotaryAttention {
     /// keys and values, scaled dot product.
     ///
     /// # Shapes
-    /// qkv: `[batch, seq, (heads + 2 · kv_heads) · head_dim]` → `[batch, seq, heads · head_dim]`
+    /// q: `[batch, seq, heads · head_dim]`, k and v: `[batch, seq, kv_heads · head_dim]` →
+    /// `[batch, seq, heads · head_dim]`
     fn attend(
         &self,
-        qkv: &Tensor,
+        q: &Tensor,
+        k: &Tensor,
+        v: &Tensor,
         angles: &RotaryAngles,
         mask: &AttentionMask,
         train: bool,
     ) -> Result<Tensor> {
         let c = &self.config;
-        let (batch, seq, _) = qkv.size3()?;
-        let (q_size, kv_size) = (c.num_heads * c.head_dim, c.num_kv_heads * c.head_dim);
-        let parts = qkv.f_split_with_sizes([q_size, kv_size, kv_size], -1)?;
-        let [q, k, v] = parts.as_slice() else {
-            return Err(Error::InvalidInput(
-                "a q/k/v projection did not split in three".into(),
-            ));
-        };
+        let (batch, seq, _) = q.size3()?;
         let heads = |t: &Tensor, n: i64| -> Result<Tensor> {
             Ok(t.f_reshape([batch, seq, n, c.head_dim])?)
         };
@@ -203,7 +220,9 @@ impl RotaryAttention {
         let v = repeat_kv(&v.f_transpose(1, 2)?, groups)?;
         let dropout = if train { c.attention_dropout } else { 0.0 };
         let context = scaled_dot_product(&q, &k, &v, mask, dropout)?;
-        Ok(context.f_transpose(1, 2)?.f_reshape([batch, seq, q_size])?)
+        Ok(context
+            .f_transpose(1, 2)?
+            .f_reshape([batch, seq, c.num_heads * c.head_dim])?)
     }
 
     /// The output projection and its dropout.
