@@ -17,6 +17,9 @@ use crate::error::{Error, Result};
 pub(crate) struct TokenLayout {
     chunks: Vec<ChunkRows>,
     tokens: i64,
+    /// Every chunk's `gather`, concatenated: one gather lays out all chunks at once, so its
+    /// backward zero-fills the token matrix once per call, not once per chunk.
+    gather: Tensor,
 }
 
 #[derive(Debug)]
@@ -25,9 +28,6 @@ struct ChunkRows {
     seq: i64,
     /// `[n]` int64: the flat positions (`row × seq + column`) of the chunk's real tokens.
     real: Tensor,
-    /// `[batch × seq]` int64: each position's row in the token matrix with one zero row
-    /// appended (row `tokens`), where every padding position points.
-    gather: Tensor,
 }
 
 impl TokenLayout {
@@ -48,20 +48,28 @@ impl TokenLayout {
         let tokens: i64 = reals.iter().map(|r| r.size()[0]).sum();
         let mut offset = 0;
         let mut chunks = Vec::with_capacity(reals.len());
+        let mut gathers = Vec::with_capacity(reals.len());
         for ((batch, seq, flat), real) in flat_masks.into_iter().zip(reals) {
-            let rows = flat
-                .f_cumsum(0, Kind::Int64)?
-                .f_add_scalar(offset - 1)?
-                .f_where_scalarother(&flat, tokens)?;
+            // Each position's row in the token matrix with one zero row appended (row
+            // `tokens`), where every padding position points.
+            gathers.push(
+                flat.f_cumsum(0, Kind::Int64)?
+                    .f_add_scalar(offset - 1)?
+                    .f_where_scalarother(&flat, tokens)?,
+            );
             offset += real.size()[0];
-            chunks.push(ChunkRows {
-                batch,
-                seq,
-                real,
-                gather: rows,
-            });
+            chunks.push(ChunkRows { batch, seq, real });
         }
-        Ok(TokenLayout { chunks, tokens })
+        // An empty layout never gathers (`to_padded` returns no chunks).
+        let gather = match gathers.is_empty() {
+            true => Tensor::new(),
+            false => Tensor::f_cat(&gathers, 0)?,
+        };
+        Ok(TokenLayout {
+            chunks,
+            tokens,
+            gather,
+        })
     }
 
     /// The number of chunks.
@@ -107,16 +115,18 @@ impl TokenLayout {
                 right: vec![self.tokens, dim],
             });
         }
-        let with_zero_row = tokens.f_constant_pad_nd([0, 0, 0, 1])?;
-        self.chunks
-            .iter()
-            .map(|chunk| {
-                Ok(with_zero_row.f_index_select(0, &chunk.gather)?.f_view([
-                    chunk.batch,
-                    chunk.seq,
-                    dim,
-                ])?)
-            })
+        if self.chunks.is_empty() {
+            return Ok(Vec::new());
+        }
+        let padded = tokens
+            .f_constant_pad_nd([0, 0, 0, 1])?
+            .f_index_select(0, &self.gather)?;
+        let sizes: Vec<i64> = self.chunks.iter().map(|c| c.batch * c.seq).collect();
+        padded
+            .f_split_with_sizes(&sizes, 0)?
+            .into_iter()
+            .zip(&self.chunks)
+            .map(|(rows, chunk)| Ok(rows.f_view([chunk.batch, chunk.seq, dim])?))
             .collect()
     }
 }
