@@ -90,6 +90,14 @@ pub enum Error {
         #[source]
         source: tch::TchError,
     },
+    #[error(transparent)]
+    TorchExt(torch_ext::Error),
+}
+
+impl From<torch_ext::Error> for Error {
+    fn from(source: torch_ext::Error) -> Self {
+        Error::TorchExt(source)
+    }
 }
 
 impl From<tch::TchError> for Error {

@@ -6,6 +6,12 @@
 //!   over each parameter instead of a dozen element-wise ops.
 //! - [`set_grad`]: replacing a gradient (a sparse one by its dense copy).
 //! - [`Profile`]: libtorch's operator profiler, written as a Chrome trace.
+//! - [`dropout`] and [`attention_dropout`]: dropout on the CPU with masks drawn on every
+//!   intra-op thread (libtorch's own CPU `bernoulli_` is serial except on Intel with MKL).
+
+mod dropout;
+
+pub use dropout::{attention_dropout, attention_with_keep_mask, dropout};
 
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::path::Path;
@@ -53,7 +59,7 @@ extern "C" {
 }
 
 /// Turns the shim's error convention (a malloc'd message, or null) into a `Result`.
-fn check(what: &'static str, message: *mut c_char) -> Result<()> {
+pub(crate) fn check(what: &'static str, message: *mut c_char) -> Result<()> {
     if message.is_null() {
         return Ok(());
     }

@@ -126,7 +126,8 @@ impl SelfAttention {
     }
 }
 
-/// softmax(q·kᵀ/√d + mask)·v with attention-probability dropout `dropout`.
+/// softmax(q·kᵀ/√d + mask)·v with attention-probability dropout `dropout` (while training:
+/// [`torch_ext::attention_dropout`], whose CPU masks are drawn on every thread).
 ///
 /// # Shapes
 /// q, k, v: `[batch, heads, seq, head_dim]` → `[batch, heads, seq, head_dim]`
@@ -137,12 +138,21 @@ pub(crate) fn scaled_dot_product(
     mask: &AttentionMask,
     dropout: f64,
 ) -> Result<Tensor> {
+    if dropout > 0.0 {
+        return Ok(torch_ext::attention_dropout(
+            q,
+            k,
+            v,
+            Some(mask.as_tensor()),
+            dropout,
+        )?);
+    }
     Ok(Tensor::f_scaled_dot_product_attention(
         q,
         k,
         v,
         Some(mask.as_tensor()),
-        dropout,
+        0.0,
         false,
         None,
         false,

@@ -156,6 +156,6 @@ impl TokenEmbeddings {
             };
             xs = xs.f_add(&types)?;
         }
-        Ok(self.norm.forward(&xs)?.f_dropout(self.dropout, train)?)
+        super::dropout(&self.norm.forward(&xs)?, self.dropout, train)
     }
 }

@@ -50,6 +50,6 @@ impl FeedForward {
     /// xs: `[batch, seq, hidden]` → `[batch, seq, hidden]`
     pub(crate) fn forward_t(&self, xs: &Tensor, train: bool) -> Result<Tensor> {
         let h = self.activation.forward(&self.input.forward(xs)?)?;
-        Ok(self.output.forward(&h)?.f_dropout(self.dropout, train)?)
+        super::dropout(&self.output.forward(&h)?, self.dropout, train)
     }
 }

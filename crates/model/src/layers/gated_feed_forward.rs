@@ -93,6 +93,7 @@ impl GatedFeedForward {
             GateInput::Split { gate, up } => (gate.forward(xs)?, up.forward(xs)?),
         };
         let h = self.activation.forward(&activated)?.f_mul(&multiplier)?;
-        self.output.forward(&h.f_dropout(self.dropout, train)?)
+        self.output
+            .forward(&super::dropout(&h, self.dropout, train)?)
     }
 }

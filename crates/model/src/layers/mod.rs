@@ -12,6 +12,7 @@
 
 mod activation;
 pub(crate) mod attention;
+mod dropout;
 pub(crate) mod embeddings;
 pub(crate) mod feed_forward;
 pub(crate) mod gated_feed_forward;
@@ -27,6 +28,8 @@ pub(crate) mod rotary_attention;
 pub(crate) mod token_layout;
 
 pub use activation::Activation;
+
+pub(crate) use dropout::dropout;
 
 use tch::nn;
 

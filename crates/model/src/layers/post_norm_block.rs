@@ -137,7 +137,7 @@ impl PostNormBlock {
     /// so the same for padded chunks and token matrices.
     fn after_attention(&self, mut attended: Tensor, xs: &Tensor, train: bool) -> Result<Tensor> {
         if self.attention_output_dropout > 0.0 {
-            attended = attended.f_dropout(self.attention_output_dropout, train)?;
+            attended = super::dropout(&attended, self.attention_output_dropout, train)?;
         }
         let xs = self.attention_norm.forward(&attended.f_add(xs)?)?;
         let ff = self.feed_forward.forward_t(&xs, train)?;

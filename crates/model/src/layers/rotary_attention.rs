@@ -227,10 +227,11 @@ impl RotaryAttention {
 
     /// The output projection and its dropout.
     fn output_t(&self, context: &Tensor, train: bool) -> Result<Tensor> {
-        Ok(self
-            .output
-            .forward(context)?
-            .f_dropout(self.config.output_dropout, train)?)
+        super::dropout(
+            &self.output.forward(context)?,
+            self.config.output_dropout,
+            train,
+        )
     }
 }
 

@@ -136,10 +136,11 @@ impl ModernBertModel {
     /// under.
     fn embed(&self, batch: &TokenBatch, seq: i64, train: bool) -> Result<(Tensor, Attention)> {
         let words = self.tok_embeddings.forward(&batch.input_ids)?;
-        let xs = self
-            .embedding_norm
-            .forward(&words)?
-            .f_dropout(self.config.embedding_dropout, train)?;
+        let xs = crate::layers::dropout(
+            &self.embedding_norm.forward(&words)?,
+            self.config.embedding_dropout,
+            train,
+        )?;
         let positions = Tensor::f_arange(seq, (Kind::Int64, xs.device()))?.f_unsqueeze(0)?;
         let attention = Attention {
             global: (
