@@ -236,7 +236,8 @@ mod tests {
         let allowed = Tensor::from_slice(&[1i64, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1])
             .view([b, 1, 1, s])
             .gt(0);
-        let additive = float(&[1, h, l, s]);
+        // Learned, as MPNet's relative position bias: its gradient is checked too.
+        let additive = float(&[1, h, l, s]).set_requires_grad(true);
         for mask in [allowed, additive] {
             let q = float(&[b, h, l, d]).set_requires_grad(true);
             let k = float(&[b, h, s, d]).set_requires_grad(true);
@@ -271,9 +272,15 @@ mod tests {
             let upstream = float(&[b, h, l, d]);
             let grads = |out: &Tensor| {
                 let loss = (out * &upstream).sum(Kind::Float);
-                Tensor::run_backward(&[loss], &[&q, &k, &v], false, false)
+                let mut inputs = vec![&q, &k, &v];
+                if mask.requires_grad() {
+                    inputs.push(&mask);
+                }
+                Tensor::run_backward(&[loss], &inputs, false, false)
             };
-            for (a, b) in grads(&ours).iter().zip(&grads(&theirs)) {
+            let (ours, theirs) = (grads(&ours), grads(&theirs));
+            assert_eq!(ours.len(), 3 + usize::from(mask.requires_grad()));
+            for (a, b) in ours.iter().zip(&theirs) {
                 assert!(a.allclose(b, 1e-5, 1e-6, false));
             }
         }
