@@ -2,6 +2,7 @@
 //! trains (`train-cli --epochs 1` runs configs/default.toml). Models are hub ids (downloaded
 //! into the Hugging Face cache) or local folders.
 
+mod allocator;
 mod encode;
 mod eval;
 mod load;
@@ -38,6 +39,7 @@ enum Command {
 }
 
 fn main() {
+    allocator::tune_for_tensors();
     let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     tracing_subscriber::fmt()
