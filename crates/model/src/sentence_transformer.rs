@@ -525,8 +525,7 @@ impl SentenceTransformer {
         f: impl FnOnce() -> Result<T>,
     ) -> Result<T> {
         let kind = self.training_autocast.filter(|_| train);
-        torch_ext::autocast(self.device(), kind, f)
-            .map_err(|e| Error::InvalidInput(e.to_string()))?
+        torch_ext::autocast(self.device(), kind, f)?
     }
 
     /// The dtype the transformer computes in (float32 unless [`set_dtype`](Self::set_dtype)).

@@ -6,6 +6,8 @@
 // comes from libtorch's CPU generator, so `manual_seed` still fixes every mask and a resumed
 // run draws the same ones.
 
+#include "shim_error.h"
+
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Dispatch.h>
@@ -15,14 +17,12 @@
 
 #include <cmath>
 #include <cstdint>
-#include <cstdlib>
-#include <cstring>
 #include <limits>
 #include <mutex>
 
 namespace {
 
-char* error_message(const std::exception& e) { return strdup(e.what()); }
+using torch_ext::error_message;
 
 // SplitMix64's output function: element pairs are the positions of one SplitMix64 stream.
 inline uint64_t mix64(uint64_t z) {

@@ -2,6 +2,8 @@
 // handles (`at::Tensor*`). Every function catches C++ exceptions and returns the message
 // (malloc'd, freed by torch_ext_free_error) or nullptr on success.
 
+#include "shim_error.h"
+
 #include <ATen/ATen.h>
 #include <ATen/autocast_mode.h>
 #include <torch/csrc/autograd/profiler_legacy.h>
@@ -12,7 +14,7 @@
 
 namespace {
 
-char* error_message(const std::exception& e) { return strdup(e.what()); }
+using torch_ext::error_message;
 
 at::DeviceType device_type(int device) { return device == 1 ? at::kCUDA : at::kCPU; }
 

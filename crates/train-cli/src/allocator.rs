@@ -5,9 +5,9 @@
 //! step that frees and re-allocates the same activation buffers faults in and zero-fills new
 //! pages each time: 28,000 page faults a step of the default config, about 3 % of a step's
 //! samples in the kernel's page clearing. Serving requests up to 32 MiB from the heap, keeping
-//! freed memory and growing the heap in 256 MiB steps cut the faults 2.7-fold and made the
-//! default config 1.03–1.17× faster (docs/benchmarks.md). The resident size stays near its
-//! peak instead of shrinking between steps.
+//! freed memory and growing the heap in 256 MiB steps cut the faults 2.7-fold and trained the
+//! default config's first 960 rows 1.03–1.23× faster, median 1.05× (docs/benchmarks.md). The
+//! resident size stays near its peak instead of shrinking between steps.
 
 /// Applies the settings unless the user chose their own through glibc's `MALLOC_*`
 /// environment variables.
