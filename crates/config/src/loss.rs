@@ -102,6 +102,13 @@ pub enum LossConfig {
         #[serde(default = "defaults::contrastive_margin")]
         margin: f64,
     },
+    /// TSDAE: a decoder reconstructs the original text (column 2) from the embedding of its
+    /// damaged form (column 1) alone (DenoisingAutoEncoderLoss). The decoder is the model's
+    /// own architecture (BERT or RoBERTa family) run as a causal language model with
+    /// cross-attention to the embedding, sharing every weight it has in common with the model
+    /// (`tie_encoder_decoder=True`, sentence-transformers' default).
+    #[serde(deserialize_with = "defaults::no_fields")]
+    DenoisingAutoEncoder,
     /// Applies `loss` to the embeddings truncated to each of `dims` and re-normalised, as
     /// sentence-transformers does (weights default to 1). Cannot wrap the cached MNRL.
     Matryoshka {
@@ -144,6 +151,8 @@ pub enum ContrastiveDistance {
     Euclidean,
     Manhattan,
 }
+
+pub(crate) use defaults::no_fields;
 
 mod defaults {
     use serde::{Deserialize, Deserializer};
@@ -274,6 +283,10 @@ mod tests {
                     distance: ContrastiveDistance::CosineDistance,
                     margin: 0.5,
                 },
+            ),
+            (
+                r#"type = "denoising_auto_encoder""#,
+                LossConfig::DenoisingAutoEncoder,
             ),
             (
                 "type = \"matryoshka\"\ndims = [32, 16]\n[loss]\ntype = \"cosent\"",

@@ -1,6 +1,7 @@
 //! Turns a configured loss (`config::LossConfig`, serde data only) into a loss on libtorch.
 
 use config::LossConfig;
+use model::SentenceTransformer;
 use tch::nn;
 
 use crate::angle::AnglELoss;
@@ -12,6 +13,7 @@ use crate::cached_mnrl::CachedMultipleNegativesRankingLoss;
 use crate::contrastive::ContrastiveLoss;
 use crate::cosent::CoSentLoss;
 use crate::cosine_similarity::CosineSimilarityLoss;
+use crate::denoising_auto_encoder::DenoisingAutoEncoderLoss;
 use crate::error::{Error, Result};
 use crate::loss::Loss;
 use crate::matryoshka::MatryoshkaLoss;
@@ -27,9 +29,22 @@ pub trait BuildLoss {
     /// parameters (SoftmaxLoss's classifier) are created under `p`, so the caller's var store
     /// owns, optimises and saves them.
     fn build(&self, p: &nn::Path, embedding_dim: i64) -> Result<Box<dyn Loss>>;
+
+    /// Builds the loss for training `model`: as [`build`](Self::build), and also the losses
+    /// that need the model itself (TSDAE's decoder runs the model's own weights).
+    fn build_for_model(&self, p: &nn::Path, model: &SentenceTransformer) -> Result<Box<dyn Loss>>;
 }
 
 impl BuildLoss for LossConfig {
+    fn build_for_model(&self, p: &nn::Path, model: &SentenceTransformer) -> Result<Box<dyn Loss>> {
+        match self {
+            LossConfig::DenoisingAutoEncoder => {
+                Ok(Box::new(DenoisingAutoEncoderLoss::tied(p, model)?))
+            }
+            other => other.build(p, model.embedding_dimension()),
+        }
+    }
+
     fn build(&self, p: &nn::Path, embedding_dim: i64) -> Result<Box<dyn Loss>> {
         if embedding_dim < 1 {
             return Err(Error::Config(format!(
@@ -111,12 +126,27 @@ impl BuildLoss for LossConfig {
             LossConfig::OnlineContrastive { distance, margin } => {
                 Box::new(OnlineContrastiveLoss::new(distance, margin))
             }
+            LossConfig::DenoisingAutoEncoder => {
+                return Err(Error::Config(
+                    "denoising_auto_encoder builds its decoder from the model's own \
+                     architecture: build it with build_for_model"
+                        .into(),
+                ))
+            }
             LossConfig::Matryoshka {
                 ref loss,
                 ref dims,
                 ref weights,
             } => {
                 match **loss {
+                    // The reconstruction loss reads token ids, not embeddings to truncate.
+                    LossConfig::DenoisingAutoEncoder => {
+                        return Err(Error::Config(
+                            "matryoshka cannot wrap denoising_auto_encoder: its decoder reads \
+                             the full embedding"
+                                .into(),
+                        ))
+                    }
                     // Its graph is cut at the embeddings, so the truncation could not be
                     // back-propagated through; sentence-transformers needs a special decorator.
                     LossConfig::CachedMultipleNegativesRanking { .. } => {

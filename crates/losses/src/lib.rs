@@ -18,6 +18,7 @@ mod check;
 mod contrastive;
 mod cosent;
 mod cosine_similarity;
+mod denoising_auto_encoder;
 mod error;
 mod loss;
 mod matryoshka;
@@ -39,6 +40,7 @@ pub use config::{BatchTripletDistance, ContrastiveDistance, LossConfig, TripletD
 pub use contrastive::ContrastiveLoss;
 pub use cosent::CoSentLoss;
 pub use cosine_similarity::CosineSimilarityLoss;
+pub use denoising_auto_encoder::DenoisingAutoEncoderLoss;
 pub use error::{Error, Result};
 pub use loss::{Loss, TargetKind, Targets};
 pub use matryoshka::MatryoshkaLoss;

@@ -48,6 +48,13 @@ pub trait Loss: std::fmt::Debug {
         None
     }
 
+    /// Whether the loss's own parameters belong in the trained model's output folder
+    /// (SoftmaxLoss's classifier: yes, as sentence-transformers users keep it; TSDAE's
+    /// decoder: no, it is only a training device and stays in checkpoints).
+    fn keeps_parameters_in_output(&self) -> bool {
+        true
+    }
+
     /// How many text columns the loss accepts: `(min, max)`, `max = None` for any number
     /// (MNRL with any number of hard-negative columns).
     fn columns(&self) -> (usize, Option<usize>);

@@ -5,6 +5,7 @@
 
 mod bert;
 mod config_json;
+mod decoder;
 mod dense;
 mod device;
 mod distilbert;
@@ -31,6 +32,7 @@ mod tokenizer_config;
 mod weights;
 
 pub use bert::{BertConfig, BertModel};
+pub use decoder::SentenceDecoder;
 pub use dense::{DenseActivation, DenseConfig};
 pub use device::ResolveDevice;
 pub use distilbert::{DistilBertConfig, DistilBertModel};

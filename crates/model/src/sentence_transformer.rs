@@ -370,6 +370,41 @@ impl SentenceTransformer {
         }
     }
 
+    /// Replaces the pooling strategies of the Pooling module (sentence-transformers'
+    /// `Pooling(dim, pooling_mode=…)`, e.g. CLS pooling for TSDAE); saving writes them. Refused
+    /// when the new embedding width would not fit a Dense module after it.
+    pub fn set_pooling_modes(&mut self, modes: Vec<PoolingMode>) -> Result<()> {
+        let Some(position) = self
+            .stages
+            .iter()
+            .position(|(_, s)| matches!(s, Stage::Pooling(_)))
+        else {
+            return Err(Error::InvalidInput(
+                "the model has no Pooling module to set the pooling of".into(),
+            ));
+        };
+        let Stage::Pooling(old) = &self.stages[position].1 else {
+            return Err(Error::InvalidInput("no Pooling module".into()));
+        };
+        let mut pooling = Pooling::new(old.embedding_dimension(), modes)?;
+        pooling.set_include_prompt(old.include_prompt());
+        let widened = pooling.output_dimension() != old.output_dimension();
+        let dense_after = self.stages[position + 1..]
+            .iter()
+            .any(|(_, s)| matches!(s, Stage::Dense(_)));
+        if widened && dense_after {
+            return Err(Error::InvalidInput(format!(
+                "pooling {:?} gives {} values per text but the Dense module after the Pooling \
+                 takes {}",
+                pooling.modes().iter().map(|m| m.name()).collect::<Vec<_>>(),
+                pooling.output_dimension(),
+                old.output_dimension()
+            )));
+        }
+        self.stages[position].1 = Stage::Pooling(pooling);
+        Ok(())
+    }
+
     pub fn tokenizer(&self) -> &SentenceTokenizer {
         &self.tokenizer
     }
@@ -526,6 +561,26 @@ impl SentenceTransformer {
     ) -> Result<T> {
         let kind = self.training_autocast.filter(|_| train);
         torch_ext::autocast(self.device(), kind, f)?
+    }
+
+    /// A decoder's next-token scores (see [`SentenceDecoder::forward_t`]) over this model's
+    /// transformer, under the same training autocast as its forwards; the scores are float32.
+    ///
+    /// # Shapes
+    /// input_ids, attention_mask: `[batch, seq]`, memory: `[batch, memory, hidden]` →
+    /// `[batch, seq, vocab]`
+    pub fn decoder_forward_t(
+        &self,
+        decoder: &crate::SentenceDecoder,
+        input_ids: &Tensor,
+        attention_mask: &Tensor,
+        memory: &Tensor,
+        train: bool,
+    ) -> Result<Tensor> {
+        let logits = self.autocast_encoder(train, || {
+            decoder.forward_t(&self.encoder, input_ids, attention_mask, memory, train)
+        })?;
+        Ok(logits.f_to_kind(Kind::Float)?)
     }
 
     /// The dtype the transformer computes in (float32 unless [`set_dtype`](Self::set_dtype)).

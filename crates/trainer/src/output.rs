@@ -31,7 +31,18 @@ pub(crate) struct OutputParts<'a> {
 pub(crate) fn write_output(parts: &OutputParts<'_>) -> Result<()> {
     let dir = parts.dir;
     parts.model.write_into(dir)?;
-    let loss_vars = named_variables(parts.loss_vars);
+    // Parameters of losses that are only a training device (TSDAE's decoder) stay in the
+    // checkpoints; the rest (SoftmaxLoss's classifier) go beside the model.
+    let left_out: Vec<&str> = parts
+        .sets
+        .iter()
+        .filter(|s| !s.loss.keeps_parameters_in_output())
+        .map(|s| s.var_prefix.as_str())
+        .collect();
+    let loss_vars: Vec<(String, Tensor)> = named_variables(parts.loss_vars)
+        .into_iter()
+        .filter(|(name, _)| !left_out.iter().any(|prefix| name.starts_with(prefix)))
+        .collect();
     if !loss_vars.is_empty() {
         let path = dir.join("loss.safetensors");
         Tensor::write_safetensors(&loss_vars, &path).map_err(|source| Error::Torch {

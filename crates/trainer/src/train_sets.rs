@@ -19,6 +19,9 @@ pub struct TrainSet {
     pub loss: Box<dyn Loss>,
     /// The loss config as JSON, for the model card.
     pub loss_json: String,
+    /// What the names of the loss's own parameters start with in the run's loss variables
+    /// (`dataset_1.` with several datasets, empty with one).
+    pub var_prefix: String,
 }
 
 /// Every training dataset of the run, in config order.
@@ -40,12 +43,12 @@ impl TrainSets {
         let mut sets = Vec::with_capacity(datasets.len());
         for (i, (d, set)) in datasets.iter().zip(rows).enumerate() {
             let root = loss_vars.root();
-            let path = if several {
-                &root / format!("dataset_{i}")
+            let (path, var_prefix) = if several {
+                (&root / format!("dataset_{i}"), format!("dataset_{i}."))
             } else {
-                root
+                (root, String::new())
             };
-            let loss = d.loss.build(&path, model.embedding_dimension())?;
+            let loss = d.loss.build_for_model(&path, model)?;
             let prompts = match &d.data.prompts {
                 Some(p) => {
                     let origin = if several {
@@ -85,6 +88,7 @@ impl TrainSets {
                 data: TrainData::new(set, model, &prompts)?,
                 loss,
                 loss_json: serde_json::to_string(d.loss).unwrap_or_default(),
+                var_prefix,
             });
         }
         Ok(Self { sets })

@@ -80,6 +80,12 @@ impl BertModel {
         self.max_tokens
     }
 
+    /// The embedding block and the layers, for a decoder that runs them with its own masks
+    /// and cross-attention in between (`crate::decoder`).
+    pub(crate) fn parts(&self) -> (&TokenEmbeddings, &[PostNormBlock]) {
+        (&self.embeddings, &self.layers)
+    }
+
     /// # Shapes
     /// ids, mask, type ids: `[batch, seq]` → token embeddings `[batch, seq, hidden]`
     pub fn forward_t(&self, batch: &TokenBatch, train: bool) -> Result<Tensor> {

@@ -140,6 +140,11 @@ impl TokenEmbeddings {
         }
     }
 
+    /// The word table `[vocab, hidden]` (a tied language-model head's output weight).
+    pub(crate) fn word_table(&self) -> &Tensor {
+        &self.word.ws
+    }
+
     /// # Shapes
     /// ids, mask, token types: `[batch, seq]` → `[batch, seq, hidden]`
     pub(crate) fn forward_t(&self, batch: &TokenBatch, train: bool) -> Result<Tensor> {

@@ -12,12 +12,14 @@
 
 mod activation;
 pub(crate) mod attention;
+pub(crate) mod cross_attention;
 mod dropout;
 pub(crate) mod embeddings;
 pub(crate) mod feed_forward;
 pub(crate) mod gated_feed_forward;
 pub(crate) mod layer_norm;
 pub(crate) mod linear;
+pub(crate) mod lm_head;
 pub(crate) mod mask;
 pub(crate) mod positions;
 pub(crate) mod post_norm_block;

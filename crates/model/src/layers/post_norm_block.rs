@@ -135,13 +135,40 @@ impl PostNormBlock {
 
     /// Dropout, residual and norm after attention, then the feed-forward half; position-wise,
     /// so the same for padded chunks and token matrices.
-    fn after_attention(&self, mut attended: Tensor, xs: &Tensor, train: bool) -> Result<Tensor> {
+    fn after_attention(&self, attended: Tensor, xs: &Tensor, train: bool) -> Result<Tensor> {
+        let xs = self.attention_residual(attended, xs, train)?;
+        self.feed_forward_t(&xs, train)
+    }
+
+    /// The self-attention half alone: `LN(x + drop(attn(x)))`. A decoder layer puts its
+    /// cross-attention between this and [`feed_forward_t`](Self::feed_forward_t).
+    ///
+    /// # Shapes
+    /// xs: `[batch, seq, hidden]` → `[batch, seq, hidden]`
+    pub(crate) fn self_attention_t(
+        &self,
+        xs: &Tensor,
+        mask: &AttentionMask,
+        train: bool,
+    ) -> Result<Tensor> {
+        let attended = self.attention.forward_t(xs, mask, train)?;
+        self.attention_residual(attended, xs, train)
+    }
+
+    /// The feed-forward half alone: `LN(x + ffn(x))`.
+    ///
+    /// # Shapes
+    /// xs: `[…, hidden]` → `[…, hidden]`
+    pub(crate) fn feed_forward_t(&self, xs: &Tensor, train: bool) -> Result<Tensor> {
+        let ff = self.feed_forward.forward_t(xs, train)?;
+        self.output_norm.forward(&ff.f_add(xs)?)
+    }
+
+    fn attention_residual(&self, mut attended: Tensor, xs: &Tensor, train: bool) -> Result<Tensor> {
         if self.attention_output_dropout > 0.0 {
             attended = super::dropout(&attended, self.attention_output_dropout, train)?;
         }
-        let xs = self.attention_norm.forward(&attended.f_add(xs)?)?;
-        let ff = self.feed_forward.forward_t(&xs, train)?;
-        self.output_norm.forward(&ff.f_add(&xs)?)
+        self.attention_norm.forward(&attended.f_add(xs)?)
     }
 }
 

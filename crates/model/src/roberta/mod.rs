@@ -38,6 +38,11 @@ impl RobertaModel {
         }
     }
 
+    /// BERT's layers underneath, for a decoder built on them (`crate::decoder`).
+    pub(crate) fn bert(&self) -> &BertModel {
+        &self.inner
+    }
+
     pub fn config(&self) -> &RobertaConfig {
         &self.config
     }
