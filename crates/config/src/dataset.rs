@@ -42,7 +42,8 @@ pub fn known_dataset_file(known: &KnownDataset, split: &str) -> Result<(hub::Rep
     Ok((hub::Repo::dataset(file.repo)?, file.path))
 }
 
-/// The training rows the data config describes.
+/// The training rows the data config describes; `seed` (the training seed) draws what the
+/// format randomises (soft negatives, denoising noise, the contrastive tension shuffle).
 pub fn load_training_set(
     client: &hub::HubClient,
     config: &DataConfig,
@@ -92,6 +93,7 @@ pub fn load_training_set(
             }
             set
         }
+        DataFormat::Sentences => crate::sentences::sentence_set(config, &path, seed)?,
     };
     if set.is_empty() {
         return Err(Error::Dataset(format!(

@@ -10,6 +10,8 @@ mod device;
 mod error;
 mod evaluator;
 mod loss;
+mod pairing;
+mod sentences;
 mod train;
 
 pub use dataset::{
@@ -22,6 +24,7 @@ pub use evaluator::{
     StsEvaluatorConfig, TaskEvaluatorConfig,
 };
 pub use loss::{BatchTripletDistance, ContrastiveDistance, LossConfig, TripletDistance};
+pub use pairing::SentencePairing;
 pub use train::{
     BatchSampler, DataConfig, DataFormat, DatasetConfig, EvaluationConfig, ModelConfig,
     NeutralChoice, OutputConfig, Precision, TrainConfig, TrainingConfig, TrainingDataset,

@@ -10,6 +10,7 @@ use crate::device::DeviceChoice;
 use crate::error::{Error, Result};
 use crate::evaluator::{EvaluatorConfig, StsEvaluatorConfig};
 use crate::loss::LossConfig;
+use crate::pairing::SentencePairing;
 
 /// The configuration `cargo run -p train-cli -- --epochs 1` runs when no `--config` is given.
 pub const DEFAULT_CONFIG_TOML: &str = include_str!("../../../configs/default.toml");
@@ -36,12 +37,18 @@ pub struct ModelConfig {
     /// Hub id (`org/name[@revision]`) or local folder: a sentence-transformers model, or a plain
     /// Hugging Face BERT (mean pooling is added, as sentence-transformers does).
     pub base: String,
+    /// Replaces the model's pooling strategy (sentence-transformers' `Pooling(dim,
+    /// pooling_mode=…)`): `cls`, `mean`, `max`, `mean_sqrt_len_tokens`, `weightedmean` or
+    /// `lasttoken`. TSDAE trains with `cls`. Unset: the model's own Pooling module.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pooling: Option<String>,
 }
 
 impl Default for ModelConfig {
     fn default() -> Self {
         Self {
             base: "sentence-transformers/all-MiniLM-L6-v2".into(),
+            pooling: None,
         }
     }
 }
@@ -83,6 +90,21 @@ pub enum DataFormat {
     StsPairs,
     /// A user file (.csv, .tsv, .jsonl, .parquet) read through `columns`.
     Columns,
+    /// Single sentences for unsupervised training (TSDAE, SimCSE, Contrastive Tension), made
+    /// into rows by `pairing` (without one: one column `text`, no target). Where they come
+    /// from:
+    /// - a known NLI dataset (glue/mnli, snli): every premise and hypothesis, of every row
+    ///   whatever its label (rows without gold label too), premise before hypothesis, each
+    ///   distinct text once (exact equality) in first-seen order; glue/stsb likewise with
+    ///   sentence1 and sentence2. Empty texts are left out.
+    /// - a local `.txt` file: one sentence per line, as written (an empty or whitespace-only
+    ///   line is an error naming the file and line).
+    /// - a local .csv, .tsv, .jsonl or .parquet file: the column `columns = "text=<column>"`
+    ///   names (without `columns`, the file's only text column), in file order (an empty text is
+    ///   an error naming the file and row).
+    ///
+    /// A user's own files are not de-duplicated: repeats are theirs to keep or remove.
+    Sentences,
 }
 
 /// What scored NLI pairs do with neutral rows.
@@ -98,14 +120,16 @@ pub enum NeutralChoice {
 #[serde(default, deny_unknown_fields)]
 pub struct DataConfig {
     /// A known hub dataset (glue/mnli, snli, glue/stsb), downloaded into the HF cache, or a local
-    /// file.
+    /// file (.csv, .tsv, .jsonl, .parquet; also .txt with `format = "sentences"`).
     pub dataset: String,
     pub split: String,
     pub format: DataFormat,
     pub neutral: NeutralChoice,
     /// For `format = "columns"`: `role=file_column,…` (e.g. `anchor=question,positive=answer`).
+    /// For `format = "sentences"` with a user file: `text=file_column`.
     pub columns: Option<String>,
-    /// Keep this many rows (NLI builders: as each builder documents; others: the first rows).
+    /// Keep this many rows (NLI builders: as each builder documents; `sentences`: the first
+    /// sentences, after de-duplication and before pairing; others: the first rows).
     pub max_rows: Option<usize>,
     /// For `sts_pairs`: the largest gold score.
     pub score_max: f64,
@@ -115,6 +139,12 @@ pub struct DataConfig {
     /// `include_prompt = false` leaves the prompt's tokens out of the embedding.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub prompts: Option<TrainingPrompts>,
+    /// For `format = "sentences"`: the rows made of each sentence, a table `{ type = "denoising",
+    /// deletion_ratio = 0.6 }` (columns `noisy`, `original`), `{ type = "identical" }`
+    /// (`anchor`, `positive`) or `{ type = "contrastive_tension", pos_neg_ratio = 8 }`
+    /// (`sentence1`, `sentence2`, a score); see [`SentencePairing`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pairing: Option<SentencePairing>,
 }
 
 /// `data.prompts`: one prompt for all columns, or one per column name.
@@ -158,6 +188,7 @@ impl Default for DataConfig {
             max_rows: None,
             score_max: 5.0,
             prompts: None,
+            pairing: None,
         }
     }
 }
@@ -452,7 +483,7 @@ impl TrainConfig {
             } else {
                 format!("datasets[{i}].data")
             };
-            validate_data(d.data).map_err(|message| format!("{key}.{message}"))?;
+            validate_data(d.data, &self.training).map_err(|message| format!("{key}.{message}"))?;
             if !names.insert(d.name.clone()) {
                 return Err(format!(
                     "datasets[{i}]: another dataset is already named {:?}; give each a distinct name",
@@ -489,18 +520,71 @@ impl TrainConfig {
 }
 
 /// Checks of one data section; the message starts with the field.
-fn validate_data(data: &DataConfig) -> std::result::Result<(), String> {
+fn validate_data(data: &DataConfig, training: &TrainingConfig) -> std::result::Result<(), String> {
     if data.format == DataFormat::Columns && data.columns.is_none() {
         return Err(
             "columns is needed with format = \"columns\", e.g. \"anchor=question,positive=answer\""
                 .into(),
         );
     }
+    validate_sentences(data, training)?;
     if data.max_rows == Some(0) {
         return Err("max_rows must be at least 1".into());
     }
     if data.score_max.is_nan() || data.score_max <= 0.0 {
         return Err("score_max must be positive".into());
+    }
+    Ok(())
+}
+
+/// The keys only `format = "sentences"` reads: `pairing` (checked against the batching it
+/// needs) and `columns` (`text=<column>` of a user file).
+fn validate_sentences(
+    data: &DataConfig,
+    training: &TrainingConfig,
+) -> std::result::Result<(), String> {
+    if let Some(pairing) = &data.pairing {
+        if data.format != DataFormat::Sentences {
+            return Err(format!(
+                "pairing is only read with format = \"sentences\", not {}",
+                toml::Value::try_from(data.format)
+                    .map_or_else(|_| format!("{:?}", data.format), |v| v.to_string())
+            ));
+        }
+        pairing
+            .validate(
+                training.batch_sampler,
+                training.batch_size,
+                training.group_by_length,
+            )
+            .map_err(|message| format!("pairing.{message}"))?;
+    }
+    if data.format == DataFormat::Sentences {
+        if let Some(columns) = &data.columns {
+            let from_file = data::KnownDataset::find(&data.dataset).is_none()
+                && !crate::sentences::is_text_file(Path::new(&data.dataset));
+            if !from_file {
+                return Err(format!(
+                    "columns picks a column of a .csv, .tsv, .jsonl or .parquet file; {} has \
+                     its own sentences with format = \"sentences\"",
+                    data.dataset
+                ));
+            }
+            validate_sentence_column(columns)?;
+        }
+    }
+    Ok(())
+}
+
+/// `columns` of `format = "sentences"`: exactly `text=<column>`.
+fn validate_sentence_column(columns: &str) -> std::result::Result<(), String> {
+    let mapping: data::ColumnMapping = columns.parse().map_err(|e| format!("columns: {e}"))?;
+    let roles: Vec<&str> = mapping.text_roles().map(|(role, _)| role).collect();
+    if roles != ["text"] || mapping.target().is_some() {
+        return Err(format!(
+            "columns must map one column to the role `text` with format = \"sentences\" \
+             (e.g. \"text=sentence\"), got {columns:?}"
+        ));
     }
     Ok(())
 }

@@ -136,6 +136,24 @@ pub enum Error {
     #[error("{}: file has no lines", path.display())]
     NoLines { path: PathBuf },
 
+    /// A sentence file has an empty or whitespace-only line.
+    #[error("{}: line {line}: empty line (one sentence per line expected)", path.display())]
+    EmptyLine {
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+    },
+
+    /// Single-sentence data read from a user file gives other than one text column.
+    #[error(
+        "{}: {} text columns ({}); single-sentence data needs exactly one, e.g. the mapping \
+         `text=<column>`",
+        path.display(),
+        columns.len(),
+        columns.join(", ")
+    )]
+    SentenceColumns { path: PathBuf, columns: Vec<String> },
+
     /// A file could not be written.
     #[error("cannot write {}", path.display())]
     Write {

@@ -3,6 +3,9 @@
 //! This crate has no tensor dependency: it reads files into typed records
 //! ([`ScoredPair`], [`NliPair`], plain strings), users' CSV/TSV/JSONL/parquet files into a
 //! [`TrainingSet`] ([`read_user_dataset`]), and pads token ids into [`EncodedBatch`]es.
+//! Single sentences ([`read_unique_texts`], [`read_sentence_lines`], [`read_user_sentences`])
+//! become unsupervised training rows: TSDAE's word-deletion noise ([`denoising_pairs`],
+//! [`delete_words`]), SimCSE's identical pairs, Contrastive Tension's rows.
 //! Batches come from an [`EpochSampler`] (shuffled, no-duplicates, length-grouped) or a
 //! [`GroupByLabelSampler`]; a [`BatchSchedule`] interleaves several datasets' batches
 //! (proportional or round-robin) with a resumable [`SamplerState`]. Retrieval evaluation data
@@ -26,11 +29,14 @@ mod lines;
 mod nli;
 mod nli_builders;
 mod nli_retrieval;
+mod noise;
 mod npy;
 mod parquet_file;
 mod retrieval_set;
 mod sampler;
 mod scored_pair;
+mod sentence_pairing;
+mod sentences;
 #[cfg(test)]
 mod test_support;
 mod text_column;
@@ -61,10 +67,16 @@ pub use nli_builders::{
     Triplet,
 };
 pub use nli_retrieval::nli_retrieval;
+pub use noise::{delete_words, row_rng, split_words};
 pub use npy::{read_npy_f32, write_npy_f32};
 pub use retrieval_set::RetrievalSet;
 pub use sampler::{BatchIter, EpochSampler, SamplerState, LENGTH_GROUP_WINDOW_BATCHES};
 pub use scored_pair::{read_scored_pairs, ScoredPair, ScoredPairColumns};
+pub use sentence_pairing::{
+    contrastive_tension_pairs, denoising_pairs, identical_pairs, sentence_rows,
+    DEFAULT_DELETION_RATIO, DEFAULT_POS_NEG_RATIO,
+};
+pub use sentences::{read_sentence_lines, read_unique_texts, read_user_sentences};
 pub use text_column::read_text_column;
 pub use training_set::{TargetColumn, TrainingSet};
 pub use user_dataset::{read_user_dataset, DatasetFormat};

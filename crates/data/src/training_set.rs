@@ -143,6 +143,11 @@ impl TrainingSet {
         &self.target
     }
 
+    /// The text columns, without names and target.
+    pub fn into_columns(self) -> Vec<Vec<String>> {
+        self.columns
+    }
+
     /// The texts of row `i`, one per column (what the no-duplicates sampler compares).
     pub fn row_texts(&self, i: usize) -> Vec<&str> {
         self.columns.iter().map(|c| c[i].as_str()).collect()

@@ -5,9 +5,9 @@
 use std::path::PathBuf;
 
 use data::{
-    hard_triplets, labelled_pairs, nli_retrieval, read_nli_pairs, read_scored_pairs,
-    read_text_column, scored_pairs, soft_triplets, Error, NeutralPolicy, NliColumns, NliLabel,
-    ScoredPairColumns, UnlabeledRows,
+    denoising_pairs, hard_triplets, labelled_pairs, nli_retrieval, read_nli_pairs,
+    read_scored_pairs, read_text_column, read_unique_texts, scored_pairs, soft_triplets,
+    split_words, Error, NeutralPolicy, NliColumns, NliLabel, ScoredPairColumns, UnlabeledRows,
 };
 
 /// `file` of hub dataset `repo`, fetched through the hub client from `HF_ENDPOINT` as users
@@ -167,6 +167,52 @@ fn snli_validation_retrieval_task() {
     assert_eq!(capped.len(), 1_000);
     assert_eq!(capped.queries(), &task.queries()[..1_000]);
     assert_eq!(capped.corpus().len(), task.corpus().len());
+}
+
+#[test]
+fn unique_sentences_of_nli_and_sts_files() {
+    let files = [
+        (
+            "datasets/stanfordnlp/snli/resolve/main/plain_text/validation-00000-of-00001.parquet",
+            ["premise", "hypothesis"],
+        ),
+        // Test split: scores are -1 (no gold), which this reader never reads.
+        (
+            "datasets/nyu-mll/glue/resolve/main/stsb/test-00000-of-00001.parquet",
+            ["sentence1", "sentence2"],
+        ),
+    ];
+    for (file, columns) in files {
+        let path = mirror_file(file);
+        let texts = read_unique_texts(&path, &columns).unwrap();
+        // The same texts, read column by column and de-duplicated here.
+        let [first, second] = columns.map(|c| read_text_column(&path, c).unwrap());
+        let mut seen = std::collections::HashSet::new();
+        let expected: Vec<&String> = first
+            .iter()
+            .zip(&second)
+            .flat_map(|(a, b)| [a, b])
+            .filter(|t| !t.trim().is_empty() && seen.insert(t.as_str()))
+            .collect();
+        println!(
+            "{file}: {} rows, {} distinct sentences",
+            first.len(),
+            texts.len()
+        );
+        assert_eq!(texts.iter().collect::<Vec<_>>(), expected, "{file}");
+        assert!(texts.len() > first.len() && texts.len() <= 2 * first.len());
+
+        let noisy = denoising_pairs(texts[..2_000].to_vec(), 0.6, 42).unwrap();
+        let (kept, all) = noisy.columns()[0]
+            .iter()
+            .zip(&noisy.columns()[1])
+            .fold((0, 0), |(k, a), (n, o)| {
+                (k + split_words(n).len(), a + split_words(o).len())
+            });
+        let rate = kept as f64 / all as f64;
+        // 0.4 per word, a little more for one-word sentences that keep their word.
+        assert!((0.38..0.45).contains(&rate), "{file}: keep rate {rate}");
+    }
 }
 
 /// Measured on the mirror's SNLI validation copy (9,842 labelled rows, 3,319 distinct

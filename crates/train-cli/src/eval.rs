@@ -98,6 +98,7 @@ impl EvalArgs {
             max_rows,
             score_max: self.score_max,
             prompts: None,
+            pairing: None,
         };
         match self.task {
             Task::Sts => EvaluatorConfig::EmbeddingSimilarity(StsEvaluatorConfig {

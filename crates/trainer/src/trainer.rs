@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use config::{load_training_sets, Precision, TrainConfig};
 use data::ScheduledBatch;
-use model::{ResolveDevice, SentenceTransformer};
+use model::{PoolingMode, ResolveDevice, SentenceTransformer};
 use tch::{nn, Device, Kind};
 use tracing::{info, warn};
 
@@ -150,6 +150,9 @@ impl<'c> Trainer<'c> {
             None => base_dir.clone(),
         };
         let mut model = SentenceTransformer::load(&model_dir, device)?;
+        if let Some(name) = &config.model.pooling {
+            model.set_pooling_modes(vec![pooling_mode(name)?])?;
+        }
 
         tch::manual_seed(t.seed as i64);
         let loss_vars = nn::VarStore::new(device);
@@ -604,6 +607,17 @@ const BEST_MODEL_DIR: &str = "best-model";
 
 fn checkpoints_root(config: &TrainConfig) -> PathBuf {
     config.output.dir.join("checkpoints")
+}
+
+/// `model.pooling`'s mode, by its sentence-transformers name.
+fn pooling_mode(name: &str) -> Result<PoolingMode> {
+    serde_json::from_value(serde_json::Value::String(name.to_owned())).map_err(|_| Error::Config {
+        origin: "model.pooling".into(),
+        message: format!(
+            "unknown pooling mode {name:?}; expected one of {}",
+            PoolingMode::ALL.map(PoolingMode::name).join(", ")
+        ),
+    })
 }
 
 fn resolve_device(config: &TrainConfig) -> Result<Device> {

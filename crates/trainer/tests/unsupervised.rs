@@ -1,0 +1,243 @@
+//! Training without labels through the library: TSDAE (DenoisingAutoEncoderLoss on damaged /
+//! original sentences) and SimCSE (MultipleNegativesRankingLoss on a sentence paired with
+//! itself), on a tiny random BERT and a text file of sentences made in code.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use model::{PoolingMode, SentenceTransformer};
+use trainer::{Callback, Resume, StepReport, TrainConfig, Trainer, TrainerState};
+
+/// libtorch's generator is global to the process: seeded tests run one at a time.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// `n` distinct sentences of the tiny model's words, one a line.
+fn sentences(dir: &Path, n: usize) -> PathBuf {
+    let w = |i: usize| test_support::WORDS[i % test_support::WORDS.len()];
+    let text: String = (0..n)
+        .map(|i| {
+            format!(
+                "{} {} {} {} {} {}\n",
+                w(i),
+                w(i / 2 + 3),
+                w(i * 7 + 1),
+                w(i / 5 + 11),
+                w(i * 3 + 2),
+                w(i / 3 + 17)
+            )
+        })
+        .collect();
+    let path = dir.join("sentences.txt");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn config(dir: &Path, loss_and_pairing: &str, extra: &[(&str, &str)]) -> TrainConfig {
+    let model = model::testing::tiny_bert(dir, &test_support::WORDS, 3).unwrap();
+    let data = sentences(dir, 40);
+    let text = format!(
+        r#"
+[model]
+base = "{}"
+pooling = "cls"
+[data]
+dataset = "{}"
+format = "sentences"
+{loss_and_pairing}
+[training]
+epochs = 2
+batch_size = 8
+learning_rate = 2e-3
+warmup_steps = 0
+seed = 11
+device = "cpu"
+threads = 1
+batch_sampler = "shuffle"
+[evaluation]
+evaluators = []
+[output]
+dir = "{}"
+logging_steps = 1
+save_steps = 0
+progress = false
+"#,
+        model.display(),
+        data.display(),
+        dir.join("out").display()
+    );
+    let overrides: Vec<(String, String)> = extra
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    TrainConfig::from_toml(&text, "test config", &overrides).unwrap()
+}
+
+const TSDAE: &str = r#"
+[data.pairing]
+type = "denoising"
+deletion_ratio = 0.6
+[loss]
+type = "denoising_auto_encoder"
+"#;
+
+const SIMCSE: &str = r#"
+[data.pairing]
+type = "identical"
+[loss]
+type = "multiple_negatives_ranking"
+"#;
+
+/// Local files only: any hub request would go to a closed port and fail.
+fn offline_client(dir: &Path) -> hub::HubClient {
+    hub::HubClient::new("http://127.0.0.1:9", dir.join("hub-cache"))
+}
+
+fn train_losses(out: &Path) -> Vec<f64> {
+    std::fs::read_to_string(out.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["kind"] == "train")
+        .map(|v| v["loss"].as_f64().unwrap())
+        .collect()
+}
+
+struct StopAfter(u64, Arc<AtomicBool>);
+
+impl Callback for StopAfter {
+    fn on_step_end(&mut self, _: &TrainerState, report: &StepReport) {
+        if report.step == self.0 {
+            self.1.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+#[test]
+fn tsdae_learns_to_reconstruct_and_saves_the_encoder_alone() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), TSDAE, &[("training.epochs", "6")]);
+    let outcome = Trainer::new(&cfg, Resume::Fresh, &offline_client(dir.path()))
+        .unwrap()
+        .run(&AtomicBool::new(false))
+        .unwrap();
+    assert_eq!(outcome.steps, 30);
+    let out = dir.path().join("out");
+    let losses = train_losses(&out);
+    let first: f64 = losses[..5].iter().sum::<f64>() / 5.0;
+    let last: f64 = losses[losses.len() - 5..].iter().sum::<f64>() / 5.0;
+    assert!(
+        last < 0.95 * first,
+        "reconstruction loss should fall: {first} → {last} ({losses:?})"
+    );
+    // The output is a plain sentence-transformers model with CLS pooling; the decoder, a
+    // training device, is not in it.
+    assert!(!out.join("loss.safetensors").exists());
+    let trained = SentenceTransformer::load(&out, tch::Device::Cpu).unwrap();
+    assert_eq!(trained.pooling_modes(), [PoolingMode::Cls]);
+}
+
+#[test]
+fn a_stopped_tsdae_run_resumes_to_the_uninterrupted_weights() {
+    let _serial = serial();
+    let whole = tempfile::tempdir().unwrap();
+    let cfg = config(whole.path(), TSDAE, &[]);
+    Trainer::new(&cfg, Resume::Fresh, &offline_client(whole.path()))
+        .unwrap()
+        .run(&AtomicBool::new(false))
+        .unwrap();
+
+    let split = tempfile::tempdir().unwrap();
+    let cfg = config(split.path(), TSDAE, &[]);
+    let client = offline_client(split.path());
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut first = Trainer::new(&cfg, Resume::Fresh, &client).unwrap();
+    first.add_callback(Box::new(StopAfter(3, Arc::clone(&stop))));
+    let checkpoint = first
+        .run(&stop)
+        .unwrap()
+        .interrupted
+        .expect("stopped with a checkpoint");
+    // The checkpoint keeps the decoder's own weights, under transformers' names.
+    let decoder = tch::Tensor::read_safetensors(checkpoint.join("loss.safetensors")).unwrap();
+    assert!(decoder
+        .iter()
+        .any(|(n, _)| n == "bert.encoder.layer.0.crossattention.self.query.weight"));
+    assert!(decoder.iter().any(|(n, _)| n == "cls.predictions.bias"));
+
+    Trainer::new(&cfg, Resume::Latest, &client)
+        .unwrap()
+        .run(&AtomicBool::new(false))
+        .unwrap();
+    let weights = |d: &Path| std::fs::read(d.join("out/model.safetensors")).unwrap();
+    assert_eq!(
+        weights(split.path()),
+        weights(whole.path()),
+        "resumed TSDAE weights differ from the uninterrupted run's"
+    );
+    assert_eq!(
+        train_losses(&split.path().join("out")),
+        train_losses(&whole.path().join("out"))
+    );
+}
+
+#[test]
+fn simcse_trains_mnrl_on_sentences_paired_with_themselves() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), SIMCSE, &[]);
+    let outcome = Trainer::new(&cfg, Resume::Fresh, &offline_client(dir.path()))
+        .unwrap()
+        .run(&AtomicBool::new(false))
+        .unwrap();
+    assert_eq!(outcome.steps, 10);
+    assert!(train_losses(&dir.path().join("out"))
+        .iter()
+        .all(|l| l.is_finite() && *l > 0.0));
+}
+
+#[test]
+fn bad_unsupervised_setups_are_named() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let client = offline_client(dir.path());
+    // TSDAE needs both columns: single sentences alone are not enough.
+    let cfg = config(
+        dir.path(),
+        "[loss]\ntype = \"denoising_auto_encoder\"\n",
+        &[],
+    );
+    let err = Trainer::new(&cfg, Resume::Fresh, &client)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("DenoisingAutoEncoderLoss"), "{err}");
+    assert!(err.contains("1 text column"), "{err}");
+
+    let cfg = config(dir.path(), TSDAE, &[("model.pooling", "\"first\"")]);
+    let err = Trainer::new(&cfg, Resume::Fresh, &client)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("model.pooling"), "{err}");
+    assert!(err.contains("cls, max, mean"), "{err}");
+
+    // A decoder exists for BERT- and RoBERTa-family encoders only.
+    let mpnet =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../model/tests/fixtures/mpnet/model");
+    let cfg = config(
+        dir.path(),
+        TSDAE,
+        &[("model.base", &format!("{:?}", mpnet.display().to_string()))],
+    );
+    let err = Trainer::new(&cfg, Resume::Fresh, &client)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("BERT and RoBERTa"), "{err}");
+    assert!(err.to_lowercase().contains("mpnet"), "{err}");
+}
