@@ -109,6 +109,19 @@ pub enum LossConfig {
     /// (`tie_encoder_decoder=True`, sentence-transformers' default).
     #[serde(deserialize_with = "defaults::no_fields")]
     DenoisingAutoEncoder,
+    /// Contrastive Tension: a copy of the model embeds column 1, the model column 2, and the
+    /// dot product of each pair is scored against its 0/1 label (1: the same sentence) by
+    /// binary cross-entropy (ContrastiveTensionLoss). Rows: the `contrastive_tension` pairing.
+    #[serde(deserialize_with = "defaults::no_fields")]
+    ContrastiveTension,
+    /// Contrastive Tension with in-batch negatives: every sentence embedded by the copy and by
+    /// the model, the scaled cosine similarities of all pairs classified in both directions
+    /// (ContrastiveTensionLossInBatchNegatives; `scale` starts the learned logit scale). Rows:
+    /// single sentences (no pairing).
+    ContrastiveTensionInBatchNegatives {
+        #[serde(default = "defaults::scale")]
+        scale: f64,
+    },
     /// Applies `loss` to the embeddings truncated to each of `dims` and re-normalised, as
     /// sentence-transformers does (weights default to 1). Cannot wrap the cached MNRL.
     Matryoshka {
@@ -183,6 +196,35 @@ mod defaults {
     }
     pub fn contrastive_margin() -> f64 {
         0.5
+    }
+}
+
+impl LossConfig {
+    /// The `type` a config names this loss by.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            LossConfig::Softmax { .. } => "softmax",
+            LossConfig::CosineSimilarity => "cosine_similarity",
+            LossConfig::CoSent { .. } => "cosent",
+            LossConfig::AnglE { .. } => "angle",
+            LossConfig::MultipleNegativesRanking { .. } => "multiple_negatives_ranking",
+            LossConfig::CachedMultipleNegativesRanking { .. } => {
+                "cached_multiple_negatives_ranking"
+            }
+            LossConfig::Triplet { .. } => "triplet",
+            LossConfig::BatchHardTriplet { .. } => "batch_hard_triplet",
+            LossConfig::BatchSemiHardTriplet { .. } => "batch_semi_hard_triplet",
+            LossConfig::BatchAllTriplet { .. } => "batch_all_triplet",
+            LossConfig::BatchHardSoftMarginTriplet { .. } => "batch_hard_soft_margin_triplet",
+            LossConfig::Contrastive { .. } => "contrastive",
+            LossConfig::OnlineContrastive { .. } => "online_contrastive",
+            LossConfig::DenoisingAutoEncoder => "denoising_auto_encoder",
+            LossConfig::ContrastiveTension => "contrastive_tension",
+            LossConfig::ContrastiveTensionInBatchNegatives { .. } => {
+                "contrastive_tension_in_batch_negatives"
+            }
+            LossConfig::Matryoshka { .. } => "matryoshka",
+        }
     }
 }
 
@@ -289,6 +331,14 @@ mod tests {
                 LossConfig::DenoisingAutoEncoder,
             ),
             (
+                r#"type = "contrastive_tension""#,
+                LossConfig::ContrastiveTension,
+            ),
+            (
+                r#"type = "contrastive_tension_in_batch_negatives""#,
+                LossConfig::ContrastiveTensionInBatchNegatives { scale: 20.0 },
+            ),
+            (
                 "type = \"matryoshka\"\ndims = [32, 16]\n[loss]\ntype = \"cosent\"",
                 LossConfig::Matryoshka {
                     loss: Box::new(LossConfig::CoSent { scale: 20.0 }),
@@ -299,6 +349,10 @@ mod tests {
         ];
         for (text, expected) in cases {
             assert_eq!(parse(text).unwrap(), expected, "{text}");
+            assert!(
+                text.contains(&format!("\"{}\"", expected.type_name())),
+                "{text}"
+            );
             // The trainer saves the resolved config next to its output.
             let saved = toml::to_string(&expected).unwrap();
             assert_eq!(parse(&saved).unwrap(), expected, "{saved}");

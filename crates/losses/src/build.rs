@@ -11,6 +11,7 @@ use crate::batch_hard_triplet::BatchHardTripletLoss;
 use crate::batch_semi_hard_triplet::BatchSemiHardTripletLoss;
 use crate::cached_mnrl::CachedMultipleNegativesRankingLoss;
 use crate::contrastive::ContrastiveLoss;
+use crate::contrastive_tension::{ContrastiveTensionLoss, ContrastiveTensionLossInBatchNegatives};
 use crate::cosent::CoSentLoss;
 use crate::cosine_similarity::CosineSimilarityLoss;
 use crate::denoising_auto_encoder::DenoisingAutoEncoderLoss;
@@ -41,6 +42,10 @@ impl BuildLoss for LossConfig {
             LossConfig::DenoisingAutoEncoder => {
                 Ok(Box::new(DenoisingAutoEncoderLoss::tied(p, model)?))
             }
+            LossConfig::ContrastiveTension => Ok(Box::new(ContrastiveTensionLoss::new(p, model)?)),
+            LossConfig::ContrastiveTensionInBatchNegatives { scale } => Ok(Box::new(
+                ContrastiveTensionLossInBatchNegatives::new(p, model, *scale)?,
+            )),
             other => other.build(p, model.embedding_dimension()),
         }
     }
@@ -126,12 +131,14 @@ impl BuildLoss for LossConfig {
             LossConfig::OnlineContrastive { distance, margin } => {
                 Box::new(OnlineContrastiveLoss::new(distance, margin))
             }
-            LossConfig::DenoisingAutoEncoder => {
-                return Err(Error::Config(
-                    "denoising_auto_encoder builds its decoder from the model's own \
-                     architecture: build it with build_for_model"
-                        .into(),
-                ))
+            LossConfig::DenoisingAutoEncoder
+            | LossConfig::ContrastiveTension
+            | LossConfig::ContrastiveTensionInBatchNegatives { .. } => {
+                return Err(Error::Config(format!(
+                    "{} is built from the model itself (a decoder on its weights, or a copy of \
+                     it): build it with build_for_model",
+                    self.type_name()
+                )))
             }
             LossConfig::Matryoshka {
                 ref loss,
@@ -140,12 +147,13 @@ impl BuildLoss for LossConfig {
             } => {
                 match **loss {
                     // The reconstruction loss reads token ids, not embeddings to truncate.
-                    LossConfig::DenoisingAutoEncoder => {
-                        return Err(Error::Config(
-                            "matryoshka cannot wrap denoising_auto_encoder: its decoder reads \
-                             the full embedding"
-                                .into(),
-                        ))
+                    LossConfig::DenoisingAutoEncoder
+                    | LossConfig::ContrastiveTension
+                    | LossConfig::ContrastiveTensionInBatchNegatives { .. } => {
+                        return Err(Error::Config(format!(
+                            "matryoshka cannot wrap {}: it runs the model (or a copy) itself",
+                            loss.type_name()
+                        )))
                     }
                     // Its graph is cut at the embeddings, so the truncation could not be
                     // back-propagated through; sentence-transformers needs a special decorator.

@@ -16,6 +16,7 @@ mod build;
 mod cached_mnrl;
 mod check;
 mod contrastive;
+mod contrastive_tension;
 mod cosent;
 mod cosine_similarity;
 mod denoising_auto_encoder;
@@ -38,6 +39,7 @@ pub use cached_mnrl::CachedMultipleNegativesRankingLoss;
 // The configs moved to the tch-free config crate; re-exported so `losses::LossConfig` still works.
 pub use config::{BatchTripletDistance, ContrastiveDistance, LossConfig, TripletDistance};
 pub use contrastive::ContrastiveLoss;
+pub use contrastive_tension::{ContrastiveTensionLoss, ContrastiveTensionLossInBatchNegatives};
 pub use cosent::CoSentLoss;
 pub use cosine_similarity::CosineSimilarityLoss;
 pub use denoising_auto_encoder::DenoisingAutoEncoderLoss;

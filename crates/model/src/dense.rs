@@ -147,6 +147,10 @@ impl Dense {
         Self::new(p, config, &path)
     }
 
+    pub(crate) fn config(&self) -> &DenseConfig {
+        &self.config
+    }
+
     pub(crate) fn in_features(&self) -> i64 {
         self.config.in_features
     }

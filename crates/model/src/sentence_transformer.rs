@@ -370,6 +370,58 @@ impl SentenceTransformer {
         }
     }
 
+    /// A deep copy with weights of its own (sentence-transformers' `copy.deepcopy(model)`):
+    /// the same architecture, modules, tokenizer, prompts and settings, and a new var store
+    /// holding copies of every weight. ContrastiveTension trains such a copy beside the model.
+    pub fn duplicate(&self) -> Result<Self> {
+        if self.cast {
+            return Err(Error::InvalidInput(format!(
+                "this model's weights were cast to {} to compute in it; duplicate it before \
+                 set_dtype",
+                self.dtype
+            )));
+        }
+        let mut vs = nn::VarStore::new(self.device());
+        let with_pooler = self
+            .vs
+            .variables()
+            .keys()
+            .any(|k| k.ends_with("pooler.dense.weight"));
+        let encoder = Encoder::new(&vs.root(), &self.config, with_pooler);
+        let stages = self
+            .stages
+            .iter()
+            .map(|(entry, stage)| {
+                let copy = match stage {
+                    Stage::Pooling(pooling) => Stage::Pooling(pooling.clone()),
+                    Stage::Dense(dense) => Stage::Dense(Dense::new(
+                        &(vs.root() / MODULES_SCOPE / entry.idx),
+                        dense.config().clone(),
+                        Path::new(&entry.path),
+                    )?),
+                    Stage::Normalize => Stage::Normalize,
+                };
+                Ok((entry.clone(), copy))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        vs.copy(&self.vs)?;
+        Ok(SentenceTransformer {
+            vs,
+            encoder,
+            config: self.config.clone(),
+            tokenizer: self.tokenizer.clone(),
+            stages,
+            transformer_entry: self.transformer_entry.clone(),
+            encoder_config_json: self.encoder_config_json.clone(),
+            st_config_json: self.st_config_json.clone(),
+            prompts: self.prompts.clone(),
+            dtype: self.dtype,
+            cast: self.cast,
+            training_autocast: self.training_autocast,
+            side_files: self.side_files.clone(),
+        })
+    }
+
     /// Replaces the pooling strategies of the Pooling module (sentence-transformers'
     /// `Pooling(dim, pooling_mode=…)`, e.g. CLS pooling for TSDAE); saving writes them. Refused
     /// when the new embedding width would not fit a Dense module after it.

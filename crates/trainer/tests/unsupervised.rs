@@ -241,3 +241,58 @@ fn bad_unsupervised_setups_are_named() {
     assert!(err.contains("BERT and RoBERTa"), "{err}");
     assert!(err.to_lowercase().contains("mpnet"), "{err}");
 }
+
+const CONTRASTIVE_TENSION: &str = r#"
+[data.pairing]
+type = "contrastive_tension"
+pos_neg_ratio = 4
+[loss]
+type = "contrastive_tension"
+"#;
+
+const CONTRASTIVE_TENSION_IN_BATCH: &str = r#"
+[loss]
+type = "contrastive_tension_in_batch_negatives"
+"#;
+
+#[test]
+fn contrastive_tension_trains_both_copies_and_resumes_exactly() {
+    let _serial = serial();
+    for (loss, sampler) in [
+        (CONTRASTIVE_TENSION, "\"sequential\""),
+        (CONTRASTIVE_TENSION_IN_BATCH, "\"shuffle\""),
+    ] {
+        let whole = tempfile::tempdir().unwrap();
+        let cfg = config(whole.path(), loss, &[("training.batch_sampler", sampler)]);
+        Trainer::new(&cfg, Resume::Fresh, &offline_client(whole.path()))
+            .unwrap()
+            .run(&AtomicBool::new(false))
+            .unwrap();
+        let out = whole.path().join("out");
+        assert!(train_losses(&out).iter().all(|l| l.is_finite()));
+        // The copy is a training device: the output is the model alone.
+        assert!(!out.join("loss.safetensors").exists());
+
+        let split = tempfile::tempdir().unwrap();
+        let cfg = config(split.path(), loss, &[("training.batch_sampler", sampler)]);
+        let client = offline_client(split.path());
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut first = Trainer::new(&cfg, Resume::Fresh, &client).unwrap();
+        first.add_callback(Box::new(StopAfter(2, Arc::clone(&stop))));
+        let checkpoint = first.run(&stop).unwrap().interrupted.unwrap();
+        let saved = tch::Tensor::read_safetensors(checkpoint.join("loss.safetensors")).unwrap();
+        assert!(saved
+            .iter()
+            .any(|(n, _)| n == "model1.embeddings.word_embeddings.weight"));
+        Trainer::new(&cfg, Resume::Latest, &client)
+            .unwrap()
+            .run(&AtomicBool::new(false))
+            .unwrap();
+        let weights = |d: &Path| std::fs::read(d.join("out/model.safetensors")).unwrap();
+        assert_eq!(
+            weights(split.path()),
+            weights(whole.path()),
+            "{loss}: resumed weights differ from the uninterrupted run's"
+        );
+    }
+}
