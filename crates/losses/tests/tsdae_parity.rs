@@ -114,7 +114,7 @@ fn check(arch: &str) {
 
     let grads = Tensor::read_safetensors(dir.join("grads.safetensors")).unwrap();
     let mut params = model.var_store().variables();
-    params.extend(vars.into_iter());
+    params.extend(vars);
     let mut worst = (0.0, String::new());
     for (name, expected) in &grads {
         let param = params
