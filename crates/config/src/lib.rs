@@ -27,6 +27,6 @@ pub use loss::{BatchTripletDistance, ContrastiveDistance, LossConfig, TripletDis
 pub use pairing::SentencePairing;
 pub use train::{
     BatchSampler, DataConfig, DataFormat, DatasetConfig, EvaluationConfig, ModelConfig,
-    NeutralChoice, OutputConfig, Precision, TrainConfig, TrainingConfig, TrainingDataset,
-    TrainingPrompts, DEFAULT_CONFIG_TOML,
+    ModelWeights, NeutralChoice, OutputConfig, Precision, TrainConfig, TrainingConfig,
+    TrainingDataset, TrainingPrompts, DEFAULT_CONFIG_TOML,
 };

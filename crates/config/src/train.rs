@@ -42,6 +42,19 @@ pub struct ModelConfig {
     /// `lasttoken`. TSDAE trains with `cls`. Unset: the model's own Pooling module.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pooling: Option<String>,
+    /// `pretrained`: the base's weights. `random`: the base's architecture, tokenizer and
+    /// modules with freshly initialised weights (transformers' initialisation, seeded by
+    /// `training.seed`), to train from scratch.
+    pub weights: ModelWeights,
+}
+
+/// Where a run's starting weights come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelWeights {
+    #[default]
+    Pretrained,
+    Random,
 }
 
 impl Default for ModelConfig {
@@ -49,6 +62,7 @@ impl Default for ModelConfig {
         Self {
             base: "sentence-transformers/all-MiniLM-L6-v2".into(),
             pooling: None,
+            weights: ModelWeights::Pretrained,
         }
     }
 }

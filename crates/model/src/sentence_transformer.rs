@@ -374,10 +374,21 @@ impl SentenceTransformer {
     /// the same architecture, modules, tokenizer, prompts and settings, and a new var store
     /// holding copies of every weight. ContrastiveTension trains such a copy beside the model.
     pub fn duplicate(&self) -> Result<Self> {
+        self.rebuild(true)
+    }
+
+    /// The same architecture, modules, tokenizer and settings with freshly initialised weights
+    /// (as transformers initialises the architecture, from libtorch's generator: seed it
+    /// first), to train from scratch.
+    pub fn reinitialized(&self) -> Result<Self> {
+        self.rebuild(false)
+    }
+
+    fn rebuild(&self, copy_weights: bool) -> Result<Self> {
         if self.cast {
             return Err(Error::InvalidInput(format!(
-                "this model's weights were cast to {} to compute in it; duplicate it before \
-                 set_dtype",
+                "this model's weights were cast to {} to compute in it; copy or re-initialise \
+                 it before set_dtype",
                 self.dtype
             )));
         }
@@ -404,7 +415,9 @@ impl SentenceTransformer {
                 Ok((entry.clone(), copy))
             })
             .collect::<Result<Vec<_>>>()?;
-        vs.copy(&self.vs)?;
+        if copy_weights {
+            vs.copy(&self.vs)?;
+        }
         Ok(SentenceTransformer {
             vs,
             encoder,

@@ -646,3 +646,46 @@ fn bf16_autocast_trains_on_the_cpu() {
         .collect();
     assert!(kinds.iter().all(|k| *k == tch::Kind::Float), "{kinds:?}");
 }
+
+#[test]
+fn a_killed_tsdae_run_resumes_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_model(dir.path());
+    // Single sentences, damaged by word deletion drawn from the seed per row: the resumed run
+    // must redraw exactly the same noise.
+    let words = test_support::WORDS;
+    let lines: String = (0..240)
+        .map(|i| {
+            format!(
+                "{} {} {} {} {}\n",
+                words[i % 24],
+                words[(i / 3 + 7) % 24],
+                words[(i * 5 + 1) % 24],
+                words[(i / 7 + 2) % 24],
+                words[(i * 11 + 3) % 24]
+            )
+        })
+        .collect();
+    let sentences = dir.path().join("sentences.txt");
+    std::fs::write(&sentences, lines).unwrap();
+    let config = write_config(
+        dir.path(),
+        "tsdae.toml",
+        &model,
+        &sentences,
+        "save_steps = 3\nsave_total_limit = 2",
+    );
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace(
+            "format = \"columns\"\ncolumns = \"anchor=question,positive=answer\"",
+            "format = \"sentences\"\npairing = { type = \"denoising\", deletion_ratio = 0.6 }",
+        )
+        .replace(
+            "type = \"multiple_negatives_ranking\"",
+            "type = \"denoising_auto_encoder\"",
+        );
+    assert!(text.contains("denoising_auto_encoder") && text.contains("sentences"));
+    std::fs::write(&config, text).unwrap();
+    killed_and_resumed_ends_like_straight(dir.path(), &config);
+}

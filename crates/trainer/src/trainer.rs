@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use config::{load_training_sets, Precision, TrainConfig};
+use config::{load_training_sets, ModelWeights, Precision, TrainConfig};
 use data::ScheduledBatch;
 use model::{PoolingMode, ResolveDevice, SentenceTransformer};
 use tch::{nn, Device, Kind};
@@ -152,6 +152,11 @@ impl<'c> Trainer<'c> {
         let mut model = SentenceTransformer::load(&model_dir, device)?;
         if let Some(name) = &config.model.pooling {
             model.set_pooling_modes(vec![pooling_mode(name)?])?;
+        }
+        // A resumed run continues from its checkpoint's weights, never from a new draw.
+        if config.model.weights == ModelWeights::Random && resumed_from.is_none() {
+            tch::manual_seed(t.seed as i64);
+            model = model.reinitialized()?;
         }
 
         tch::manual_seed(t.seed as i64);

@@ -296,3 +296,38 @@ fn contrastive_tension_trains_both_copies_and_resumes_exactly() {
         );
     }
 }
+
+#[test]
+fn random_weights_start_from_a_seeded_fresh_draw() {
+    let _serial = serial();
+    let weights = |dir: &Path, seed: &str| {
+        let cfg = config(
+            dir,
+            TSDAE,
+            &[
+                ("model.weights", "\"random\""),
+                ("training.seed", seed),
+                ("training.max_steps", "1"),
+                ("training.learning_rate", "1e-12"),
+            ],
+        );
+        Trainer::new(&cfg, Resume::Fresh, &offline_client(dir))
+            .unwrap()
+            .run(&AtomicBool::new(false))
+            .unwrap();
+        let trained = SentenceTransformer::load(&dir.join("out"), tch::Device::Cpu).unwrap();
+        let base = SentenceTransformer::load(&dir.join("tiny-model"), tch::Device::Cpu).unwrap();
+        let name = "encoder.layer.0.attention.self.query.weight";
+        let of = |m: &SentenceTransformer| m.var_store().variables()[name].copy();
+        (of(&trained), of(&base))
+    };
+    let (a, base) = weights(tempfile::tempdir().unwrap().path(), "11");
+    let (b, _) = weights(tempfile::tempdir().unwrap().path(), "11");
+    let (c, _) = weights(tempfile::tempdir().unwrap().path(), "12");
+    assert!(
+        !a.allclose(&base, 1e-3, 1e-3, false),
+        "still the base's weights"
+    );
+    assert!(a.equal(&b), "the same seed must draw the same weights");
+    assert!(!a.equal(&c), "another seed must draw other weights");
+}
