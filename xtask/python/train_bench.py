@@ -9,7 +9,8 @@ score it too.
 Usage: python train_bench.py MODEL_DIR TRAIN_JSONL EVAL_JSONL OUT_DIR LOSS BATCH_SIZE EPOCHS
        LEARNING_RATE WARMUP_STEPS WEIGHT_DECAY SEED THREADS [cuda] [sequential] [bf16]
 LOSS: mnrl | cosine | softmax | multi (MNRL on TRAIN_JSONL and CosineSimilarityLoss on the STS-B pairs
-of stsb=PATH, two datasets with sentence-transformers' default proportional sampler)
+of stsb=PATH, two datasets with sentence-transformers' default proportional sampler) | tsdae
+(DenoisingAutoEncoderLoss with a tied decoder on (noisy, original) rows, CLS pooling)
 bf16: the Trainer's bf16 mixed precision (autocast, on the CPU too).
 sequential: batches in file order (the file is pre-shuffled), so both sides see the same
 batches; otherwise sentence-transformers' default seeded RandomSampler.
@@ -40,6 +41,7 @@ COLUMNS = {
     "cosine": ["sentence1", "sentence2", "score"],
     "softmax": ["premise", "hypothesis", "label"],
     "multi": ["anchor", "positive", "negative"],
+    "tsdae": ["noisy", "original"],
 }
 
 
@@ -62,6 +64,10 @@ evaluator = EmbeddingSimilarityEvaluator(
     name="sts-dev", batch_size=32)
 
 model = SentenceTransformer(model_dir, device="cuda" if cuda else "cpu")
+if loss_name == "tsdae":
+    # TSDAE's recipe pools the [CLS] token (this project: `model.pooling = "cls"`).
+    from sentence_transformers.sentence_transformer.modules.pooling import Pooling
+    model._modules["1"] = Pooling(model.get_sentence_embedding_dimension(), pooling_mode="cls")
 # The trainer seeds only when it is built, after the loss: without this, SoftmaxLoss's
 # classifier started from fresh random weights on every run, and seed 42 gave Spearman
 # 0.8240 one run and 0.7822 the next (seeded here: 0.7877 twice, identical loss logs).
@@ -75,6 +81,10 @@ elif loss_name == "cosine":
 elif loss_name == "multi":
     loss = {"mnli-triplets": losses.MultipleNegativesRankingLoss(model, scale=20.0),
             "stsb-train": losses.CosineSimilarityLoss(model)}
+elif loss_name == "tsdae":
+    # The decoder loads from the model's own folder (tie_encoder_decoder=True); its
+    # cross-attention and LM-head weights are drawn after the seed above.
+    loss = losses.DenoisingAutoEncoderLoss(model, tie_encoder_decoder=True)
 elif loss_name == "softmax":
     loss = losses.SoftmaxLoss(model, sentence_embedding_dimension=model.get_sentence_embedding_dimension(),
                               num_labels=3)

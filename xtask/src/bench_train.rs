@@ -9,7 +9,7 @@ use std::process::Command;
 
 use anyhow::{ensure, Context, Result};
 use clap::ValueEnum;
-use config::{DataConfig, DataFormat, NeutralChoice, StsEvaluatorConfig};
+use config::{DataConfig, DataFormat, NeutralChoice, SentencePairing, StsEvaluatorConfig};
 use data::{TargetColumn, TrainingSet};
 use serde_json::{json, Value};
 
@@ -32,6 +32,10 @@ pub enum BenchLoss {
     /// and CosineSimilarityLoss on the STS-B train pairs (`--stsb-rows`, default all), as
     /// configs/multi-dataset.toml (whose warm-up is `--warmup-steps 10`)
     Multi,
+    /// TSDAE: DenoisingAutoEncoderLoss on de-duplicated MNLI sentences with 60% of their words
+    /// deleted (the noise drawn once by the data crate, so both sides see the same damaged
+    /// texts), CLS pooling, as configs/tsdae.toml (whose batch is `--batch-size 16`)
+    Tsdae,
 }
 
 impl BenchLoss {
@@ -41,6 +45,7 @@ impl BenchLoss {
             Self::Cosine => "cosine",
             Self::Softmax => "softmax",
             Self::Multi => "multi",
+            Self::Tsdae => "tsdae",
         }
     }
 
@@ -54,9 +59,13 @@ impl BenchLoss {
                 Self::Mnrl | Self::Multi => DataFormat::SoftTriplets,
                 Self::Cosine => DataFormat::ScoredPairs,
                 Self::Softmax => DataFormat::LabelledPairs,
+                Self::Tsdae => DataFormat::Sentences,
             },
             neutral: NeutralChoice::Zero,
             max_rows: Some(rows),
+            pairing: (self == Self::Tsdae).then_some(SentencePairing::Denoising {
+                deletion_ratio: 0.6,
+            }),
             ..DataConfig::default()
         }
     }
@@ -68,6 +77,7 @@ impl BenchLoss {
             Self::Mnrl | Self::Multi => &["anchor", "positive", "negative"],
             Self::Cosine => &["sentence1", "sentence2", "score"],
             Self::Softmax => &["premise", "hypothesis", "label"],
+            Self::Tsdae => &["noisy", "original"],
         }
     }
 
@@ -77,6 +87,7 @@ impl BenchLoss {
             Self::Mnrl | Self::Multi => "anchor=anchor,positive=positive,negative=negative",
             Self::Cosine => "sentence1=sentence1,sentence2=sentence2,score=score",
             Self::Softmax => "premise=premise,hypothesis=hypothesis,label=label",
+            Self::Tsdae => "noisy=noisy,original=original",
         }
     }
 
@@ -85,6 +96,15 @@ impl BenchLoss {
             Self::Mnrl | Self::Multi => "type = \"multiple_negatives_ranking\"\nscale = 20.0\n",
             Self::Cosine => "type = \"cosine_similarity\"\n",
             Self::Softmax => "type = \"softmax\"\nnum_labels = 3\n",
+            Self::Tsdae => "type = \"denoising_auto_encoder\"\n",
+        }
+    }
+
+    /// `[model]` lines besides the base (TSDAE trains with CLS pooling).
+    fn model_toml(self) -> &'static str {
+        match self {
+            Self::Tsdae => "pooling = \"cls\"\n",
+            _ => "",
         }
     }
 }
@@ -492,7 +512,7 @@ fn run_rust(
     let config = format!(
         r#"[model]
 base = {model:?}
-
+{model_extra}
 {data_and_loss}
 [training]
 epochs = {epochs}
@@ -522,6 +542,7 @@ save_steps = 0
 progress = false
 "#,
         model = BENCH_MODEL,
+        model_extra = loss.model_toml(),
         epochs = opts.epochs,
         batch = opts.batch_size,
         lr = opts.learning_rate,

@@ -107,8 +107,15 @@ pub enum LossConfig {
     /// own architecture (BERT or RoBERTa family) run as a causal language model with
     /// cross-attention to the embedding, sharing every weight it has in common with the model
     /// (`tie_encoder_decoder=True`, sentence-transformers' default).
-    #[serde(deserialize_with = "defaults::no_fields")]
-    DenoisingAutoEncoder,
+    /// `tie_encoder_decoder = false` with `decoder` (a hub id or local folder of a BERT or
+    /// RoBERTa checkpoint of the model's width and vocabulary) gives the decoder weights of
+    /// its own, as sentence-transformers' `decoder_name_or_path`.
+    DenoisingAutoEncoder {
+        #[serde(default = "defaults::yes")]
+        tie_encoder_decoder: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        decoder: Option<String>,
+    },
     /// Contrastive Tension: a copy of the model embeds column 1, the model column 2, and the
     /// dot product of each pair is scored against its 0/1 label (1: the same sentence) by
     /// binary cross-entropy (ContrastiveTensionLoss). Rows: the `contrastive_tension` pairing.
@@ -218,7 +225,7 @@ impl LossConfig {
             LossConfig::BatchHardSoftMarginTriplet { .. } => "batch_hard_soft_margin_triplet",
             LossConfig::Contrastive { .. } => "contrastive",
             LossConfig::OnlineContrastive { .. } => "online_contrastive",
-            LossConfig::DenoisingAutoEncoder => "denoising_auto_encoder",
+            LossConfig::DenoisingAutoEncoder { .. } => "denoising_auto_encoder",
             LossConfig::ContrastiveTension => "contrastive_tension",
             LossConfig::ContrastiveTensionInBatchNegatives { .. } => {
                 "contrastive_tension_in_batch_negatives"
@@ -328,7 +335,10 @@ mod tests {
             ),
             (
                 r#"type = "denoising_auto_encoder""#,
-                LossConfig::DenoisingAutoEncoder,
+                LossConfig::DenoisingAutoEncoder {
+                    tie_encoder_decoder: true,
+                    decoder: None,
+                },
             ),
             (
                 r#"type = "contrastive_tension""#,

@@ -39,8 +39,29 @@ pub trait BuildLoss {
 impl BuildLoss for LossConfig {
     fn build_for_model(&self, p: &nn::Path, model: &SentenceTransformer) -> Result<Box<dyn Loss>> {
         match self {
-            LossConfig::DenoisingAutoEncoder => {
-                Ok(Box::new(DenoisingAutoEncoderLoss::tied(p, model)?))
+            LossConfig::DenoisingAutoEncoder {
+                tie_encoder_decoder,
+                decoder,
+            } => {
+                Ok(Box::new(match (tie_encoder_decoder, decoder) {
+                    (true, None) => DenoisingAutoEncoderLoss::tied(p, model)?,
+                    (false, Some(dir)) => {
+                        DenoisingAutoEncoderLoss::untied(p, model, std::path::Path::new(dir))?
+                    }
+                    // sentence-transformers warns and ignores the decoder; a config that names
+                    // one surely meant to use it.
+                    (true, Some(dir)) => {
+                        return Err(Error::Config(format!(
+                            "denoising_auto_encoder: decoder = {dir:?} is used only with \
+                         tie_encoder_decoder = false (a tied decoder is the model itself)"
+                        )))
+                    }
+                    (false, None) => return Err(Error::Config(
+                        "denoising_auto_encoder: tie_encoder_decoder = false needs decoder, the \
+                         hub id or folder of the decoder's checkpoint"
+                            .into(),
+                    )),
+                }))
             }
             LossConfig::ContrastiveTension => Ok(Box::new(ContrastiveTensionLoss::new(p, model)?)),
             LossConfig::ContrastiveTensionInBatchNegatives { scale } => Ok(Box::new(
@@ -131,7 +152,7 @@ impl BuildLoss for LossConfig {
             LossConfig::OnlineContrastive { distance, margin } => {
                 Box::new(OnlineContrastiveLoss::new(distance, margin))
             }
-            LossConfig::DenoisingAutoEncoder
+            LossConfig::DenoisingAutoEncoder { .. }
             | LossConfig::ContrastiveTension
             | LossConfig::ContrastiveTensionInBatchNegatives { .. } => {
                 return Err(Error::Config(format!(
@@ -147,7 +168,7 @@ impl BuildLoss for LossConfig {
             } => {
                 match **loss {
                     // The reconstruction loss reads token ids, not embeddings to truncate.
-                    LossConfig::DenoisingAutoEncoder
+                    LossConfig::DenoisingAutoEncoder { .. }
                     | LossConfig::ContrastiveTension
                     | LossConfig::ContrastiveTensionInBatchNegatives { .. } => {
                         return Err(Error::Config(format!(

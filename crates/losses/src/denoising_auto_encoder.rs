@@ -8,6 +8,8 @@
 //! every token but the last, its targets every token but the first, and padding targets are
 //! ignored (the tokenizer's pad id is the ignore index, as sentence-transformers sets it).
 
+use std::path::Path;
+
 use model::{SentenceDecoder, SentenceTransformer, TokenBatch};
 use tch::{nn, Kind, Reduction, Tensor};
 
@@ -29,6 +31,20 @@ impl DenoisingAutoEncoderLoss {
     /// bias) are created under `p`, everything else is the model's.
     pub fn tied(p: &nn::Path, model: &SentenceTransformer) -> Result<Self> {
         let decoder = SentenceDecoder::tied(p, model.encoder())?;
+        Self::with_decoder(decoder, model)
+    }
+
+    /// A decoder with weights of its own (`tie_encoder_decoder=False`), loaded from the
+    /// transformers folder `decoder_dir` (a BERT or RoBERTa checkpoint whose hidden size is the
+    /// model's embedding width and whose vocabulary is the model's); all its weights live
+    /// under `p`.
+    pub fn untied(p: &nn::Path, model: &SentenceTransformer, decoder_dir: &Path) -> Result<Self> {
+        let decoder = SentenceDecoder::untied(
+            p,
+            decoder_dir,
+            model.embedding_dimension(),
+            model.encoder_config().vocab_size(),
+        )?;
         Self::with_decoder(decoder, model)
     }
 
@@ -90,13 +106,17 @@ impl DenoisingAutoEncoderLoss {
             .map_err(&torch)?;
         let labels = original.input_ids.f_narrow(1, 1, seq - 1).map_err(&torch)?;
         let memory = embeddings.f_unsqueeze(1).map_err(&torch)?;
-        let logits = model.decoder_forward_t(&self.decoder, &inputs, &mask, &memory, train)?;
-        let vocab = logits.size().last().copied().unwrap_or(0);
-        logits
-            .f_reshape([-1, vocab])
-            .and_then(|flat| {
-                flat.f_cross_entropy_loss::<Tensor>(
-                    &labels.f_reshape([-1])?,
+        // Scores only where the decoder reads a real token: a padding position's target is
+        // padding, which the loss ignores anyway, so this is the same loss for less work (the
+        // vocabulary head dominates a TSDAE step).
+        let (logits, positions) =
+            model.decoder_forward_real_t(&self.decoder, &inputs, &mask, &memory, train)?;
+        labels
+            .f_reshape([-1])
+            .and_then(|flat| flat.f_index_select(0, &positions))
+            .and_then(|targets| {
+                logits.f_cross_entropy_loss::<Tensor>(
+                    &targets,
                     None,
                     Reduction::Mean,
                     self.pad_id,

@@ -648,6 +648,23 @@ impl SentenceTransformer {
         Ok(logits.f_to_kind(Kind::Float)?)
     }
 
+    /// [`decoder_forward_t`](Self::decoder_forward_t) at the real positions only (see
+    /// [`SentenceDecoder::forward_real_t`]): float32 scores `[tokens, vocab]` and the flat
+    /// positions of those tokens.
+    pub fn decoder_forward_real_t(
+        &self,
+        decoder: &crate::SentenceDecoder,
+        input_ids: &Tensor,
+        attention_mask: &Tensor,
+        memory: &Tensor,
+        train: bool,
+    ) -> Result<(Tensor, Tensor)> {
+        let (logits, positions) = self.autocast_encoder(train, || {
+            decoder.forward_real_t(&self.encoder, input_ids, attention_mask, memory, train)
+        })?;
+        Ok((logits.f_to_kind(Kind::Float)?, positions))
+    }
+
     /// The dtype the transformer computes in (float32 unless [`set_dtype`](Self::set_dtype)).
     pub fn dtype(&self) -> ComputeDtype {
         self.dtype

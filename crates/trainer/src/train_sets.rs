@@ -1,7 +1,9 @@
 //! The training datasets of a run, each with its rows tokenised and its own loss, and the
 //! schedule that interleaves their batches (every batch from one dataset).
 
-use config::{TrainConfig, TrainingConfig};
+use std::path::PathBuf;
+
+use config::{LossConfig, TrainConfig, TrainingConfig};
 use data::{ScheduledBatch, TrainingSet};
 use losses::{BuildLoss, Loss};
 use model::SentenceTransformer;
@@ -24,6 +26,24 @@ pub struct TrainSet {
     pub var_prefix: String,
 }
 
+/// `loss` with an untied TSDAE decoder's hub id resolved to its local folder (downloaded
+/// into the hub cache); every other loss as it is.
+fn with_local_decoder(
+    loss: &LossConfig,
+    resolve_model: &dyn Fn(&str) -> Result<PathBuf>,
+) -> Result<LossConfig> {
+    Ok(match loss {
+        LossConfig::DenoisingAutoEncoder {
+            tie_encoder_decoder: false,
+            decoder: Some(id),
+        } => LossConfig::DenoisingAutoEncoder {
+            tie_encoder_decoder: false,
+            decoder: Some(resolve_model(id)?.display().to_string()),
+        },
+        other => other.clone(),
+    })
+}
+
 /// Every training dataset of the run, in config order.
 pub struct TrainSets {
     sets: Vec<TrainSet>,
@@ -32,11 +52,14 @@ pub struct TrainSets {
 impl TrainSets {
     /// Builds each dataset's loss (under `loss_vars`; one dataset's at the root, as a
     /// one-dataset run always had them) and tokenises its rows.
+    /// `resolve_model` turns a hub id or folder (an untied TSDAE decoder's) into a local
+    /// folder.
     pub fn new(
         config: &TrainConfig,
         rows: Vec<TrainingSet>,
         model: &SentenceTransformer,
         loss_vars: &nn::VarStore,
+        resolve_model: &dyn Fn(&str) -> Result<PathBuf>,
     ) -> Result<Self> {
         let datasets = config.training_datasets();
         let several = datasets.len() > 1;
@@ -48,7 +71,7 @@ impl TrainSets {
             } else {
                 (root, String::new())
             };
-            let loss = d.loss.build_for_model(&path, model)?;
+            let loss = with_local_decoder(d.loss, resolve_model)?.build_for_model(&path, model)?;
             let prompts = match &d.data.prompts {
                 Some(p) => {
                     let origin = if several {

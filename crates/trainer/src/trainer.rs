@@ -161,7 +161,8 @@ impl<'c> Trainer<'c> {
 
         tch::manual_seed(t.seed as i64);
         let loss_vars = nn::VarStore::new(device);
-        let sets = TrainSets::new(config, rows, &model, &loss_vars)?;
+        let resolve_model = |id: &str| Ok(hub::resolve_model(client, id)?);
+        let sets = TrainSets::new(config, rows, &model, &loss_vars, &resolve_model)?;
         evaluators.attach_losses(&sets.named_losses())?;
         let plan = StepPlan::new(t.epochs, t.max_steps, t.gradient_accumulation_steps, |e| {
             Ok(sets.epoch_schedule(t, e)?.len())

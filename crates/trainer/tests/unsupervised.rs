@@ -331,3 +331,103 @@ fn random_weights_start_from_a_seeded_fresh_draw() {
     assert!(a.equal(&b), "the same seed must draw the same weights");
     assert!(!a.equal(&c), "another seed must draw other weights");
 }
+
+/// A BERT folder of the tiny model's vocabulary with hidden size `hidden`.
+fn bert_of_width(dir: &Path, hidden: i64) -> PathBuf {
+    let mut vocab = vec!["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
+    vocab.extend(test_support::WORDS);
+    let vocab_path = dir.join("wide-vocab.txt");
+    std::fs::write(&vocab_path, vocab.join("\n")).unwrap();
+    let tokenizer = model::SentenceTokenizer::from_vocab(&vocab_path, true, 32).unwrap();
+    let mut config = model::BertConfig::tiny(vocab.len() as i64);
+    config.hidden_size = hidden;
+    config.intermediate_size = 2 * hidden;
+    let model = SentenceTransformer::from_config(
+        &config,
+        tokenizer,
+        vec![PoolingMode::Mean],
+        false,
+        tch::Device::Cpu,
+    )
+    .unwrap();
+    let out = dir.join(format!("bert-{hidden}"));
+    model.save(&out).unwrap();
+    out
+}
+
+#[test]
+fn an_untied_decoder_trains_its_own_weights_and_mismatches_are_named() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    // The decoder: a checkpoint of the same vocabulary and width (here the base model's own
+    // folder, loaded as a separate copy).
+    let tiny = model::testing::tiny_bert(dir.path(), &test_support::WORDS, 3).unwrap();
+    let untied = format!(
+        "[data.pairing]\ntype = \"denoising\"\n[loss]\ntype = \"denoising_auto_encoder\"\n\
+         tie_encoder_decoder = false\ndecoder = {:?}\n",
+        tiny.display().to_string()
+    );
+    let cfg = config(dir.path(), &untied, &[]);
+    let client = offline_client(dir.path());
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut trainer = Trainer::new(&cfg, Resume::Fresh, &client).unwrap();
+    trainer.add_callback(Box::new(StopAfter(3, Arc::clone(&stop))));
+    let checkpoint = trainer.run(&stop).unwrap().interrupted.unwrap();
+    let saved = tch::Tensor::read_safetensors(checkpoint.join("loss.safetensors")).unwrap();
+    let names: Vec<&str> = saved.iter().map(|(n, _)| n.as_str()).collect();
+    for name in [
+        "bert.embeddings.word_embeddings.weight",
+        "bert.encoder.layer.1.attention.self.query.weight",
+        "bert.encoder.layer.1.crossattention.self.query.weight",
+        "cls.predictions.transform.dense.weight",
+    ] {
+        assert!(names.contains(&name), "{name} not among {names:?}");
+    }
+    // The decoder's own embeddings trained apart from the model's.
+    let decoder_words = &saved
+        .iter()
+        .find(|(n, _)| n == "bert.embeddings.word_embeddings.weight")
+        .unwrap()
+        .1;
+    let model = SentenceTransformer::load(&checkpoint.join("model"), tch::Device::Cpu).unwrap();
+    let model_words = &model.var_store().variables()["embeddings.word_embeddings.weight"];
+    assert!(!decoder_words.allclose(model_words, 1e-7, 1e-7, false));
+
+    let client = offline_client(dir.path());
+    let narrow = bert_of_width(dir.path(), 16);
+    let narrow = format!(
+        "[data.pairing]\ntype = \"denoising\"\n[loss]\ntype = \"denoising_auto_encoder\"\n\
+         tie_encoder_decoder = false\ndecoder = {:?}\n",
+        narrow.display().to_string()
+    );
+    let other = tempfile::tempdir().unwrap();
+    let cfg = config(other.path(), &narrow, &[]);
+    let err = Trainer::new(&cfg, Resume::Fresh, &client)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("hidden size 16"), "{err}");
+    assert!(err.contains("config.json"), "{err}");
+
+    for (loss, needle) in [
+        (
+            "type = \"denoising_auto_encoder\"\ntie_encoder_decoder = false\n",
+            "needs decoder",
+        ),
+        (
+            "type = \"denoising_auto_encoder\"\ndecoder = \"some/model\"\n",
+            "only with tie_encoder_decoder = false",
+        ),
+    ] {
+        let cfg = config(
+            other.path(),
+            &format!("[data.pairing]\ntype = \"denoising\"\n[loss]\n{loss}"),
+            &[],
+        );
+        let err = Trainer::new(&cfg, Resume::Fresh, &client)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains(needle), "{err}");
+    }
+}

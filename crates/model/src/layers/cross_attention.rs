@@ -8,6 +8,7 @@ use super::attention::scaled_dot_product;
 use super::layer_norm::LayerNorm;
 use super::linear::Linear;
 use super::mask::AttentionMask;
+use super::token_layout::TokenLayout;
 use crate::error::{Error, Result};
 
 /// Checkpoint names relative to the layer: `crossattention.self.{query,key,value}`,
@@ -58,10 +59,47 @@ impl CrossAttention {
         }
     }
 
+    /// As [`forward_t`](Self::forward_t) over the real tokens of one padded batch laid out by
+    /// `layout` (one chunk): the projections, dropout and norm run on the token matrix, only
+    /// the attention itself on the padded layout.
+    ///
+    /// # Shapes
+    /// xs: `[tokens, hidden]`, memory: `[batch, memory, hidden]` → `[tokens, hidden]`
+    pub(crate) fn forward_tokens(
+        &self,
+        xs: &Tensor,
+        layout: &TokenLayout,
+        memory: &Tensor,
+        train: bool,
+    ) -> Result<Tensor> {
+        let queries = layout.to_padded(&self.query.forward(xs)?)?;
+        let [queries] = <[Tensor; 1]>::try_from(queries).map_err(|chunks| Error::Shape {
+            context: "cross-attention over tokens takes a layout of one chunk",
+            left: vec![chunks.len() as i64],
+            right: vec![1],
+        })?;
+        let context = self.attend(&queries, memory, train)?;
+        let context = layout.to_tokens(&[context])?;
+        let out = super::dropout(&self.output.forward(&context)?, self.output_dropout, train)?;
+        self.norm.forward(&out.f_add(xs)?)
+    }
+
     /// # Shapes
     /// xs: `[batch, seq, hidden]`, memory: `[batch, memory, hidden]` (every memory position
     /// attended) → `[batch, seq, hidden]`
     pub(crate) fn forward_t(&self, xs: &Tensor, memory: &Tensor, train: bool) -> Result<Tensor> {
+        let context = self.attend(&self.query.forward(xs)?, memory, train)?;
+        let out = super::dropout(&self.output.forward(&context)?, self.output_dropout, train)?;
+        self.norm.forward(&out.f_add(xs)?)
+    }
+
+    /// softmax(q·kᵀ/√d)·v over the memory, before the output projection.
+    ///
+    /// # Shapes
+    /// queries: `[batch, seq, hidden]` (projected), memory: `[batch, memory, hidden]` →
+    /// `[batch, seq, hidden]`
+    fn attend(&self, queries: &Tensor, memory: &Tensor, train: bool) -> Result<Tensor> {
+        let xs = queries;
         let shape_error = |t: &Tensor| Error::Shape {
             context: "cross-attention expects hidden states and memory [batch, len, hidden] \
                       of one batch and width",
@@ -78,17 +116,15 @@ impl CrossAttention {
             Ok(t.f_view([batch, len, self.num_heads, self.head_dim])?
                 .f_transpose(1, 2)?)
         };
-        let q = heads(self.query.forward(xs)?, seq)?;
+        let q = heads(xs.shallow_clone(), seq)?;
         let k = heads(self.key.forward(memory)?, memory_len)?;
         let v = heads(self.value.forward(memory)?, memory_len)?;
         let every_key = Tensor::f_ones([batch, memory_len], (tch::Kind::Int64, xs.device()))?;
         let mask = AttentionMask::padding(&every_key)?;
         let dropout = if train { self.attention_dropout } else { 0.0 };
-        let context = scaled_dot_product(&q, &k, &v, &mask, dropout)?
+        Ok(scaled_dot_product(&q, &k, &v, &mask, dropout)?
             .f_transpose(1, 2)?
-            .f_reshape([batch, seq, hidden])?;
-        let out = super::dropout(&self.output.forward(&context)?, self.output_dropout, train)?;
-        self.norm.forward(&out.f_add(xs)?)
+            .f_reshape([batch, seq, hidden])?)
     }
 }
 

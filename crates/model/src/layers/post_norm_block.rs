@@ -155,6 +155,22 @@ impl PostNormBlock {
         self.attention_residual(attended, xs, train)
     }
 
+    /// [`self_attention_t`](Self::self_attention_t) over the real tokens of several chunks
+    /// at once (see [`TokenLayout`]).
+    ///
+    /// # Shapes
+    /// xs: `[tokens, hidden]`, one mask per chunk of `layout` → `[tokens, hidden]`
+    pub(crate) fn self_attention_tokens(
+        &self,
+        xs: &Tensor,
+        layout: &TokenLayout,
+        masks: &[AttentionMask],
+        train: bool,
+    ) -> Result<Tensor> {
+        let attended = self.attention.forward_tokens(xs, layout, masks, train)?;
+        self.attention_residual(attended, xs, train)
+    }
+
     /// The feed-forward half alone: `LN(x + ffn(x))`.
     ///
     /// # Shapes

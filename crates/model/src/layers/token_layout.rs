@@ -72,6 +72,12 @@ impl TokenLayout {
         })
     }
 
+    /// `[n]` int64: the flat positions (`row × seq + column`) of chunk `chunk`'s real tokens,
+    /// in the order of its rows in the token matrix.
+    pub(crate) fn real_positions(&self, chunk: usize) -> Option<&Tensor> {
+        self.chunks.get(chunk).map(|c| &c.real)
+    }
+
     /// The number of chunks.
     pub(crate) fn chunks(&self) -> usize {
         self.chunks.len()
