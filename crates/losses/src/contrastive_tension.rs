@@ -54,10 +54,7 @@ impl ContrastiveTensionLoss {
         train: bool,
     ) -> Result<[Tensor; 2]> {
         check::column_count(NAME, columns.len(), self.columns())?;
-        Ok([
-            self.model1.forward_t(&columns[0], train)?,
-            model.forward_t(&columns[1], train)?,
-        ])
+        embed_pair(&self.model1, model, &columns[0], &columns[1], train)
     }
 }
 
@@ -118,7 +115,7 @@ impl Loss for ContrastiveTensionLoss {
         grad_scale: f64,
     ) -> Result<f64> {
         let embeddings = self.embed(model, columns, true)?;
-        backward(NAME, self.compute(&embeddings, targets)?, grad_scale)
+        crate::loss::backward_scaled(NAME, &self.compute(&embeddings, targets)?, grad_scale)
     }
 }
 
@@ -157,10 +154,7 @@ impl ContrastiveTensionLossInBatchNegatives {
         train: bool,
     ) -> Result<[Tensor; 2]> {
         check::column_count(IN_BATCH_NAME, columns.len(), self.columns())?;
-        Ok([
-            self.model1.forward_t(&columns[0], train)?,
-            model.forward_t(&columns[0], train)?,
-        ])
+        embed_pair(&self.model1, model, &columns[0], &columns[0], train)
     }
 }
 
@@ -214,19 +208,21 @@ impl Loss for ContrastiveTensionLossInBatchNegatives {
         grad_scale: f64,
     ) -> Result<f64> {
         let embeddings = self.embed(model, columns, true)?;
-        backward(
-            IN_BATCH_NAME,
-            self.compute(&embeddings, targets)?,
-            grad_scale,
-        )
+        let loss = self.compute(&embeddings, targets)?;
+        crate::loss::backward_scaled(IN_BATCH_NAME, &loss, grad_scale)
     }
 }
 
-fn backward(name: &'static str, loss: Tensor, grad_scale: f64) -> Result<f64> {
-    let torch = Error::torch(name);
-    let value = loss.f_double_value(&[]).map_err(&torch)?;
-    loss.f_mul_scalar(grad_scale)
-        .and_then(|scaled| scaled.f_backward())
-        .map_err(&torch)?;
-    Ok(value)
+/// The copy's embeddings of `first` and the model's of `second`.
+fn embed_pair(
+    copy: &SentenceTransformer,
+    model: &SentenceTransformer,
+    first: &TokenBatch,
+    second: &TokenBatch,
+    train: bool,
+) -> Result<[Tensor; 2]> {
+    Ok([
+        copy.forward_t(first, train)?,
+        model.forward_t(second, train)?,
+    ])
 }

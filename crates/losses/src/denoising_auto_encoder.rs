@@ -166,11 +166,6 @@ impl Loss for DenoisingAutoEncoderLoss {
         check::column_count(NAME, columns.len(), self.columns())?;
         let embeddings = model.forward_t(&columns[0], true)?;
         let loss = self.reconstruction_loss(model, &embeddings, &columns[1], true)?;
-        let torch = Error::torch(NAME);
-        let value = loss.f_double_value(&[]).map_err(&torch)?;
-        loss.f_mul_scalar(grad_scale)
-            .and_then(|scaled| scaled.f_backward())
-            .map_err(&torch)?;
-        Ok(value)
+        crate::loss::backward_scaled(NAME, &loss, grad_scale)
     }
 }

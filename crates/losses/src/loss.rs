@@ -76,12 +76,21 @@ pub trait Loss: std::fmt::Debug {
         check::column_count(self.name(), columns.len(), self.columns())?;
         // Length-packed: the same embeddings as one forward per column, with far less padding.
         let embeddings = model.forward_columns_t(columns, true)?;
-        let loss = self.compute(&embeddings, targets)?;
-        let torch = Error::torch(self.name());
-        let value = loss.f_double_value(&[]).map_err(&torch)?;
-        loss.f_mul_scalar(grad_scale)
-            .and_then(|scaled| scaled.f_backward())
-            .map_err(&torch)?;
-        Ok(value)
+        backward_scaled(
+            self.name(),
+            &self.compute(&embeddings, targets)?,
+            grad_scale,
+        )
     }
+}
+
+/// Back-propagates `loss * grad_scale` and returns the unscaled value: the end of every
+/// training step.
+pub(crate) fn backward_scaled(name: &'static str, loss: &Tensor, grad_scale: f64) -> Result<f64> {
+    let torch = Error::torch(name);
+    let value = loss.f_double_value(&[]).map_err(&torch)?;
+    loss.f_mul_scalar(grad_scale)
+        .and_then(|scaled| scaled.f_backward())
+        .map_err(&torch)?;
+    Ok(value)
 }

@@ -15,9 +15,13 @@ use losses::{
     BuildLoss, ContrastiveTensionLoss, ContrastiveTensionLossInBatchNegatives, Loss, LossConfig,
     Targets,
 };
-use model::{SentenceTransformer, TokenBatch};
+use model::SentenceTransformer;
 use serde_json::Value;
 use tch::{nn, Device, Kind, Tensor};
+
+mod common;
+
+use common::{batch, max_diff};
 
 const TOLERANCE: f64 = 1e-5;
 
@@ -33,30 +37,6 @@ fn fixture() -> (PathBuf, Value) {
 fn load_model() -> SentenceTransformer {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../model/tests/fixtures/bert/model");
     SentenceTransformer::load(&dir, Device::Cpu).unwrap()
-}
-
-fn ids(v: &Value) -> Tensor {
-    let rows: Vec<Vec<i64>> = serde_json::from_value(v.clone()).unwrap();
-    let (n, s) = (rows.len() as i64, rows[0].len() as i64);
-    Tensor::from_slice(&rows.concat()).view([n, s])
-}
-
-fn batch(features: &Value) -> TokenBatch {
-    let input_ids = ids(&features["input_ids"]);
-    TokenBatch {
-        attention_mask: ids(&features["attention_mask"]),
-        token_type_ids: input_ids.zeros_like(),
-        input_ids,
-        prompt_lengths: None,
-    }
-}
-
-fn max_diff(actual: &Tensor, expected: &Tensor) -> f64 {
-    assert_eq!(actual.size(), expected.size());
-    let actual = actual.to_kind(Kind::Double);
-    let expected = expected.to_kind(Kind::Double);
-    let scale = expected.abs().clamp_min(1.0);
-    ((actual - &expected).abs() / scale).max().double_value(&[])
 }
 
 /// Every recorded gradient against the model's and the loss's variables.

@@ -14,9 +14,13 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use losses::{DenoisingAutoEncoderLoss, Loss};
-use model::{PoolingMode, SentenceTransformer, TokenBatch};
+use model::{PoolingMode, SentenceTransformer};
 use serde_json::Value;
-use tch::{nn, Device, Kind, Tensor};
+use tch::{nn, Device, Tensor};
+
+mod common;
+
+use common::{batch, max_diff};
 
 const TOLERANCE: f64 = 1e-5;
 
@@ -31,31 +35,6 @@ fn model_dir(arch: &str) -> PathBuf {
         .join("../model/tests/fixtures")
         .join(arch)
         .join("model")
-}
-
-fn ids(v: &Value) -> Tensor {
-    let rows: Vec<Vec<i64>> = serde_json::from_value(v.clone()).unwrap();
-    let (n, s) = (rows.len() as i64, rows[0].len() as i64);
-    Tensor::from_slice(&rows.concat()).view([n, s])
-}
-
-fn batch(features: &Value) -> TokenBatch {
-    let input_ids = ids(&features["input_ids"]);
-    TokenBatch {
-        attention_mask: ids(&features["attention_mask"]),
-        token_type_ids: input_ids.zeros_like(),
-        input_ids,
-        prompt_lengths: None,
-    }
-}
-
-/// Largest |a − b| / max(1, |b|).
-fn max_diff(actual: &Tensor, expected: &Tensor) -> f64 {
-    assert_eq!(actual.size(), expected.size());
-    let actual = actual.to_kind(Kind::Double);
-    let expected = expected.to_kind(Kind::Double);
-    let scale = expected.abs().clamp_min(1.0);
-    ((actual - &expected).abs() / scale).max().double_value(&[])
 }
 
 fn check(arch: &str) {
