@@ -112,6 +112,7 @@ mod tests {
 
     #[test]
     fn half_embeddings_are_measured_in_float32() {
+        let _rng = crate::rng_lock();
         let x = Tensor::randn([4, 3], (Kind::Float, Device::Cpu)).to_kind(Kind::Half);
         for metric in [
             BatchTripletDistance::Euclidean,

@@ -217,6 +217,7 @@ mod tests {
 
     #[test]
     fn build_rejects_what_sentence_transformers_rejects() {
+        let _rng = crate::rng_lock();
         let vs = nn::VarStore::new(tch::Device::Cpu);
         let p = vs.root();
         let cached = LossConfig::CachedMultipleNegativesRanking {
@@ -275,6 +276,7 @@ mod tests {
 
     #[test]
     fn softmax_classifier_lives_under_the_given_path() {
+        let _rng = crate::rng_lock();
         let vs = nn::VarStore::new(tch::Device::Cpu);
         let loss = LossConfig::Softmax {
             num_labels: 3,

@@ -250,6 +250,7 @@ mod tests {
 
     #[test]
     fn reseeding_replays_dropout_masks() {
+        let _rng = crate::rng_lock();
         let x = Tensor::ones([64], (Kind::Float, Device::Cpu));
         let seeds = draw_seeds(2).unwrap();
         tch::manual_seed(seeds[0]);

@@ -18,13 +18,7 @@ const IN_BATCH_NAME: &str = "ContrastiveTensionLossInBatchNegatives";
 /// trainer optimises and checkpoints them with the loss's other parameters.
 fn twin(p: &nn::Path, model: &SentenceTransformer) -> Result<SentenceTransformer> {
     let copy = model.duplicate()?;
-    let root = p / "model1";
-    for (name, var) in copy.var_store().variables() {
-        let mut parts: Vec<&str> = name.split('.').collect();
-        let Some(last) = parts.pop() else { continue };
-        let parent = parts.iter().fold(root.clone(), |path, part| &path / *part);
-        let _registered = parent.add(last, var.shallow_clone(), var.requires_grad());
-    }
+    model::share_variables(copy.var_store(), &(p / "model1"));
     Ok(copy)
 }
 

@@ -30,7 +30,7 @@ impl DenoisingAutoEncoderLoss {
     /// `tie_encoder_decoder=True`): its own weights (cross-attention, the head's transform and
     /// bias) are created under `p`, everything else is the model's.
     pub fn tied(p: &nn::Path, model: &SentenceTransformer) -> Result<Self> {
-        let decoder = SentenceDecoder::tied(p, model.encoder())?;
+        let decoder = SentenceDecoder::tied(p, model.encoder_config())?;
         Self::with_decoder(decoder, model)
     }
 

@@ -29,6 +29,14 @@ mod similarity;
 mod softmax;
 mod triplet;
 
+/// libtorch's generator is global to the process: unit tests that seed it or draw from it
+/// hold this lock, or a test's seeded draws interleave with another's.
+#[cfg(test)]
+pub(crate) fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 pub use angle::AnglELoss;
 pub use batch_all_triplet::BatchAllTripletLoss;
 pub use batch_hard_soft_margin_triplet::BatchHardSoftMarginTripletLoss;

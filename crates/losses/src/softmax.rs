@@ -205,6 +205,7 @@ mod tests {
     /// torch.nn.Linear's bound, 1/sqrt(fan_in), for weight and bias alike.
     #[test]
     fn classifier_starts_as_torch_linear() {
+        let _rng = crate::rng_lock();
         let vs = nn::VarStore::new(tch::Device::Cpu);
         let concatenation = Concatenation {
             sent_rep: true,

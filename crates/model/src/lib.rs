@@ -56,6 +56,6 @@ pub use roberta::{RobertaConfig, RobertaModel};
 pub use sentence_transformer::SentenceTransformer;
 pub use token_batch::TokenBatch;
 pub use tokenizer::{EncodedBatch, PaddingSide, SentenceTokenizer, TokenizedText};
-pub use weights::{load_weights, save_weights, KeyMap};
+pub use weights::{load_weights, save_weights, share_variables, KeyMap};
 
 pub use tch;

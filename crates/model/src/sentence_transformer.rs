@@ -628,28 +628,9 @@ impl SentenceTransformer {
         torch_ext::autocast(self.device(), kind, f)?
     }
 
-    /// A decoder's next-token scores (see [`SentenceDecoder::forward_t`]) over this model's
-    /// transformer, under the same training autocast as its forwards; the scores are float32.
-    ///
-    /// # Shapes
-    /// input_ids, attention_mask: `[batch, seq]`, memory: `[batch, memory, hidden]` →
-    /// `[batch, seq, vocab]`
-    pub fn decoder_forward_t(
-        &self,
-        decoder: &crate::SentenceDecoder,
-        input_ids: &Tensor,
-        attention_mask: &Tensor,
-        memory: &Tensor,
-        train: bool,
-    ) -> Result<Tensor> {
-        let logits = self.autocast_encoder(train, || {
-            decoder.forward_t(&self.encoder, input_ids, attention_mask, memory, train)
-        })?;
-        Ok(logits.f_to_kind(Kind::Float)?)
-    }
-
-    /// [`decoder_forward_t`](Self::decoder_forward_t) at the real positions only (see
-    /// [`SentenceDecoder::forward_real_t`]): float32 scores `[tokens, vocab]` and the flat
+    /// A decoder's next-token scores at the real positions of `input_ids` (see
+    /// [`SentenceDecoder::forward_real_t`]) over this model's transformer, under the same
+    /// training autocast as its forwards: float32 scores `[tokens, vocab]` and the flat
     /// positions of those tokens.
     pub fn decoder_forward_real_t(
         &self,

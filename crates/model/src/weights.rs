@@ -172,6 +172,19 @@ fn canonical_key(name: &str) -> String {
     }
 }
 
+/// Registers every variable of `vars` under `under` (the same tensors, not copies), so the var
+/// store of `under` optimises and checkpoints them: a model copy or a decoder trained as part
+/// of a loss. Names keep their dotted form below `under`.
+pub fn share_variables(vars: &nn::VarStore, under: &nn::Path) {
+    for (name, var) in vars.variables() {
+        let (parent, last) = match name.rsplit_once('.') {
+            Some((parent, last)) => (crate::layers::sub(under, parent), last),
+            None => (under.clone(), name.as_str()),
+        };
+        let _shared = parent.add(last, var.shallow_clone(), var.requires_grad());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -43,10 +43,9 @@ impl SentenceDecoder {
     /// vocabulary bias) are created under `p` with transformers' names for the causal-LM
     /// class (`bert.encoder.layer.0.crossattention.self.query.weight`,
     /// `cls.predictions.bias`; `roberta.…`, `lm_head.…`).
-    pub fn tied(p: &nn::Path, encoder: &Encoder) -> Result<Self> {
-        let owned = encoder_config_of(encoder)?;
-        let config = decoder_config(&owned)?;
-        Ok(Self::with_parts(p, &config, None))
+    /// `config` is the encoder's (`SentenceTransformer::encoder_config`).
+    pub fn tied(p: &nn::Path, config: &EncoderConfig) -> Result<Self> {
+        Ok(Self::with_parts(p, &decoder_config(config)?, None))
     }
 
     /// A decoder with weights of its own (`tie_encoder_decoder=False`), loaded from the
@@ -90,14 +89,7 @@ impl SentenceDecoder {
         crate::weights::load_weights(&mut own_vars, &weights, &own.key_map())?;
         // The decoder's encoder trains with the loss's other parameters: its variables are
         // registered (shared, not copied) under the loss's path.
-        let base = p / decoder.prefix;
-        for (name, var) in own_vars.variables() {
-            let (parent, last) = match name.rsplit_once('.') {
-                Some((parent, last)) => (crate::layers::sub(&base, parent), last),
-                None => (base.clone(), name.as_str()),
-            };
-            let _added = parent.add(last, var.shallow_clone(), true);
-        }
+        crate::weights::share_variables(&own_vars, &(p / decoder.prefix));
         let built = Self::with_parts(p, &decoder, Some(own));
         load_head(p, &weights, decoder.head_keys)?;
         Ok(built)
@@ -318,18 +310,6 @@ fn decoder_config(config: &EncoderConfig) -> Result<DecoderConfig<'_>> {
     }
 }
 
-fn encoder_config_of(encoder: &Encoder) -> Result<EncoderConfig> {
-    match encoder {
-        Encoder::Bert(m) => Ok(EncoderConfig::Bert(m.config().clone())),
-        Encoder::Roberta(m) => Ok(EncoderConfig::Roberta(m.config().clone())),
-        other => Err(Error::InvalidInput(format!(
-            "a decoder (TSDAE's DenoisingAutoEncoderLoss) is built for BERT and RoBERTa-family \
-             encoders (bert, roberta, xlm-roberta); this model is {}",
-            other.key_map().architecture
-        ))),
-    }
-}
-
 fn bert_of<'a>(encoder: &'a Encoder, architecture: &str) -> Result<&'a BertModel> {
     match encoder {
         Encoder::Bert(m) if architecture == "BERT" => Ok(m),
@@ -352,8 +332,9 @@ mod tests {
         tch::manual_seed(7);
         let vs = nn::VarStore::new(Device::Cpu);
         let config = BertConfig::tiny(40);
-        let encoder = Encoder::new(&vs.root(), &EncoderConfig::Bert(config), false);
-        let decoder = SentenceDecoder::tied(&(vs.root() / "decoder"), &encoder).unwrap();
+        let config = EncoderConfig::Bert(config);
+        let encoder = Encoder::new(&vs.root(), &config, false);
+        let decoder = SentenceDecoder::tied(&(vs.root() / "decoder"), &config).unwrap();
         let ids =
             Tensor::from_slice(&[2i64, 7, 9, 11, 3, 2, 8, 3, 0, 0, 2, 5, 6, 3, 0]).view([3, 5]);
         let mask = ids.ne(0).to_kind(Kind::Int64);

@@ -113,8 +113,8 @@ impl PostNormBlock {
         mask: &AttentionMask,
         train: bool,
     ) -> Result<Tensor> {
-        let attended = self.attention.forward_t(xs, mask, train)?;
-        self.after_attention(attended, xs, train)
+        let xs = self.self_attention_t(xs, mask, train)?;
+        self.feed_forward_t(&xs, train)
     }
 
     /// As [`forward_t`](Self::forward_t) over the real tokens of several chunks at once (see
@@ -129,14 +129,7 @@ impl PostNormBlock {
         masks: &[AttentionMask],
         train: bool,
     ) -> Result<Tensor> {
-        let attended = self.attention.forward_tokens(xs, layout, masks, train)?;
-        self.after_attention(attended, xs, train)
-    }
-
-    /// Dropout, residual and norm after attention, then the feed-forward half; position-wise,
-    /// so the same for padded chunks and token matrices.
-    fn after_attention(&self, attended: Tensor, xs: &Tensor, train: bool) -> Result<Tensor> {
-        let xs = self.attention_residual(attended, xs, train)?;
+        let xs = self.self_attention_tokens(xs, layout, masks, train)?;
         self.feed_forward_t(&xs, train)
     }
 
