@@ -369,9 +369,11 @@ impl TrainConfig {
             message: e.to_string(),
         })?;
         for (key, value) in overrides {
-            apply_override(&mut table, key, value).map_err(|message| Error::Config {
-                origin: format!("override {key}={value}"),
-                message,
+            apply_to_datasets_or_table(&mut table, key, value).map_err(|message| {
+                Error::Config {
+                    origin: format!("override {key}={value}"),
+                    message,
+                }
             })?;
         }
         let config: TrainConfig =
@@ -615,6 +617,29 @@ fn dataset_display_name(dataset: &str, split: &str) -> String {
 /// Sets `a.b.c = value` in a TOML table. The value is parsed as TOML (`5e-5`, `true`,
 /// `"text"`, `[1, 2]`), falling back to a bare string, so `data.dataset=glue/mnli` needs no
 /// quotes.
+/// With `[[datasets]]` entries, a `data.…` or `loss.…` override (`--max-rows`, `--set
+/// loss.scale=…`) applies to each entry's `data` or `loss`, since a top-level `[data]` beside
+/// them is an error.
+fn apply_to_datasets_or_table(
+    table: &mut toml::Table,
+    key: &str,
+    value: &str,
+) -> std::result::Result<(), String> {
+    let per_dataset = key.starts_with("data.") || key.starts_with("loss.");
+    match table.get_mut("datasets") {
+        Some(toml::Value::Array(entries)) if per_dataset => {
+            for (i, entry) in entries.iter_mut().enumerate() {
+                let entry = entry
+                    .as_table_mut()
+                    .ok_or_else(|| format!("datasets[{i}] is not a table"))?;
+                apply_override(entry, key, value)?;
+            }
+            Ok(())
+        }
+        _ => apply_override(table, key, value),
+    }
+}
+
 fn apply_override(
     table: &mut toml::Table,
     key: &str,
@@ -637,8 +662,29 @@ fn apply_override(
             .as_table_mut()
             .ok_or_else(|| format!("{section} is not a table"))?;
     }
+    // `type` is the tag of a choice (a loss, a pairing, an evaluator): another choice starts
+    // from its own defaults, since the old choice's fields (MNRL's `scale`) are unknown to it.
+    if *last == TAG && current_tag(current, sections).as_ref() != Some(&parsed) {
+        current.clear();
+    }
     current.insert(last.to_string(), parsed);
     Ok(())
+}
+
+const TAG: &str = "type";
+
+/// The choice a table holds: its own `type`, or the built-in default's at the same path when
+/// the table leaves it out.
+fn current_tag(table: &toml::Table, path: &[&str]) -> Option<toml::Value> {
+    if let Some(tag) = table.get(TAG) {
+        return Some(tag.clone());
+    }
+    let defaults = toml::Table::try_from(TrainConfig::default()).ok()?;
+    let mut node = &defaults;
+    for section in path {
+        node = node.get(*section)?.as_table()?;
+    }
+    node.get(TAG).cloned()
 }
 
 fn parse_value(value: &str) -> toml::Value {
@@ -692,6 +738,61 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("epochs"), "{err}");
+    }
+
+    #[test]
+    fn switching_a_choice_by_its_type_starts_from_that_choices_defaults() {
+        // The default loss (MNRL) has a `scale`; the cosine loss has no fields.
+        let c = parse(
+            "[loss]\nscale = 30.0\n",
+            &[
+                ("loss.type", "cosine_similarity"),
+                ("data.format", "scored_pairs"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.loss, LossConfig::CosineSimilarity);
+        let c = parse(DEFAULT_CONFIG_TOML, &[("loss.type", "cosine_similarity")]).unwrap();
+        assert_eq!(c.loss, LossConfig::CosineSimilarity);
+        // The same choice keeps its fields.
+        let text = "[loss]\ntype = \"multiple_negatives_ranking\"\nscale = 30.0\n";
+        let c = parse(text, &[("loss.type", "multiple_negatives_ranking")]).unwrap();
+        assert_eq!(c.loss, parse(text, &[]).unwrap().loss);
+        assert_ne!(c.loss, TrainConfig::default().loss);
+        // Fields set after the switch apply to the new choice.
+        let c = parse(
+            "[loss]\nscale = 30.0\n",
+            &[
+                ("loss.type", "cached_multiple_negatives_ranking"),
+                ("loss.scale", "10.0"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            c.loss,
+            LossConfig::CachedMultipleNegativesRanking {
+                scale: 10.0,
+                mini_batch_size: 32
+            }
+        );
+    }
+
+    #[test]
+    fn data_and_loss_overrides_apply_to_each_of_several_datasets() {
+        let text = "[[datasets]]\ndata = { dataset = \"glue/mnli\" }\n\
+            loss = { type = \"multiple_negatives_ranking\" }\n\
+            [[datasets]]\ndata = { dataset = \"glue/stsb\", format = \"scored_pairs\" }\n\
+            loss = { type = \"cosine_similarity\" }\n";
+        let c = parse(text, &[("data.max_rows", "40"), ("training.epochs", "2")]).unwrap();
+        assert_eq!(c.datasets.len(), 2);
+        assert!(c.datasets.iter().all(|d| d.data.max_rows == Some(40)));
+        assert_eq!(c.datasets[1].data.dataset, "glue/stsb");
+        assert_eq!(c.training.epochs, 2);
+        let c = parse(text, &[("loss.type", "cosine_similarity")]).unwrap();
+        assert!(c
+            .datasets
+            .iter()
+            .all(|d| d.loss == LossConfig::CosineSimilarity));
     }
 
     #[test]

@@ -15,8 +15,10 @@ pub struct TrainArgs {
     /// TOML config (default: configs/default.toml, built in). Flags below override its fields
     #[arg(long, short)]
     pub config: Option<PathBuf>,
-    /// Override any config field: `--set section.key=value` (repeatable), e.g.
-    /// `--set loss.type=cosine_similarity --set data.format=scored_pairs`
+    /// Override any config field: `--set section.key=value` (repeatable). A new `type` (of the
+    /// loss, a pairing) starts that choice from its defaults; set its fields after it. With
+    /// `[[datasets]]`, `data.…` and `loss.…` keys (and --max-rows) apply to each entry. E.g.
+    /// `train-cli --set loss.type=cosine_similarity --set data.format=scored_pairs`
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
     /// Base model: hub id or local folder [model.base]
