@@ -259,3 +259,30 @@ fn project_root() -> Result<PathBuf> {
     root.canonicalize()
         .with_context(|| format!("resolving {}", root.display()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every `cargo xtask` command the README shows parses (running them is the benches' and
+    /// CI's job): a renamed flag or subcommand fails here, not in a user's terminal.
+    #[test]
+    fn every_readme_example_parses() {
+        let readme = std::fs::read_to_string(project_root().unwrap().join("README.md")).unwrap();
+        let commands = test_support::markdown_commands(&readme, "cargo xtask");
+        assert!(commands.len() >= 7, "found only {commands:?}");
+        for args in commands {
+            // `--threads N`: a number stands where the README writes N.
+            let concrete = args
+                .iter()
+                .map(|a| if a == "N" { "2".into() } else { a.clone() });
+            let argv = std::iter::once("xtask".to_string()).chain(concrete);
+            if let Err(err) = Cli::try_parse_from(argv) {
+                panic!(
+                    "README example `cargo xtask {}` does not parse:\n{err}",
+                    args.join(" ")
+                );
+            }
+        }
+    }
+}

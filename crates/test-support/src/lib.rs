@@ -8,11 +8,13 @@
 //! model comes from `model::testing::tiny_bert` (with [`WORDS`] as its vocabulary).
 
 pub mod cli;
+pub mod examples;
 pub mod files;
 pub mod hub_files;
 pub mod server;
 
 pub use cli::{assert_fails_with, stderr};
+pub use examples::{markdown_commands, quoted_commands};
 pub use files::{copy_dir, pairs_jsonl, WORDS};
 pub use hub_files::{client, dataset_file, endpoint, model_dir, MINILM};
 pub use server::serve_dir;
