@@ -46,6 +46,11 @@ pub struct ModelConfig {
     /// modules with freshly initialised weights (transformers' initialisation, seeded by
     /// `training.seed`), to train from scratch.
     pub weights: ModelWeights,
+    /// With `weights = "random"`: `config.json` keys to change before the weights are drawn,
+    /// another size of the base's architecture with its tokenizer, e.g. `{ num_hidden_layers
+    /// = 4, hidden_size = 256, num_attention_heads = 4, intermediate_size = 1024 }`.
+    #[serde(skip_serializing_if = "toml::Table::is_empty")]
+    pub architecture: toml::Table,
 }
 
 /// Where a run's starting weights come from.
@@ -63,6 +68,7 @@ impl Default for ModelConfig {
             base: "sentence-transformers/all-MiniLM-L6-v2".into(),
             pooling: None,
             weights: ModelWeights::Pretrained,
+            architecture: toml::Table::new(),
         }
     }
 }
@@ -447,6 +453,14 @@ impl TrainConfig {
                 t.threads.unwrap_or_default()
             ));
         }
+        if !self.model.architecture.is_empty() && self.model.weights != ModelWeights::Random {
+            let keys: Vec<&str> = self.model.architecture.keys().map(String::as_str).collect();
+            return Err(format!(
+                "model.architecture ({}) changes the shapes of the weights: it needs \
+                 model.weights = \"random\"",
+                keys.join(", ")
+            ));
+        }
         self.validate_datasets()?;
         self.validate_evaluation()?;
         if self.output.logging_steps == 0 {
@@ -793,6 +807,20 @@ mod tests {
             .datasets
             .iter()
             .all(|d| d.loss == LossConfig::CosineSimilarity));
+    }
+
+    #[test]
+    fn an_architecture_change_needs_random_weights() {
+        let text = "[model]\narchitecture = { num_hidden_layers = 2, hidden_size = 128 }\n";
+        let err = parse(text, &[]).unwrap_err().to_string();
+        assert!(
+            err.contains("model.architecture") && err.contains("model.weights"),
+            "{err}"
+        );
+        let c = parse(text, &[("model.weights", "\"random\"")]).unwrap();
+        assert_eq!(c.model.architecture["hidden_size"].as_integer(), Some(128));
+        let again = parse(&c.to_toml().unwrap(), &[]).unwrap();
+        assert_eq!(again, c);
     }
 
     #[test]

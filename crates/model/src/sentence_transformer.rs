@@ -384,7 +384,79 @@ impl SentenceTransformer {
         self.rebuild(false)
     }
 
+    /// [`reinitialized`](Self::reinitialized) as another size of the same architecture:
+    /// `changes` replace keys of `config.json` first (`num_hidden_layers`, `hidden_size`,
+    /// `num_attention_heads`, `intermediate_size`, …), e.g. a small BERT with this model's
+    /// tokenizer. Only keys the config has; `model_type` and `vocab_size` (the tokenizer's)
+    /// stay. The Pooling follows a new hidden size; a Dense module, sized for the old one,
+    /// refuses it.
+    pub fn reinitialized_with(&self, changes: &serde_json::Map<String, Value>) -> Result<Self> {
+        if changes.is_empty() {
+            return self.reinitialized();
+        }
+        let mut raw = self.encoder_config_json.clone();
+        let Some(keys) = raw.as_object_mut() else {
+            return Err(Error::InvalidInput("config.json is not an object".into()));
+        };
+        for (key, value) in changes {
+            if key == "model_type" || key == "vocab_size" {
+                return Err(Error::InvalidInput(format!(
+                    "config.json key {key} cannot change: the tokenizer and the architecture \
+                     come with the base model"
+                )));
+            }
+            match keys.get_mut(key) {
+                Some(slot) => *slot = value.clone(),
+                None => {
+                    return Err(Error::InvalidInput(format!(
+                        "config.json has no key {key} to change (it has: {})",
+                        keys.keys().cloned().collect::<Vec<_>>().join(", ")
+                    )))
+                }
+            }
+        }
+        let config = EncoderConfig::from_json(&raw, Path::new("config.json"))?;
+        config.validate().map_err(Error::InvalidInput)?;
+        let hidden = config.hidden_size();
+        let old_hidden = self.config.hidden_size();
+        if hidden != old_hidden {
+            if let Some((entry, _)) = self
+                .stages
+                .iter()
+                .find(|(_, s)| matches!(s, Stage::Dense(_)))
+            {
+                return Err(Error::InvalidInput(format!(
+                    "hidden_size {hidden} (from {old_hidden}) does not fit the Dense module {}, \
+                     sized for the old width: change the width of a model without Dense modules",
+                    entry.path
+                )));
+            }
+        }
+        let mut resized = self.rebuild_as(config, raw, false)?;
+        for (_, stage) in &mut resized.stages {
+            if let Stage::Pooling(pooling) = stage {
+                let mut new = Pooling::new(hidden, pooling.modes().to_vec())?;
+                new.set_include_prompt(pooling.include_prompt());
+                *pooling = new;
+            }
+        }
+        Ok(resized)
+    }
+
     fn rebuild(&self, copy_weights: bool) -> Result<Self> {
+        self.rebuild_as(
+            self.config.clone(),
+            self.encoder_config_json.clone(),
+            copy_weights,
+        )
+    }
+
+    fn rebuild_as(
+        &self,
+        config: EncoderConfig,
+        encoder_config_json: Value,
+        copy_weights: bool,
+    ) -> Result<Self> {
         if self.cast {
             return Err(Error::InvalidInput(format!(
                 "this model's weights were cast to {} to compute in it; copy or re-initialise \
@@ -398,7 +470,7 @@ impl SentenceTransformer {
             .variables()
             .keys()
             .any(|k| k.ends_with("pooler.dense.weight"));
-        let encoder = Encoder::new(&vs.root(), &self.config, with_pooler);
+        let encoder = Encoder::new(&vs.root(), &config, with_pooler);
         let stages = self
             .stages
             .iter()
@@ -421,11 +493,11 @@ impl SentenceTransformer {
         Ok(SentenceTransformer {
             vs,
             encoder,
-            config: self.config.clone(),
+            config,
             tokenizer: self.tokenizer.clone(),
             stages,
             transformer_entry: self.transformer_entry.clone(),
-            encoder_config_json: self.encoder_config_json.clone(),
+            encoder_config_json,
             st_config_json: self.st_config_json.clone(),
             prompts: self.prompts.clone(),
             dtype: self.dtype,

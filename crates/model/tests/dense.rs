@@ -249,3 +249,24 @@ fn errors_name_both_dims_the_file_and_the_supported_activations() {
         "{err}"
     );
 }
+
+#[test]
+fn a_new_hidden_size_is_refused_naming_the_dense_module_sized_for_the_old_one() {
+    let model = load(&fixture().join("model"));
+    let changes: serde_json::Map<String, Value> =
+        serde_json::from_str(r#"{"hidden_size": 16, "num_attention_heads": 2}"#).unwrap();
+    let err = match model.reinitialized_with(&changes) {
+        Ok(_) => panic!("a Dense module took another width"),
+        Err(err) => err.to_string(),
+    };
+    assert!(
+        err.contains("2_Dense") && err.contains("hidden_size 16"),
+        "{err}"
+    );
+    // Depth is free: the width the modules see stays.
+    let deeper: serde_json::Map<String, Value> =
+        serde_json::from_str(r#"{"num_hidden_layers": 1}"#).unwrap();
+    let shallow = model.reinitialized_with(&deeper).unwrap();
+    assert_eq!(shallow.encoder_config().num_layers(), 1);
+    assert_eq!(shallow.embedding_dimension(), model.embedding_dimension());
+}

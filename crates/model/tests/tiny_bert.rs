@@ -138,3 +138,61 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_reinitialised_model_of_another_size_encodes_saves_and_loads_at_that_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_model(dir.path(), vec![PoolingMode::Cls], true);
+    let changes: serde_json::Map<String, serde_json::Value> = serde_json::from_str(
+        r#"{"num_hidden_layers": 3, "hidden_size": 24, "num_attention_heads": 2,
+            "intermediate_size": 48}"#,
+    )
+    .unwrap();
+    tch::manual_seed(1);
+    let small = model.reinitialized_with(&changes).unwrap();
+    assert_eq!(small.encoder_config().hidden_size(), 24);
+    assert_eq!(small.encoder_config().num_layers(), 3);
+    assert_eq!(small.pooling_modes(), vec![PoolingMode::Cls]);
+    let texts = ["the cat sits on the mat .", "a dog"];
+    let embeddings = small.encode(&texts, &EncodeOptions::default()).unwrap();
+    assert_eq!(embeddings.dim, 24);
+
+    let out = dir.path().join("small");
+    small.save(&out).unwrap();
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["hidden_size"], 24);
+    assert_eq!(config["num_hidden_layers"], 3);
+    let loaded = SentenceTransformer::load(&out, tch::Device::Cpu).unwrap();
+    assert_eq!(
+        loaded.encode(&texts, &EncodeOptions::default()).unwrap(),
+        embeddings
+    );
+    // The original is untouched.
+    assert_eq!(model.encoder_config().hidden_size(), 32);
+}
+
+#[test]
+fn a_size_change_names_the_key_it_cannot_make() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_model(dir.path(), vec![PoolingMode::Mean], false);
+    let err = |json: &str| {
+        let changes: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(json).unwrap();
+        match model.reinitialized_with(&changes) {
+            Ok(_) => panic!("{json} was accepted"),
+            Err(err) => err.to_string(),
+        }
+    };
+    let e = err(r#"{"hidden_layers": 2}"#);
+    assert!(
+        e.contains("hidden_layers") && e.contains("num_hidden_layers"),
+        "{e}"
+    );
+    let e = err(r#"{"vocab_size": 100}"#);
+    assert!(e.contains("vocab_size"), "{e}");
+    let e = err(r#"{"hidden_size": 30}"#);
+    assert!(e.contains("num_attention_heads"), "{e}");
+    let e = err(r#"{"num_hidden_layers": "four"}"#);
+    assert!(e.contains("num_hidden_layers"), "{e}");
+}

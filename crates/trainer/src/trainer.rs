@@ -156,7 +156,18 @@ impl<'c> Trainer<'c> {
         // A resumed run continues from its checkpoint's weights, never from a new draw.
         if config.model.weights == ModelWeights::Random && resumed_from.is_none() {
             tch::manual_seed(t.seed as i64);
-            model = model.reinitialized()?;
+            let bad = |message: String| Error::Config {
+                origin: "model.architecture".into(),
+                message,
+            };
+            let changes = match serde_json::to_value(&config.model.architecture) {
+                Ok(serde_json::Value::Object(changes)) => changes,
+                Ok(other) => return Err(bad(format!("not a table: {other}"))),
+                Err(err) => return Err(bad(err.to_string())),
+            };
+            model = model
+                .reinitialized_with(&changes)
+                .map_err(|err| bad(err.to_string()))?;
         }
 
         tch::manual_seed(t.seed as i64);

@@ -332,6 +332,55 @@ fn random_weights_start_from_a_seeded_fresh_draw() {
     assert!(!a.equal(&c), "another seed must draw other weights");
 }
 
+#[test]
+fn an_architecture_change_trains_another_size_from_scratch() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let cfg = config(
+        dir,
+        TSDAE,
+        &[
+            ("model.weights", "\"random\""),
+            (
+                "model.architecture",
+                "{ num_hidden_layers = 1, hidden_size = 16, num_attention_heads = 2, \
+                 intermediate_size = 24 }",
+            ),
+            ("training.max_steps", "3"),
+        ],
+    );
+    Trainer::new(&cfg, Resume::Fresh, &offline_client(dir))
+        .unwrap()
+        .run(&AtomicBool::new(false))
+        .unwrap();
+    let trained = SentenceTransformer::load(&dir.join("out"), tch::Device::Cpu).unwrap();
+    assert_eq!(trained.encoder_config().hidden_size(), 16);
+    assert_eq!(trained.encoder_config().num_layers(), 1);
+    assert_eq!(trained.embedding_dimension(), 16);
+    let losses = train_losses(&dir.join("out"));
+    assert!(losses.iter().all(|l| l.is_finite()), "{losses:?}");
+
+    let out_bad = format!("{:?}", dir.join("out-bad").display().to_string());
+    let bad = config(
+        dir,
+        TSDAE,
+        &[
+            ("model.weights", "\"random\""),
+            ("model.architecture", "{ num_layers = 1 }"),
+            ("output.dir", &out_bad),
+        ],
+    );
+    let err = Trainer::new(&bad, Resume::Fresh, &offline_client(dir))
+        .err()
+        .expect("an unknown config.json key was accepted")
+        .to_string();
+    assert!(
+        err.contains("model.architecture") && err.contains("num_layers"),
+        "{err}"
+    );
+}
+
 /// A BERT folder of the tiny model's vocabulary with hidden size `hidden`.
 fn bert_of_width(dir: &Path, hidden: i64) -> PathBuf {
     let mut vocab = vec!["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
