@@ -177,6 +177,48 @@ pub enum Error {
     /// A non-finite number in an evaluator config.
     #[error("config key {key} must be finite, got {value}")]
     NonFiniteConfigValue { key: &'static str, value: f64 },
+
+    /// A precision name that sentence-transformers does not know.
+    #[error("unknown precision {name:?}, expected one of float32, int8, uint8, binary, ubinary")]
+    UnknownPrecision { name: String },
+
+    /// Quantization ranges computed from fewer than 2 embeddings (sentence-transformers
+    /// refuses a single embedding).
+    #[error(
+        "quantization ranges need at least 2 embeddings, got {rows}: compute ranges from a \
+         representative set of embeddings and pass them instead"
+    )]
+    TooFewCalibrationRows { rows: usize },
+
+    /// The minima and maxima of quantization ranges differ in length.
+    #[error("quantization ranges differ in length: min has {min} values, max has {max}")]
+    RangesLength { min: usize, max: usize },
+
+    /// A NaN or infinite bound of a quantization range.
+    #[error("quantization range {bound} of dimension {dim} is not finite: {value}")]
+    NonFiniteRange {
+        bound: &'static str,
+        dim: usize,
+        value: f32,
+    },
+
+    /// A quantization range whose minimum exceeds its maximum.
+    #[error("quantization range of dimension {dim} has min {min} > max {max}")]
+    InvertedRange { dim: usize, min: f32, max: f32 },
+
+    /// A quantization range too wide for `max - min` to be finite in `f32`.
+    #[error("quantization range of dimension {dim} spans {min} to {max}, wider than f32 can hold")]
+    RangeOverflow { dim: usize, min: f32, max: f32 },
+
+    /// Quantization ranges of another width than the embeddings.
+    #[error("quantization ranges have dim {ranges} but the embeddings have dim {embeddings}")]
+    RangesDim { ranges: usize, embeddings: usize },
+
+    /// Dequantization of embeddings that are not int8 or uint8.
+    #[error("dequantization needs int8 or uint8 embeddings, got {precision}")]
+    NotScalarQuantized {
+        precision: crate::quantize::Precision,
+    },
 }
 
 /// `Result` with this crate's [`Error`] as the default error.

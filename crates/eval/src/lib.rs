@@ -11,6 +11,10 @@
 //! - [`TripletEvaluator`]: accuracy of (anchor, positive, negative) triplets;
 //! - [`ParaphraseMiningEvaluator`]: average precision and F1 of [`paraphrase_mining`] against
 //!   gold duplicate pairs.
+//!
+//! [`quantize_embeddings`] is sentence-transformers 6.3's embedding quantization (float32,
+//! int8, uint8, binary, ubinary) bit for bit, and [`evaluate_sts_at_precision`] the
+//! `EmbeddingSimilarityEvaluator(precision=…)` on quantized embeddings.
 
 mod binary_classification;
 mod classification_metrics;
@@ -20,6 +24,7 @@ mod error;
 mod information_retrieval;
 mod metrics;
 mod paraphrase_mining;
+mod quantize;
 mod rank;
 mod similarity;
 mod sts;
@@ -42,6 +47,10 @@ pub use metrics::{MetricValues, NamedMetrics};
 pub use paraphrase_mining::{
     paraphrase_mining, MinedPair, MiningConfig, ParaphraseMiningConfig, ParaphraseMiningEvaluator,
     ParaphraseMiningMetrics,
+};
+pub use quantize::{
+    dequantize, evaluate_sts_at_precision, quantize_embeddings, Precision, QuantizationRanges,
+    QuantizedEmbeddings, QuantizedValues,
 };
 pub use rank::average_ranks;
 pub use similarity::SimilarityFunction;

@@ -100,33 +100,8 @@ pub fn evaluate_sts(
     embeddings2: Embeddings<'_>,
     scores: &[f64],
 ) -> Result<StsMetrics> {
+    validate_sts_inputs(embeddings1, embeddings2, scores)?;
     let n = scores.len();
-    if embeddings1.rows() != n || embeddings2.rows() != n {
-        return Err(Error::PairCount {
-            embeddings1: embeddings1.rows(),
-            embeddings2: embeddings2.rows(),
-            scores: n,
-        });
-    }
-    if n < 2 {
-        return Err(Error::TooFewPairs { n });
-    }
-    if embeddings1.dim() != embeddings2.dim() {
-        return Err(Error::DimMismatch {
-            embeddings1: embeddings1.dim(),
-            embeddings2: embeddings2.dim(),
-        });
-    }
-    if let Some(row) = scores.iter().position(|v| !v.is_finite()) {
-        return Err(Error::NonFinite {
-            input: "scores",
-            row,
-            value: scores[row],
-        });
-    }
-    embeddings1.check_finite("embeddings1")?;
-    embeddings2.check_finite("embeddings2")?;
-
     let mut out = [Correlations {
         pearson: 0.0,
         spearman: 0.0,
@@ -166,6 +141,42 @@ pub fn evaluate_sts(
         "sts evaluation"
     );
     Ok(metrics)
+}
+
+/// The input checks of [`evaluate_sts`]: `n` pairs and `n` scores, `n >= 2`, equal dims and
+/// finite values (errors naming the input and row).
+pub(crate) fn validate_sts_inputs(
+    embeddings1: Embeddings<'_>,
+    embeddings2: Embeddings<'_>,
+    scores: &[f64],
+) -> Result<()> {
+    let n = scores.len();
+    if embeddings1.rows() != n || embeddings2.rows() != n {
+        return Err(Error::PairCount {
+            embeddings1: embeddings1.rows(),
+            embeddings2: embeddings2.rows(),
+            scores: n,
+        });
+    }
+    if n < 2 {
+        return Err(Error::TooFewPairs { n });
+    }
+    if embeddings1.dim() != embeddings2.dim() {
+        return Err(Error::DimMismatch {
+            embeddings1: embeddings1.dim(),
+            embeddings2: embeddings2.dim(),
+        });
+    }
+    if let Some(row) = scores.iter().position(|v| !v.is_finite()) {
+        return Err(Error::NonFinite {
+            input: "scores",
+            row,
+            value: scores[row],
+        });
+    }
+    embeddings1.check_finite("embeddings1")?;
+    embeddings2.check_finite("embeddings2")?;
+    Ok(())
 }
 
 /// Gold scores divided by `max` (STS-B: `max = 5.0`, as sentence-transformers' examples do).
