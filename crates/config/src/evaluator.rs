@@ -96,6 +96,12 @@ pub struct StsEvaluatorConfig {
     pub score_max: f64,
     /// Evaluate on the first this many pairs only.
     pub max_pairs: Option<usize>,
+    /// Score quantized embeddings, as `EmbeddingSimilarityEvaluator(precision=…)`: `float32`,
+    /// `int8`, `uint8`, `binary` or `ubinary`. The embeddings are L2-normalised first (as
+    /// sentence-transformers encodes them whenever a precision is set) and the metric keys'
+    /// prefix gains `_{precision}`. Unset: the model's own embeddings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub precision: Option<eval::Precision>,
 }
 
 impl Default for StsEvaluatorConfig {
@@ -106,15 +112,23 @@ impl Default for StsEvaluatorConfig {
             split: "validation".into(),
             score_max: 5.0,
             max_pairs: None,
+            precision: None,
         }
     }
 }
 
 impl StsEvaluatorConfig {
+    /// The metric key prefix: `name`, or the dataset's, then `_{precision}` when one is set
+    /// (as sentence-transformers names it).
     pub fn name(&self) -> String {
-        self.name
+        let name = self
+            .name
             .clone()
-            .unwrap_or_else(|| default_evaluator_name(&self.dataset, &self.split))
+            .unwrap_or_else(|| default_evaluator_name(&self.dataset, &self.split));
+        match self.precision {
+            Some(precision) => format!("{name}_{precision}"),
+            None => name,
+        }
     }
 }
 

@@ -4,12 +4,14 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, FixedSizeListArray, Float32Array, RecordBatch, StringArray};
+use arrow::array::{
+    ArrayRef, FixedSizeListArray, Float32Array, Int8Array, RecordBatch, StringArray, UInt8Array,
+};
 use arrow::datatypes::{DataType, Field, Schema};
 use parquet::arrow::ArrowWriter;
 
 use crate::error::{Error, Result};
-use crate::npy::write_atomically;
+use crate::npy::{write_atomically, MatrixValues};
 
 pub fn write_embeddings_parquet<S: AsRef<str>>(
     path: impl AsRef<Path>,
@@ -17,31 +19,44 @@ pub fn write_embeddings_parquet<S: AsRef<str>>(
     data: &[f32],
     dim: usize,
 ) -> Result<()> {
+    write_embeddings_parquet_as(path, texts, MatrixValues::F32(data), dim)
+}
+
+/// [`write_embeddings_parquet`] with an `embedding` column of float32, int8 or uint8 items
+/// (quantized embeddings, or packed bits with `dim` bytes per row).
+pub fn write_embeddings_parquet_as<S: AsRef<str>>(
+    path: impl AsRef<Path>,
+    texts: &[S],
+    values: MatrixValues<'_>,
+    dim: usize,
+) -> Result<()> {
     let path = path.as_ref();
     let rows = texts.len();
-    if data.len() != rows * dim {
+    if Some(values.len()) != rows.checked_mul(dim) {
         return Err(Error::MatrixShape {
-            len: data.len(),
+            len: values.len(),
             rows,
             dim,
         });
     }
-    let item = Arc::new(Field::new("item", DataType::Float32, false));
+    let (item_type, items): (DataType, ArrayRef) = match values {
+        MatrixValues::F32(v) => (DataType::Float32, Arc::new(Float32Array::from(v.to_vec()))),
+        MatrixValues::I8(v) => (DataType::Int8, Arc::new(Int8Array::from(v.to_vec()))),
+        MatrixValues::U8(v) => (DataType::UInt8, Arc::new(UInt8Array::from(v.to_vec()))),
+    };
+    let item = Arc::new(Field::new("item", item_type, false));
     let dim_i32 = i32::try_from(dim).map_err(|_| Error::MatrixShape {
-        len: data.len(),
+        len: values.len(),
         rows,
         dim,
     })?;
-    let embedding = FixedSizeListArray::try_new(
-        item.clone(),
-        dim_i32,
-        Arc::new(Float32Array::from(data.to_vec())),
-        None,
-    )
-    .map_err(|source| Error::Decode {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let embedding =
+        FixedSizeListArray::try_new(item.clone(), dim_i32, items, None).map_err(|source| {
+            Error::Decode {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?;
     let text = StringArray::from_iter_values(texts.iter().map(|t| t.as_ref()));
     let schema = Arc::new(Schema::new(vec![
         Field::new("text", DataType::Utf8, false),

@@ -53,7 +53,7 @@ pub use beir::{
 };
 pub use collate::{collate, collate_many, EncodedBatch, TokenizedText};
 pub use column_mapping::{ColumnMapping, MappingError, TargetRole, LABEL_ROLE, SCORE_ROLE};
-pub use embeddings_parquet::write_embeddings_parquet;
+pub use embeddings_parquet::{write_embeddings_parquet, write_embeddings_parquet_as};
 pub use epoch_iter::{EpochIter, EpochSource};
 pub use error::{Error, Position, Result, ValueProblem};
 pub use group_by_label::GroupByLabelSampler;
@@ -68,7 +68,7 @@ pub use nli_builders::{
 };
 pub use nli_retrieval::nli_retrieval;
 pub use noise::{delete_words, row_rng, split_words};
-pub use npy::{read_npy_f32, write_npy_f32};
+pub use npy::{read_npy_f32, write_npy, write_npy_f32, MatrixValues};
 pub use retrieval_set::RetrievalSet;
 pub use sampler::{BatchIter, EpochSampler, SamplerState, LENGTH_GROUP_WINDOW_BATCHES};
 pub use scored_pair::{read_scored_pairs, ScoredPair, ScoredPairColumns};

@@ -8,30 +8,83 @@ use crate::error::{Error, Result};
 
 const MAGIC: &[u8] = b"\x93NUMPY";
 
+/// A row-major matrix's values, typed: float32 embeddings, or int8/uint8 ones (quantized
+/// values or packed bits, as sentence-transformers' `quantize_embeddings` returns them).
+#[derive(Debug, Clone, Copy)]
+pub enum MatrixValues<'a> {
+    F32(&'a [f32]),
+    I8(&'a [i8]),
+    U8(&'a [u8]),
+}
+
+impl MatrixValues<'_> {
+    pub fn len(&self) -> usize {
+        match self {
+            MatrixValues::F32(v) => v.len(),
+            MatrixValues::I8(v) => v.len(),
+            MatrixValues::U8(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// NumPy's dtype string.
+    fn descr(&self) -> &'static str {
+        match self {
+            MatrixValues::F32(_) => "<f4",
+            MatrixValues::I8(_) => "|i1",
+            MatrixValues::U8(_) => "|u1",
+        }
+    }
+
+    fn extend_le_bytes(&self, bytes: &mut Vec<u8>) {
+        match self {
+            MatrixValues::F32(v) => v
+                .iter()
+                .for_each(|x| bytes.extend_from_slice(&x.to_le_bytes())),
+            MatrixValues::I8(v) => bytes.extend(v.iter().map(|&x| x as u8)),
+            MatrixValues::U8(v) => bytes.extend_from_slice(v),
+        }
+    }
+}
+
 /// Writes a row-major `[rows, dim]` float32 matrix, atomically (temp file + rename).
 pub fn write_npy_f32(path: impl AsRef<Path>, data: &[f32], rows: usize, dim: usize) -> Result<()> {
+    write_npy(path, MatrixValues::F32(data), rows, dim)
+}
+
+/// Writes a row-major `[rows, dim]` matrix of float32, int8 or uint8 values (`np.load` gives
+/// that dtype back), atomically (temp file + rename).
+pub fn write_npy(
+    path: impl AsRef<Path>,
+    values: MatrixValues<'_>,
+    rows: usize,
+    dim: usize,
+) -> Result<()> {
     let path = path.as_ref();
-    if data.len() != rows * dim {
+    if Some(values.len()) != rows.checked_mul(dim) {
         return Err(Error::MatrixShape {
-            len: data.len(),
+            len: values.len(),
             rows,
             dim,
         });
     }
-    let mut header =
-        format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {dim}), }}");
+    let mut header = format!(
+        "{{'descr': '{}', 'fortran_order': False, 'shape': ({rows}, {dim}), }}",
+        values.descr()
+    );
     // The header (with magic, version and length) is padded to a multiple of 64 bytes and ends in '\n'.
     let unpadded = MAGIC.len() + 2 + 2 + header.len() + 1;
     header.push_str(&" ".repeat((64 - unpadded % 64) % 64));
     header.push('\n');
-    let mut bytes = Vec::with_capacity(MAGIC.len() + 4 + header.len() + data.len() * 4);
+    let mut bytes = Vec::with_capacity(MAGIC.len() + 4 + header.len() + values.len() * 4);
     bytes.extend_from_slice(MAGIC);
     bytes.extend_from_slice(&[1, 0]);
     bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
     bytes.extend_from_slice(header.as_bytes());
-    for value in data {
-        bytes.extend_from_slice(&value.to_le_bytes());
-    }
+    values.extend_le_bytes(&mut bytes);
     write_atomically(path, &bytes)
 }
 
@@ -136,6 +189,30 @@ mod tests {
         let bytes = std::fs::read(&path).unwrap();
         assert_eq!((bytes.len() - 48) % 64, 0, "header padded to 64 bytes");
         assert_eq!(read_npy_f32(&path).unwrap(), (data, 3, 4));
+    }
+
+    #[test]
+    fn int8_and_uint8_matrices_carry_their_dtype_and_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("q.npy");
+        write_npy(&path, MatrixValues::I8(&[-128, -1, 0, 127, 5, -5]), 2, 3).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+        assert_eq!((10 + header_len) % 64, 0);
+        let header = std::str::from_utf8(&bytes[10..10 + header_len]).unwrap();
+        assert!(
+            header.contains("'descr': '|i1'") && header.contains("(2, 3)"),
+            "{header}"
+        );
+        assert_eq!(&bytes[10 + header_len..], &[128, 255, 0, 127, 5, 251]);
+        write_npy(&path, MatrixValues::U8(&[0, 255]), 1, 2).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(String::from_utf8_lossy(&bytes).contains("'descr': '|u1'"));
+        assert_eq!(&bytes[bytes.len() - 2..], &[0, 255]);
+        // float32 readers refuse them by dtype.
+        let err = read_npy_f32(&path).unwrap_err().to_string();
+        assert!(err.contains("float32"), "{err}");
+        assert!(write_npy(&path, MatrixValues::U8(&[1, 2, 3]), 2, 2).is_err());
     }
 
     #[test]

@@ -35,6 +35,19 @@ pub struct EncodeArgs {
     /// Prepend this text to every text (an empty one: no prompt, not even the default)
     #[arg(long)]
     pub prompt: Option<String>,
+    /// Quantize as sentence-transformers' quantize_embeddings: float32, int8 or uint8 (each
+    /// dimension's [min, max] cut into 256 buckets) or binary/ubinary (sign bits, 8 a byte);
+    /// the output holds that type. int8/uint8 without --ranges also write the ranges they
+    /// used to OUTPUT's name with .ranges.npy, for quantizing queries alike later
+    #[arg(long, default_value = "float32")]
+    pub precision: eval::Precision,
+    /// int8/uint8: compute the ranges from these float32 embeddings (.npy [n, dim]) instead
+    /// of the encoded ones
+    #[arg(long, conflicts_with = "ranges")]
+    pub calibration: Option<PathBuf>,
+    /// int8/uint8: use these ranges (.npy [2, dim]: the minima, then the maxima)
+    #[arg(long)]
+    pub ranges: Option<PathBuf>,
 }
 
 impl EncodeArgs {
@@ -59,8 +72,22 @@ pub fn run(args: &EncodeArgs) -> Result<()> {
     let format = output_format(&args.output)?;
     refuse_input_as_output(&args.input, &args.output)?;
     check_output_folder(&args.output)?;
+    let given_ranges = read_ranges(args)?;
     let texts = read_texts(&args.input, args.column.as_deref())?;
     let model = args.model.load()?;
+    if let Some(ranges) = &given_ranges {
+        let dim = model.embedding_dimension();
+        if ranges.dim() as i64 != dim {
+            let file = args.ranges.as_ref().or(args.calibration.as_ref());
+            bail!(
+                "{} is {} values wide but {} embeds into {dim}: give ranges or calibration \
+                 embeddings of this model",
+                file.map(|p| p.display().to_string()).unwrap_or_default(),
+                ranges.dim(),
+                args.model.model
+            );
+        }
+    }
     let options = EncodeOptions {
         batch_size: args.model.batch_size as usize,
         normalize: args.normalize,
@@ -75,27 +102,95 @@ pub fn run(args: &EncodeArgs) -> Result<()> {
     let start = std::time::Instant::now();
     let embeddings = model.encode(&texts, &options).context("encoding")?;
     let seconds = start.elapsed().as_secs_f64();
+    let matrix = eval::Embeddings::new(&embeddings.data, embeddings.rows, embeddings.dim)?;
+    let computed_ranges = match (&given_ranges, args.precision.uses_ranges()) {
+        (None, true) => Some(
+            eval::QuantizationRanges::from_embeddings(matrix)
+                .context("computing int8/uint8 ranges from the encoded embeddings")?,
+        ),
+        _ => None,
+    };
+    let ranges = given_ranges.as_ref().or(computed_ranges.as_ref());
+    let quantized = eval::quantize_embeddings(matrix, args.precision, ranges)
+        .with_context(|| format!("quantizing to {}", args.precision))?;
+    let width = quantized.quantized_dim();
+    let values = match quantized.values() {
+        eval::QuantizedValues::Float32(v) => data::MatrixValues::F32(v),
+        eval::QuantizedValues::Int8(v) | eval::QuantizedValues::Binary(v) => {
+            data::MatrixValues::I8(v)
+        }
+        eval::QuantizedValues::Uint8(v) | eval::QuantizedValues::Ubinary(v) => {
+            data::MatrixValues::U8(v)
+        }
+    };
+    // The ranges first: embeddings never appear without the ranges that decode them.
+    if let Some(ranges) = &computed_ranges {
+        let path = ranges_path(&args.output);
+        let both = [ranges.min(), ranges.max()].concat();
+        data::write_npy_f32(&path, &both, 2, ranges.dim())?;
+        eprintln!("wrote the {} ranges to {}", args.precision, path.display());
+    }
     match format {
-        OutputFormat::Npy => data::write_npy_f32(
-            &args.output,
-            &embeddings.data,
-            embeddings.rows,
-            embeddings.dim,
-        )?,
+        OutputFormat::Npy => data::write_npy(&args.output, values, embeddings.rows, width)?,
         OutputFormat::Parquet => {
-            data::write_embeddings_parquet(&args.output, &texts, &embeddings.data, embeddings.dim)?
+            data::write_embeddings_parquet_as(&args.output, &texts, values, width)?
         }
     }
     eprintln!(
-        "encoded {} texts into [{}, {}] in {seconds:.2} s ({:.0} texts/s, computed in {}), wrote {}",
+        "encoded {} texts into [{}, {}] {} in {seconds:.2} s ({:.0} texts/s, computed in {}), \
+         wrote {}",
         embeddings.rows,
         embeddings.rows,
-        embeddings.dim,
+        width,
+        args.precision,
         embeddings.rows as f64 / seconds.max(1e-9),
         model.dtype(),
         args.output.display()
     );
     Ok(())
+}
+
+/// `OUTPUT`'s name with `.ranges.npy` for its extension: `emb.npy` → `emb.ranges.npy`.
+fn ranges_path(output: &Path) -> PathBuf {
+    output.with_extension("ranges.npy")
+}
+
+/// The int8/uint8 ranges `--ranges` gives or `--calibration` implies, read before any model
+/// loads; both are refused with another precision.
+fn read_ranges(args: &EncodeArgs) -> Result<Option<eval::QuantizationRanges>> {
+    let flag = match (&args.ranges, &args.calibration) {
+        (Some(_), _) => "--ranges",
+        (None, Some(_)) => "--calibration",
+        (None, None) => return Ok(None),
+    };
+    if !args.precision.uses_ranges() {
+        bail!(
+            "{flag} applies to --precision int8 or uint8, not {}",
+            args.precision
+        );
+    }
+    if let Some(path) = &args.ranges {
+        let (values, rows, dim) = data::read_npy_f32(path)?;
+        if rows != 2 {
+            bail!(
+                "--ranges {} holds [{rows}, {dim}]; ranges are [2, dim]: the minima, then the \
+                 maxima",
+                path.display()
+            );
+        }
+        let (min, max) = values.split_at(dim);
+        let ranges = eval::QuantizationRanges::new(min.to_vec(), max.to_vec())
+            .with_context(|| format!("--ranges {}", path.display()))?;
+        return Ok(Some(ranges));
+    }
+    if let Some(path) = &args.calibration {
+        let (values, rows, dim) = data::read_npy_f32(path)?;
+        let matrix = eval::Embeddings::new(&values, rows, dim)?;
+        let ranges = eval::QuantizationRanges::from_embeddings(matrix)
+            .with_context(|| format!("--calibration {}", path.display()))?;
+        return Ok(Some(ranges));
+    }
+    Ok(None)
 }
 
 fn output_format(path: &Path) -> Result<OutputFormat> {

@@ -65,6 +65,10 @@ pub struct EvalArgs {
     /// Print one JSON object (metric name → value) instead of a table
     #[arg(long)]
     pub json: bool,
+    /// sts: score embeddings quantized to float32, int8, uint8, binary or ubinary
+    /// (normalised first), as EmbeddingSimilarityEvaluator(precision=…)
+    #[arg(long)]
+    pub precision: Option<eval::Precision>,
 }
 
 fn parse_format(text: &str) -> Result<DataFormat, String> {
@@ -107,6 +111,7 @@ impl EvalArgs {
                 split: self.split.clone(),
                 score_max: self.score_max,
                 max_pairs: max_rows,
+                precision: self.precision,
             }),
             Task::Retrieval => EvaluatorConfig::InformationRetrieval(RetrievalEvaluatorConfig {
                 source: match (&self.beir, &self.columns) {
@@ -143,6 +148,12 @@ impl EvalArgs {
 
 pub fn run(args: &EvalArgs) -> Result<()> {
     args.model.check()?;
+    if args.precision.is_some() && args.task != Task::Sts {
+        anyhow::bail!(
+            "--precision applies to --task sts (EmbeddingSimilarityEvaluator), not --task {:?}",
+            args.task
+        );
+    }
     let config = args.evaluator_config();
     config
         .validate()

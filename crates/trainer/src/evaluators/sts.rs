@@ -2,7 +2,8 @@
 
 use config::{load_sts_pairs, StsEvaluatorConfig};
 use eval::{
-    evaluate_sts, normalize_sts_scores, Embeddings, MetricValues, NamedMetrics, StsMetrics,
+    evaluate_sts, evaluate_sts_at_precision, normalize_sts_scores, Embeddings, MetricValues,
+    NamedMetrics, Precision, StsMetrics,
 };
 use model::{EncodeOptions, SentenceTransformer};
 
@@ -15,6 +16,7 @@ pub struct StsEvaluator {
     name: String,
     texts: Vec<String>,
     scores: Vec<f64>,
+    precision: Option<Precision>,
 }
 
 impl StsEvaluator {
@@ -32,6 +34,7 @@ impl StsEvaluator {
             name: config.name(),
             texts,
             scores,
+            precision: config.precision,
         })
     }
 
@@ -51,18 +54,22 @@ impl StsEvaluator {
     ) -> Result<StsMetrics> {
         let options = EncodeOptions {
             batch_size,
-            normalize: false,
+            // sentence-transformers normalises whenever a precision is set.
+            normalize: self.precision.is_some(),
             show_progress: false,
             ..Default::default()
         };
         let embeddings = model.encode(&self.texts, &options)?;
         let (n, dim) = (self.scores.len(), embeddings.dim);
         let (first, second) = embeddings.data.split_at(n * dim);
-        Ok(evaluate_sts(
+        let (first, second) = (
             Embeddings::new(first, n, dim)?,
             Embeddings::new(second, n, dim)?,
-            &self.scores,
-        )?)
+        );
+        Ok(match self.precision {
+            None => evaluate_sts(first, second, &self.scores)?,
+            Some(precision) => evaluate_sts_at_precision(first, second, &self.scores, precision)?,
+        })
     }
 }
 
