@@ -23,7 +23,10 @@ pub use evaluator::{
     EvaluatorConfig, LabelAccuracySettings, RetrievalEvaluatorConfig, RetrievalSource,
     StsEvaluatorConfig, TaskEvaluatorConfig,
 };
-pub use loss::{BatchTripletDistance, ContrastiveDistance, LossConfig, TripletDistance};
+pub use loss::{
+    BatchTripletDistance, ContrastiveDistance, HardnessMode, LossConfig, MarginStrategy,
+    TripletDistance,
+};
 pub use pairing::SentencePairing;
 pub use train::{
     BatchSampler, DataConfig, DataFormat, DatasetConfig, EvaluationConfig, ModelConfig,

@@ -37,18 +37,49 @@ pub enum LossConfig {
     },
     /// In-batch negatives over scaled cosine; columns after the second are hard negatives.
     /// `symmetric` adds the positive→anchor direction (MultipleNegativesSymmetricRankingLoss).
+    /// `hardness_mode` with `hardness_strength` > 0 adds `hardness_strength · cos` (no gradient
+    /// through it, not scaled) to the logits of the negatives the mode names (Lan et al. 2025);
+    /// off by default.
     MultipleNegativesRanking {
         #[serde(default = "defaults::scale")]
         scale: f64,
         #[serde(default)]
         symmetric: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        hardness_mode: Option<HardnessMode>,
+        #[serde(default)]
+        hardness_strength: f64,
     },
     /// MNRL with GradCache: memory bounded by `mini_batch_size` rather than the batch size.
+    /// The hardness options are MNRL's.
     CachedMultipleNegativesRanking {
         #[serde(default = "defaults::scale")]
         scale: f64,
         #[serde(default = "defaults::mini_batch_size")]
         mini_batch_size: usize,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        hardness_mode: Option<HardnessMode>,
+        #[serde(default)]
+        hardness_strength: f64,
+    },
+    /// GISTEmbedLoss: MNRL-style in-batch negatives over cosine similarities divided by
+    /// `temperature`, where a frozen `guide` model (a hub id or local folder) scores the same
+    /// texts and every in-batch candidate it rates above the anchor's positive (less `margin`,
+    /// see [`MarginStrategy`]) is left out. `contrast_anchors` / `contrast_positives` add the
+    /// anchor–anchor and positive–positive similarities as further negatives. The guide is only
+    /// run, never trained or saved.
+    GistEmbed {
+        guide: String,
+        #[serde(default = "defaults::gist_temperature")]
+        temperature: f64,
+        #[serde(default)]
+        margin_strategy: MarginStrategy,
+        #[serde(default)]
+        margin: f64,
+        #[serde(default = "defaults::yes")]
+        contrast_anchors: bool,
+        #[serde(default = "defaults::yes")]
+        contrast_positives: bool,
     },
     /// `relu(d(a, p) − d(a, n) + margin)` over (anchor, positive, negative) triplets.
     Triplet {
@@ -139,6 +170,31 @@ pub enum LossConfig {
     },
 }
 
+/// Which negatives of MNRL get the hardness penalty (sentence-transformers' `hardness_mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HardnessMode {
+    /// Every candidate that is not the anchor's own: the other rows' positives and hard
+    /// negatives (Lan et al. 2025, who use strength 9).
+    InBatchNegatives,
+    /// Only the anchor's own hard negatives (columns 3…), as EmbeddingGemma (strength 5).
+    HardNegatives,
+    /// Every candidate but the anchor's own positive.
+    AllNegatives,
+}
+
+/// How GISTEmbedLoss turns the guide's anchor–positive similarity `s` into the threshold above
+/// which a candidate is left out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MarginStrategy {
+    /// `s − margin`
+    #[default]
+    Absolute,
+    /// `s − |s| · margin`
+    Relative,
+}
+
 /// TripletLoss's distance (sentence-transformers `TripletDistanceMetric`; default euclidean).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -198,6 +254,9 @@ mod defaults {
     pub fn mini_batch_size() -> usize {
         32
     }
+    pub fn gist_temperature() -> f64 {
+        0.01
+    }
     pub fn triplet_margin() -> f64 {
         5.0
     }
@@ -230,6 +289,7 @@ impl LossConfig {
             LossConfig::ContrastiveTensionInBatchNegatives { .. } => {
                 "contrastive_tension_in_batch_negatives"
             }
+            LossConfig::GistEmbed { .. } => "gist_embed",
             LossConfig::Matryoshka { .. } => "matryoshka",
         }
     }
@@ -240,6 +300,8 @@ impl Default for LossConfig {
         LossConfig::MultipleNegativesRanking {
             scale: defaults::scale(),
             symmetric: false,
+            hardness_mode: None,
+            hardness_strength: 0.0,
         }
     }
 }
@@ -275,6 +337,8 @@ mod tests {
                 LossConfig::MultipleNegativesRanking {
                     scale: 20.0,
                     symmetric: false,
+                    hardness_mode: None,
+                    hardness_strength: 0.0,
                 },
             ),
             (
@@ -282,6 +346,19 @@ mod tests {
                 LossConfig::CachedMultipleNegativesRanking {
                     scale: 20.0,
                     mini_batch_size: 32,
+                    hardness_mode: None,
+                    hardness_strength: 0.0,
+                },
+            ),
+            (
+                "type = \"gist_embed\"\nguide = \"org/guide\"",
+                LossConfig::GistEmbed {
+                    guide: "org/guide".into(),
+                    temperature: 0.01,
+                    margin_strategy: MarginStrategy::Absolute,
+                    margin: 0.0,
+                    contrast_anchors: true,
+                    contrast_positives: true,
                 },
             ),
             (
@@ -408,9 +485,58 @@ mod tests {
             config,
             LossConfig::MultipleNegativesRanking {
                 scale: 50.0,
-                symmetric: true
+                symmetric: true,
+                hardness_mode: None,
+                hardness_strength: 0.0,
             }
         );
+    }
+
+    #[test]
+    fn hardness_and_gist_options_parse_and_round_trip() {
+        for (mode, expected) in [
+            ("in_batch_negatives", HardnessMode::InBatchNegatives),
+            ("hard_negatives", HardnessMode::HardNegatives),
+            ("all_negatives", HardnessMode::AllNegatives),
+        ] {
+            let config = parse(&format!(
+                "type = \"cached_multiple_negatives_ranking\"\nhardness_mode = \"{mode}\"\n\
+                 hardness_strength = 9.0"
+            ))
+            .unwrap();
+            let expected = LossConfig::CachedMultipleNegativesRanking {
+                scale: 20.0,
+                mini_batch_size: 32,
+                hardness_mode: Some(expected),
+                hardness_strength: 9.0,
+            };
+            assert_eq!(config, expected);
+            let saved = toml::to_string(&expected).unwrap();
+            assert!(
+                saved.contains(&format!("hardness_mode = \"{mode}\"")),
+                "{saved}"
+            );
+            assert_eq!(parse(&saved).unwrap(), expected, "{saved}");
+        }
+        // No mode: the key is left out of the saved config, which still parses to the same.
+        let saved = toml::to_string(&LossConfig::default()).unwrap();
+        assert!(!saved.contains("hardness_mode"), "{saved}");
+        let config = parse(
+            "type = \"gist_embed\"\nguide = \"/models/guide\"\ntemperature = 0.05\n\
+             margin_strategy = \"relative\"\nmargin = 0.1\ncontrast_anchors = false",
+        )
+        .unwrap();
+        let expected = LossConfig::GistEmbed {
+            guide: "/models/guide".into(),
+            temperature: 0.05,
+            margin_strategy: MarginStrategy::Relative,
+            margin: 0.1,
+            contrast_anchors: false,
+            contrast_positives: true,
+        };
+        assert_eq!(config, expected);
+        let saved = toml::to_string(&expected).unwrap();
+        assert_eq!(parse(&saved).unwrap(), expected, "{saved}");
     }
 
     #[test]
@@ -426,6 +552,11 @@ mod tests {
             "type = \"batch_hard_triplet\"\ndistance = \"manhattan\"",
             "type = \"batch_hard_soft_margin_triplet\"\nmargin = 1.0",
             "type = \"batch_semi_hard_triplet\"\nmargni = 1.0",
+            "type = \"multiple_negatives_ranking\"\nhardness_mode = \"hardest\"",
+            "type = \"multiple_negatives_ranking\"\nhardness_strenght = 5.0",
+            // The guide is required; margin strategies are absolute or relative.
+            "type = \"gist_embed\"",
+            "type = \"gist_embed\"\nguide = \"g\"\nmargin_strategy = \"percent\"",
         ] {
             assert!(parse(text).is_err(), "accepted: {text}");
         }

@@ -786,7 +786,9 @@ mod tests {
             c.loss,
             LossConfig::CachedMultipleNegativesRanking {
                 scale: 10.0,
-                mini_batch_size: 32
+                mini_batch_size: 32,
+                hardness_mode: None,
+                hardness_strength: 0.0,
             }
         );
     }

@@ -35,6 +35,8 @@ fn configs() -> Vec<(&'static str, LossConfig, usize)> {
             LossConfig::MultipleNegativesRanking {
                 scale: 20.0,
                 symmetric: true,
+                hardness_mode: None,
+                hardness_strength: 0.0,
             },
             2,
         ),

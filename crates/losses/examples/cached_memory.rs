@@ -81,6 +81,8 @@ fn run(mode: &str, batch: usize, mini_batch_size: usize) -> Result<()> {
         "cached" => LossConfig::CachedMultipleNegativesRanking {
             scale: 20.0,
             mini_batch_size,
+            hardness_mode: None,
+            hardness_strength: 0.0,
         },
         other => return Err(format!("unknown mode {other:?}: use mnrl or cached").into()),
     };

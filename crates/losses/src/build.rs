@@ -1,6 +1,6 @@
 //! Turns a configured loss (`config::LossConfig`, serde data only) into a loss on libtorch.
 
-use config::LossConfig;
+use config::{HardnessMode, LossConfig};
 use model::SentenceTransformer;
 use tch::nn;
 
@@ -16,9 +16,10 @@ use crate::cosent::CoSentLoss;
 use crate::cosine_similarity::CosineSimilarityLoss;
 use crate::denoising_auto_encoder::DenoisingAutoEncoderLoss;
 use crate::error::{Error, Result};
+use crate::gist_embed::{GistEmbedLoss, GistSettings};
 use crate::loss::Loss;
 use crate::matryoshka::MatryoshkaLoss;
-use crate::mnrl::MultipleNegativesRankingLoss;
+use crate::mnrl::{Hardness, MultipleNegativesRankingLoss};
 use crate::online_contrastive::OnlineContrastiveLoss;
 use crate::softmax::{Concatenation, SoftmaxLoss};
 use crate::triplet::TripletLoss;
@@ -32,7 +33,9 @@ pub trait BuildLoss {
     fn build(&self, p: &nn::Path, embedding_dim: i64) -> Result<Box<dyn Loss>>;
 
     /// Builds the loss for training `model`: as [`build`](Self::build), and also the losses
-    /// that need the model itself (TSDAE's decoder runs the model's own weights).
+    /// that need the model itself (TSDAE's decoder runs the model's own weights) or another
+    /// model beside it (GIST's guide, loaded from the local folder `guide` names onto the
+    /// model's device).
     fn build_for_model(&self, p: &nn::Path, model: &SentenceTransformer) -> Result<Box<dyn Loss>>;
 }
 
@@ -67,6 +70,24 @@ impl BuildLoss for LossConfig {
             LossConfig::ContrastiveTensionInBatchNegatives { scale } => Ok(Box::new(
                 ContrastiveTensionLossInBatchNegatives::new(p, model, *scale)?,
             )),
+            LossConfig::GistEmbed {
+                guide,
+                temperature,
+                margin_strategy,
+                margin,
+                contrast_anchors,
+                contrast_positives,
+            } => Ok(Box::new(GistEmbedLoss::load(
+                model,
+                std::path::Path::new(guide),
+                GistSettings {
+                    temperature: *temperature,
+                    margin_strategy: *margin_strategy,
+                    margin: *margin,
+                    contrast_anchors: *contrast_anchors,
+                    contrast_positives: *contrast_positives,
+                },
+            )?)),
             other => other.build(p, model.embedding_dimension()),
         }
     }
@@ -85,6 +106,24 @@ impl BuildLoss for LossConfig {
                     "{what}: scale must be a positive number, got {scale}"
                 )))
             }
+        };
+        // sentence-transformers rejects a negative strength whether or not a mode is set (and
+        // ignores the strength without one); NaN and infinity are rejected here too.
+        let hardness = |what: &str, mode: Option<HardnessMode>, strength: f64| {
+            if !(strength >= 0.0 && strength.is_finite()) {
+                return Err(Error::Config(format!(
+                    "{what}: hardness_strength must be a finite number ≥ 0, got {strength}"
+                )));
+            }
+            if let Some(mode) = mode.filter(|_| strength == 0.0) {
+                tracing::warn!(
+                    loss = what,
+                    ?mode,
+                    "hardness_mode is set but hardness_strength is 0, so hardness weighting has \
+                     no effect: set hardness_strength to a positive value to enable it"
+                );
+            }
+            Ok(mode.map(|mode| Hardness { mode, strength }))
         };
         // A margin may be negative (sentence-transformers accepts it), but not NaN or infinite.
         let finite = |what: &str, margin: f64| {
@@ -115,19 +154,31 @@ impl BuildLoss for LossConfig {
             LossConfig::CosineSimilarity => Box::new(CosineSimilarityLoss::new()),
             LossConfig::CoSent { scale } => Box::new(CoSentLoss::new(positive("cosent", scale)?)),
             LossConfig::AnglE { scale } => Box::new(AnglELoss::new(positive("angle", scale)?)),
-            LossConfig::MultipleNegativesRanking { scale, symmetric } => {
-                Box::new(MultipleNegativesRankingLoss::new(
-                    positive("multiple_negatives_ranking", scale)?,
-                    symmetric,
-                ))
+            LossConfig::MultipleNegativesRanking {
+                scale,
+                symmetric,
+                hardness_mode,
+                hardness_strength,
+            } => {
+                let what = "multiple_negatives_ranking";
+                Box::new(
+                    MultipleNegativesRankingLoss::new(positive(what, scale)?, symmetric)
+                        .with_hardness(hardness(what, hardness_mode, hardness_strength)?),
+                )
             }
             LossConfig::CachedMultipleNegativesRanking {
                 scale,
                 mini_batch_size,
-            } => Box::new(CachedMultipleNegativesRankingLoss::new(
-                positive("cached_multiple_negatives_ranking", scale)?,
-                mini_batch_size,
-            )?),
+                hardness_mode,
+                hardness_strength,
+            } => {
+                let what = "cached_multiple_negatives_ranking";
+                let loss = CachedMultipleNegativesRankingLoss::new(
+                    positive(what, scale)?,
+                    mini_batch_size,
+                )?;
+                Box::new(loss.with_hardness(hardness(what, hardness_mode, hardness_strength)?))
+            }
             LossConfig::Triplet { distance, margin } => {
                 Box::new(TripletLoss::new(distance, margin))
             }
@@ -154,10 +205,11 @@ impl BuildLoss for LossConfig {
             }
             LossConfig::DenoisingAutoEncoder { .. }
             | LossConfig::ContrastiveTension
-            | LossConfig::ContrastiveTensionInBatchNegatives { .. } => {
+            | LossConfig::ContrastiveTensionInBatchNegatives { .. }
+            | LossConfig::GistEmbed { .. } => {
                 return Err(Error::Config(format!(
-                    "{} is built from the model itself (a decoder on its weights, or a copy of \
-                     it): build it with build_for_model",
+                    "{} is built from the model itself (a decoder on its weights, a copy of \
+                     it, or a guide model beside it): build it with build_for_model",
                     self.type_name()
                 )))
             }
@@ -170,9 +222,11 @@ impl BuildLoss for LossConfig {
                     // The reconstruction loss reads token ids, not embeddings to truncate.
                     LossConfig::DenoisingAutoEncoder { .. }
                     | LossConfig::ContrastiveTension
-                    | LossConfig::ContrastiveTensionInBatchNegatives { .. } => {
+                    | LossConfig::ContrastiveTensionInBatchNegatives { .. }
+                    | LossConfig::GistEmbed { .. } => {
                         return Err(Error::Config(format!(
-                            "matryoshka cannot wrap {}: it runs the model (or a copy) itself",
+                            "matryoshka cannot wrap {}: it runs the model (or a copy, or a \
+                             guide) itself",
                             loss.type_name()
                         )))
                     }
@@ -223,6 +277,8 @@ mod tests {
         let cached = LossConfig::CachedMultipleNegativesRanking {
             scale: 20.0,
             mini_batch_size: 8,
+            hardness_mode: None,
+            hardness_strength: 0.0,
         };
         let matryoshka =
             |loss: LossConfig, dims: Vec<i64>, weights: Option<Vec<f64>>| LossConfig::Matryoshka {
@@ -264,6 +320,8 @@ mod tests {
             LossConfig::CachedMultipleNegativesRanking {
                 scale: 20.0,
                 mini_batch_size: 0,
+                hardness_mode: None,
+                hardness_strength: 0.0,
             },
         ];
         for config in bad {

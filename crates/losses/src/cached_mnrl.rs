@@ -25,13 +25,14 @@ use tch::{Device, Kind, TchError, Tensor};
 use crate::check;
 use crate::error::{Error, Result};
 use crate::loss::{Loss, TargetKind, Targets};
-use crate::mnrl::{Candidates, MultipleNegativesRankingLoss};
+use crate::mnrl::{Candidates, Hardness, MultipleNegativesRankingLoss};
 
 const NAME: &str = "CachedMultipleNegativesRankingLoss";
 
 #[derive(Debug, Clone)]
 pub struct CachedMultipleNegativesRankingLoss {
-    scale: f64,
+    /// The loss of each chunk of anchors (never symmetric).
+    mnrl: MultipleNegativesRankingLoss,
     mini_batch_size: i64,
 }
 
@@ -43,9 +44,17 @@ impl CachedMultipleNegativesRankingLoss {
             ));
         }
         Ok(CachedMultipleNegativesRankingLoss {
-            scale,
+            mnrl: MultipleNegativesRankingLoss::new(scale, false),
             mini_batch_size: mini_batch_size as i64,
         })
+    }
+
+    /// MNRL's hardness weighting ([`MultipleNegativesRankingLoss::with_hardness`]).
+    pub fn with_hardness(self, hardness: Option<Hardness>) -> Self {
+        CachedMultipleNegativesRankingLoss {
+            mnrl: self.mnrl.with_hardness(hardness),
+            ..self
+        }
     }
 
     pub fn mini_batch_size(&self) -> usize {
@@ -68,7 +77,7 @@ impl CachedMultipleNegativesRankingLoss {
         let mut grads: Vec<Option<Tensor>> = leaves.iter().map(|_| None).collect();
         let ranges = self.ranges(candidates.batch);
         for (i, &(begin, len)) in ranges.iter().enumerate() {
-            let chunk = candidates.chunk_loss(begin, len, self.scale, false)?;
+            let chunk = candidates.chunk_loss(begin, len, &self.mnrl)?;
             value += chunk.f_double_value(&[])?;
             // The normalised embeddings are shared by every chunk: keep their graph until the last.
             let keep_graph = i + 1 < ranges.len();
@@ -134,8 +143,7 @@ impl Loss for CachedMultipleNegativesRankingLoss {
     /// Without a model to re-run, this is plain MNRL on the given embeddings (the same value
     /// and gradients, with the whole batch's graph).
     fn compute(&self, embeddings: &[Tensor], targets: Targets<'_>) -> Result<Tensor> {
-        let mnrl = MultipleNegativesRankingLoss::new(self.scale, false);
-        mnrl.compute(embeddings, targets).map_err(|e| match e {
+        self.mnrl.compute(embeddings, targets).map_err(|e| match e {
             Error::Torch { source, .. } => Error::Torch { loss: NAME, source },
             other => other,
         })

@@ -4,7 +4,8 @@
 //! tensor per text column (anchor, positive, negatives…), plus class labels or scores, so the
 //! trainer treats them all alike. Configs are the tagged [`LossConfig`] enum with the
 //! sentence-transformers defaults (serde data in the tch-free `config` crate), built with
-//! [`BuildLoss`]. Values and gradients match sentence-transformers 6.2 (see `tests/parity.rs`).
+//! [`BuildLoss`]. Values and gradients match sentence-transformers 6.2 (see `tests/parity.rs`),
+//! and 6.3 for MNRL's hardness weighting and GISTEmbedLoss (`tests/gist_hardness_parity.rs`).
 
 mod angle;
 mod batch_all_triplet;
@@ -21,6 +22,7 @@ mod cosent;
 mod cosine_similarity;
 mod denoising_auto_encoder;
 mod error;
+mod gist_embed;
 mod loss;
 mod matryoshka;
 mod mnrl;
@@ -45,16 +47,20 @@ pub use batch_semi_hard_triplet::BatchSemiHardTripletLoss;
 pub use build::BuildLoss;
 pub use cached_mnrl::CachedMultipleNegativesRankingLoss;
 // The configs moved to the tch-free config crate; re-exported so `losses::LossConfig` still works.
-pub use config::{BatchTripletDistance, ContrastiveDistance, LossConfig, TripletDistance};
+pub use config::{
+    BatchTripletDistance, ContrastiveDistance, HardnessMode, LossConfig, MarginStrategy,
+    TripletDistance,
+};
 pub use contrastive::ContrastiveLoss;
 pub use contrastive_tension::{ContrastiveTensionLoss, ContrastiveTensionLossInBatchNegatives};
 pub use cosent::CoSentLoss;
 pub use cosine_similarity::CosineSimilarityLoss;
 pub use denoising_auto_encoder::DenoisingAutoEncoderLoss;
 pub use error::{Error, Result};
+pub use gist_embed::{GistEmbedLoss, GistSettings};
 pub use loss::{Loss, TargetKind, Targets};
 pub use matryoshka::MatryoshkaLoss;
-pub use mnrl::MultipleNegativesRankingLoss;
+pub use mnrl::{Hardness, MultipleNegativesRankingLoss};
 pub use online_contrastive::OnlineContrastiveLoss;
 pub use softmax::{Concatenation, PairClassifier, SoftmaxLoss};
 pub use triplet::TripletLoss;

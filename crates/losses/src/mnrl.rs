@@ -1,6 +1,8 @@
 //! MultipleNegativesRankingLoss (InfoNCE with in-batch negatives): each anchor must pick its own
-//! positive among every candidate of the batch — all positives and all hard negatives.
+//! positive among every candidate of the batch — all positives and all hard negatives —
+//! optionally with sentence-transformers 6.3's hardness weighting of the negatives.
 
+use config::HardnessMode;
 use tch::{Kind, TchError, Tensor};
 
 use crate::check;
@@ -11,10 +13,22 @@ use crate::similarity::{cos_sim_normalized, normalize};
 const NAME: &str = "MultipleNegativesRankingLoss";
 const SYMMETRIC_NAME: &str = "MultipleNegativesSymmetricRankingLoss";
 
+/// Hardness weighting (Lan et al. 2025, Eq. 5): `strength · cos(anchor, candidate)`, with no
+/// gradient through it and not multiplied by the scale, is added to the logit of every negative
+/// that `mode` names, so that the negatives already close to the anchor weigh more in the
+/// softmax. The anchor's own positive is never penalised.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Hardness {
+    pub mode: HardnessMode,
+    /// `hardness_strength`, the `alpha` of the paper; ≥ 0.
+    pub strength: f64,
+}
+
 #[derive(Debug, Clone)]
 pub struct MultipleNegativesRankingLoss {
     scale: f64,
     symmetric: bool,
+    hardness: Option<Hardness>,
 }
 
 impl MultipleNegativesRankingLoss {
@@ -22,7 +36,22 @@ impl MultipleNegativesRankingLoss {
     /// anchor → candidate one: sentence-transformers' MultipleNegativesSymmetricRankingLoss
     /// (`directions=("query_to_doc", "doc_to_query")`, `partition_mode="per_direction"`).
     pub fn new(scale: f64, symmetric: bool) -> Self {
-        MultipleNegativesRankingLoss { scale, symmetric }
+        MultipleNegativesRankingLoss {
+            scale,
+            symmetric,
+            hardness: None,
+        }
+    }
+
+    /// The same loss with the anchor → candidate logits penalised as `hardness` says (the
+    /// positive → anchor direction of the symmetric loss never is, as in sentence-transformers).
+    /// A strength that is not positive penalises nothing (configs with a negative or non-finite
+    /// one are refused by [`BuildLoss`](crate::BuildLoss)).
+    pub fn with_hardness(self, hardness: Option<Hardness>) -> Self {
+        MultipleNegativesRankingLoss {
+            hardness: hardness.filter(|h| h.strength > 0.0),
+            ..self
+        }
     }
 }
 
@@ -53,18 +82,23 @@ impl Candidates {
         &self,
         begin: i64,
         len: i64,
-        scale: f64,
-        symmetric: bool,
+        loss: &MultipleNegativesRankingLoss,
     ) -> Result<Tensor, TchError> {
         let anchors = self.anchors.f_narrow(0, begin, len)?;
         // [len, batch * (columns − 1)]
-        let to_candidates = cos_sim_normalized(&anchors, &self.all)?.f_mul_scalar(scale)?;
+        let cos = cos_sim_normalized(&anchors, &self.all)?;
+        let mut to_candidates = cos.f_mul_scalar(loss.scale)?;
+        if let Some(hardness) = loss.hardness {
+            // sentence-transformers adds the penalty after scaling: cos · scale + strength · cos.
+            to_candidates = to_candidates.f_add(&self.penalty(&cos, begin, hardness)?)?;
+        }
         let positive = to_candidates.f_narrow(1, begin, len)?.f_diagonal(0, 0, 1)?;
         let mut log_z = to_candidates.f_logsumexp([1], false)?;
-        if symmetric {
+        if loss.symmetric {
             // Each positive against every anchor of the batch; hard negatives take no part.
             let positives = self.all.f_narrow(0, begin, len)?;
-            let to_anchors = cos_sim_normalized(&positives, &self.anchors)?.f_mul_scalar(scale)?;
+            let to_anchors =
+                cos_sim_normalized(&positives, &self.anchors)?.f_mul_scalar(loss.scale)?;
             log_z = log_z
                 .f_add(&to_anchors.f_logsumexp([1], false)?)?
                 .f_div_scalar(2.0)?;
@@ -76,6 +110,33 @@ impl Candidates {
         } else {
             mean.f_mul_scalar(len as f64 / self.batch as f64)
         }
+    }
+
+    /// `strength · cos` (detached) where `hardness.mode` penalises, 0 elsewhere.
+    ///
+    /// # Shapes
+    /// cos: `[len, batch · (columns − 1)]`, the cosines of anchors `begin..begin + len` → the same
+    fn penalty(&self, cos: &Tensor, begin: i64, hardness: Hardness) -> Result<Tensor, TchError> {
+        let (len, width) = cos.size2()?;
+        let device = cos.device();
+        let candidates = Tensor::f_arange(width, (Kind::Int64, device))?;
+        let anchors =
+            Tensor::f_arange_start(begin, begin + len, (Kind::Int64, device))?.f_unsqueeze(1)?;
+        // Candidate j belongs to anchor j mod batch: its positive (j < batch) or one of its
+        // hard negatives.
+        let own = candidates
+            .f_remainder(self.batch)?
+            .f_unsqueeze(0)?
+            .f_eq_tensor(&anchors)?;
+        let positives = candidates.f_lt(self.batch)?.f_unsqueeze(0)?;
+        let spared = match hardness.mode {
+            HardnessMode::InBatchNegatives => own,
+            HardnessMode::HardNegatives => own.f_logical_not()?.f_logical_or(&positives)?,
+            HardnessMode::AllNegatives => own.f_logical_and(&positives)?,
+        };
+        cos.f_detach()?
+            .f_mul_scalar(hardness.strength)?
+            .f_masked_fill(&spared, 0.0)
     }
 }
 
@@ -113,7 +174,7 @@ impl Loss for MultipleNegativesRankingLoss {
             });
         }
         Candidates::new(embeddings)
-            .and_then(|c| c.chunk_loss(0, at.batch, self.scale, self.symmetric))
+            .and_then(|c| c.chunk_loss(0, at.batch, self))
             .map_err(Error::torch(name))
     }
 }

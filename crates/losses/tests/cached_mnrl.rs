@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
-use losses::{BuildLoss, Error, Loss, LossConfig, Targets};
+use losses::{BuildLoss, Error, HardnessMode, Loss, LossConfig, Targets};
 use model::{BertConfig, PoolingMode, SentenceTokenizer, SentenceTransformer, TokenBatch};
 use proptest::prelude::*;
 use tch::{nn, Device, Tensor};
@@ -113,6 +113,8 @@ fn cached(mini_batch_size: usize) -> LossConfig {
     LossConfig::CachedMultipleNegativesRanking {
         scale: 20.0,
         mini_batch_size,
+        hardness_mode: None,
+        hardness_strength: 0.0,
     }
 }
 
@@ -143,6 +145,54 @@ fn cached_matches_mnrl_on_a_tiny_bert() {
         "the returned loss is unscaled"
     );
     assert!(max_grad_diff(&grads, &expected_grads, 0.25) < 1e-5);
+}
+
+/// The hardness penalty goes through the cached loss's chunked loss stage unchanged: each chunk
+/// of anchors penalises its own rows' candidates.
+#[test]
+fn cached_matches_mnrl_with_hardness_weighting() {
+    let _rng = rng_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_model(dir.path(), 0.0);
+    let columns = batches(&model, 3, 10, 1);
+    let (plain, _) = step(build(mnrl(), &model).as_ref(), &model, &columns, 1.0);
+    for mode in [
+        HardnessMode::InBatchNegatives,
+        HardnessMode::HardNegatives,
+        HardnessMode::AllNegatives,
+    ] {
+        let config = LossConfig::MultipleNegativesRanking {
+            scale: 20.0,
+            symmetric: false,
+            hardness_mode: Some(mode),
+            hardness_strength: 9.0,
+        };
+        let (expected, expected_grads) =
+            step(build(config, &model).as_ref(), &model, &columns, 1.0);
+        assert!(
+            (expected - plain).abs() > 1e-3,
+            "{mode:?}: {expected} vs {plain}"
+        );
+        for mini_batch_size in [1, 4, 10] {
+            let config = LossConfig::CachedMultipleNegativesRanking {
+                scale: 20.0,
+                mini_batch_size,
+                hardness_mode: Some(mode),
+                hardness_strength: 9.0,
+            };
+            let (value, grads) = step(build(config, &model).as_ref(), &model, &columns, 1.0);
+            let d_grad = max_grad_diff(&grads, &expected_grads, 1.0);
+            println!(
+                "{mode:?}, mini-batch {mini_batch_size:>2}: Δloss {:.2e}, max Δgrad {d_grad:.2e}",
+                (value - expected).abs()
+            );
+            assert!((value - expected).abs() < 1e-5, "{value} vs {expected}");
+            assert!(
+                d_grad < 1e-5,
+                "{mode:?}, mini-batch {mini_batch_size}: {d_grad}"
+            );
+        }
+    }
 }
 
 /// With dropout on, stage 3 must replay stage 1's masks. With one mini-batch per column the

@@ -38,10 +38,14 @@ fn all_configs() -> Vec<LossConfig> {
         LossConfig::MultipleNegativesRanking {
             scale: 20.0,
             symmetric: true,
+            hardness_mode: None,
+            hardness_strength: 0.0,
         },
         LossConfig::CachedMultipleNegativesRanking {
             scale: 20.0,
             mini_batch_size: 2,
+            hardness_mode: None,
+            hardness_strength: 0.0,
         },
         LossConfig::Triplet {
             distance: Default::default(),

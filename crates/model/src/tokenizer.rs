@@ -7,6 +7,7 @@
 //! (its own padding is switched off) and only collation adds padding, so a text that contains
 //! the pad token still attends to it, as transformers does. It is never `ids != pad_id`.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -15,12 +16,18 @@ use tokenizers::models::wordpiece::WordPiece;
 use tokenizers::normalizers::bert::BertNormalizer;
 use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
 use tokenizers::processors::bert::BertProcessing;
-use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
+use tokenizers::{
+    ModelWrapper, Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy,
+};
 
 use crate::error::{Error, Result};
 use crate::tokenizer_config::TokenizerConfig;
 
 pub use crate::tokenizer_config::PaddingSide;
+
+/// BERT's special tokens: what transformers' `BertTokenizer` marks special in a folder that has
+/// only a `vocab.txt` (our fallback tokenizer has no added tokens to say so).
+const BERT_SPECIAL_TOKENS: [&str; 5] = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
 
 // Padding is tensor-free and lives in `data`; these stay reachable as `model::…`.
 pub use data::{EncodedBatch, TokenizedText};
@@ -37,6 +44,10 @@ pub struct SentenceTokenizer {
     padding_side: PaddingSide,
     max_seq_length: usize,
     do_lower_case: bool,
+    /// Ids that decoding with `skip_special_tokens` leaves out.
+    special_ids: HashSet<u32>,
+    /// `tokenizer_config.json`'s `clean_up_tokenization_spaces`.
+    clean_up_spaces: bool,
 }
 
 impl std::fmt::Debug for SentenceTokenizer {
@@ -58,14 +69,24 @@ impl SentenceTokenizer {
         let json = dir.join("tokenizer.json");
         let vocab = dir.join("vocab.txt");
         let settings = TokenizerConfig::from_dir(dir)?;
-        let original = if json.is_file() {
-            read_tokenizer_json(&json)?
+        let (original, specials) = if json.is_file() {
+            (read_tokenizer_json(&json)?, &[][..])
         } else if vocab.is_file() {
-            bert_wordpiece(&vocab, settings.do_lower_case.unwrap_or(true))?
+            (
+                bert_wordpiece(&vocab, settings.do_lower_case.unwrap_or(true))?,
+                &BERT_SPECIAL_TOKENS[..],
+            )
         } else {
             return Err(Error::MissingFile { path: json });
         };
-        Self::new(original, max_seq_length, do_lower_case, &settings, &json)
+        Self::new(
+            original,
+            max_seq_length,
+            do_lower_case,
+            &settings,
+            &json,
+            specials,
+        )
     }
 
     pub fn from_vocab(vocab: &Path, lowercase: bool, max_seq_length: usize) -> Result<Self> {
@@ -75,15 +96,18 @@ impl SentenceTokenizer {
             false,
             &TokenizerConfig::default(),
             vocab,
+            &BERT_SPECIAL_TOKENS,
         )
     }
 
+    /// `specials`: tokens to treat as special beside the tokenizer's own special added tokens.
     fn new(
         original: Tokenizer,
         max_seq_length: usize,
         do_lower_case: bool,
         settings: &TokenizerConfig,
         origin: &Path,
+        specials: &[&str],
     ) -> Result<Self> {
         if max_seq_length < 3 {
             return Err(Error::Tokenizer {
@@ -106,6 +130,13 @@ impl SentenceTokenizer {
                 direction,
             }))
             .map_err(|e| tokenizer_error(origin, e))?;
+        let special_ids = original
+            .get_added_tokens_decoder()
+            .into_iter()
+            .filter(|(_, token)| token.special)
+            .map(|(id, _)| id)
+            .chain(specials.iter().filter_map(|t| original.token_to_id(t)))
+            .collect();
         Ok(SentenceTokenizer {
             original,
             runtime,
@@ -113,6 +144,8 @@ impl SentenceTokenizer {
             padding_side: settings.padding_side,
             max_seq_length,
             do_lower_case,
+            special_ids,
+            clean_up_spaces: settings.clean_up_tokenization_spaces.unwrap_or(false),
         })
     }
 
@@ -160,6 +193,50 @@ impl SentenceTokenizer {
                 type_ids: e.get_type_ids().iter().map(|&i| i64::from(i)).collect(),
             })
             .collect())
+    }
+
+    /// The text of each row of token ids, as transformers'
+    /// `tokenizer.batch_decode(rows, skip_special_tokens=…)` gives it: the tokenizer's decoder
+    /// joins the tokens (WordPiece's `##` pieces, byte-level BPE's bytes), `skip_special_tokens`
+    /// leaves out special tokens (`[CLS]`, `[SEP]`, padding, `[UNK]`), and
+    /// `clean_up_tokenization_spaces` in `tokenizer_config.json` removes the spaces before
+    /// punctuation (never for BPE models, as transformers 5 does). Rows are real tokens only:
+    /// drop the padding first. Ids outside the vocabulary decode to nothing.
+    pub fn decode_batch(&self, rows: &[&[i64]], skip_special_tokens: bool) -> Result<Vec<String>> {
+        let rows = rows
+            .iter()
+            .map(|row| {
+                row.iter()
+                    .map(|&id| {
+                        u32::try_from(id).map_err(|_| {
+                            Error::InvalidInput(format!("token id {id} is not a vocabulary index"))
+                        })
+                    })
+                    .filter(|id| {
+                        !(skip_special_tokens
+                            && id.as_ref().is_ok_and(|id| self.special_ids.contains(id)))
+                    })
+                    .collect::<Result<Vec<u32>>>()
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let rows: Vec<&[u32]> = rows.iter().map(Vec::as_slice).collect();
+        let texts = self
+            .original
+            .decode_batch(&rows, skip_special_tokens)
+            .map_err(|e| Error::Tokenize(e.to_string()))?;
+        let clean_up =
+            self.clean_up_spaces && !matches!(self.original.get_model(), ModelWrapper::BPE(_));
+        Ok(if clean_up {
+            texts.iter().map(|t| clean_up_tokenization(t)).collect()
+        } else {
+            texts
+        })
+    }
+
+    /// Whether both tokenizers map the same tokens (added tokens included) to the same ids, as
+    /// transformers' `get_vocab()` compares them.
+    pub fn same_vocabulary(&self, other: &SentenceTokenizer) -> bool {
+        self.original.get_vocab(true) == other.original.get_vocab(true)
     }
 
     /// How many leading tokens `prompt` takes in a text it is prepended to, as
@@ -289,6 +366,24 @@ fn pad_id(tokenizer: &Tokenizer, settings: &TokenizerConfig) -> u32 {
         .unwrap_or(0)
 }
 
+/// transformers' `clean_up_tokenization`: no space before punctuation and English contractions.
+fn clean_up_tokenization(text: &str) -> String {
+    [
+        (" .", "."),
+        (" ?", "?"),
+        (" !", "!"),
+        (" ,", ","),
+        (" ' ", "'"),
+        (" n't", "n't"),
+        (" 'm", "'m"),
+        (" 's", "'s"),
+        (" 've", "'ve"),
+        (" 're", "'re"),
+    ]
+    .iter()
+    .fold(text.to_string(), |text, (from, to)| text.replace(from, to))
+}
+
 /// Turns a right-padded batch into a left-padded one, row by row.
 fn move_padding_left(batch: &mut EncodedBatch) {
     let seq = batch.seq_len;
@@ -369,6 +464,45 @@ mod tests {
         assert_eq!(&batch.input_ids[..5], &[4, 2, 5, 7, 3]);
         assert_eq!(&batch.attention_mask[..5], &[0, 1, 1, 1, 1]);
         assert_eq!(&batch.attention_mask[5..], &[1, 1, 1, 1, 1]);
+    }
+
+    #[test]
+    fn decoding_joins_word_pieces_and_skips_special_tokens() {
+        let dir = tempfile::tempdir().unwrap();
+        let tok = SentenceTokenizer::from_vocab(&tiny_vocab(dir.path()), true, 16).unwrap();
+        let texts = tok
+            .tokenize(&["The dogs sit on the mat.", "a cat"])
+            .unwrap();
+        // "sit" is not in the vocabulary: [UNK], which skipping leaves out as transformers does.
+        assert_eq!(texts[0].ids, vec![2, 9, 7, 10, 1, 11, 9, 12, 13, 3]);
+        let rows: Vec<&[i64]> = texts.iter().map(|t| t.ids.as_slice()).collect();
+        assert_eq!(
+            tok.decode_batch(&rows, true).unwrap(),
+            vec!["the dogs on the mat.", "a cat"]
+        );
+        assert_eq!(
+            tok.decode_batch(&rows[1..], false).unwrap(),
+            vec!["[CLS] a cat [SEP]"]
+        );
+        assert!(tok.decode_batch(&[&[2, -1]], true).is_err());
+    }
+
+    #[test]
+    fn clean_up_tokenization_spaces_follows_transformers() {
+        assert_eq!(
+            clean_up_tokenization("it 's a dog , is n't it ? yes !"),
+            "it's a dog, isn't it? yes!"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let vocab = tiny_vocab(dir.path());
+        let plain = SentenceTokenizer::from_vocab(&vocab, true, 16).unwrap();
+        let mut other = std::fs::read_to_string(&vocab).unwrap();
+        assert!(plain.same_vocabulary(&plain.clone()));
+        other.push_str("\nbird");
+        let other_path = dir.path().join("other.txt");
+        std::fs::write(&other_path, other).unwrap();
+        let other = SentenceTokenizer::from_vocab(&other_path, true, 16).unwrap();
+        assert!(!plain.same_vocabulary(&other));
     }
 
     #[test]

@@ -45,6 +45,9 @@ pub(crate) struct TokenizerConfig {
     pub truncation_side: PaddingSide,
     #[serde(default)]
     pub do_lower_case: Option<bool>,
+    /// Whether decoding removes the spaces before punctuation (transformers 5's default: no).
+    #[serde(default)]
+    pub clean_up_tokenization_spaces: Option<bool>,
 }
 
 impl TokenizerConfig {

@@ -26,19 +26,35 @@ pub struct TrainSet {
     pub var_prefix: String,
 }
 
-/// `loss` with an untied TSDAE decoder's hub id resolved to its local folder (downloaded
-/// into the hub cache); every other loss as it is.
-fn with_local_decoder(
+/// `loss` with the hub ids of the models it loads resolved to local folders (downloaded into
+/// the hub cache): an untied TSDAE decoder's, GIST's guide; every other loss as it is.
+fn with_local_models(
     loss: &LossConfig,
     resolve_model: &dyn Fn(&str) -> Result<PathBuf>,
 ) -> Result<LossConfig> {
+    let local = |id: &str| Ok::<_, Error>(resolve_model(id)?.display().to_string());
     Ok(match loss {
         LossConfig::DenoisingAutoEncoder {
             tie_encoder_decoder: false,
             decoder: Some(id),
         } => LossConfig::DenoisingAutoEncoder {
             tie_encoder_decoder: false,
-            decoder: Some(resolve_model(id)?.display().to_string()),
+            decoder: Some(local(id)?),
+        },
+        LossConfig::GistEmbed {
+            guide,
+            temperature,
+            margin_strategy,
+            margin,
+            contrast_anchors,
+            contrast_positives,
+        } => LossConfig::GistEmbed {
+            guide: local(guide)?,
+            temperature: *temperature,
+            margin_strategy: *margin_strategy,
+            margin: *margin,
+            contrast_anchors: *contrast_anchors,
+            contrast_positives: *contrast_positives,
         },
         other => other.clone(),
     })
@@ -52,8 +68,8 @@ pub struct TrainSets {
 impl TrainSets {
     /// Builds each dataset's loss (under `loss_vars`; one dataset's at the root, as a
     /// one-dataset run always had them) and tokenises its rows.
-    /// `resolve_model` turns a hub id or folder (an untied TSDAE decoder's) into a local
-    /// folder.
+    /// `resolve_model` turns a hub id or folder (an untied TSDAE decoder's, GIST's guide) into
+    /// a local folder.
     pub fn new(
         config: &TrainConfig,
         rows: Vec<TrainingSet>,
@@ -71,7 +87,7 @@ impl TrainSets {
             } else {
                 (root, String::new())
             };
-            let loss = with_local_decoder(d.loss, resolve_model)?.build_for_model(&path, model)?;
+            let loss = with_local_models(d.loss, resolve_model)?.build_for_model(&path, model)?;
             let prompts = match &d.data.prompts {
                 Some(p) => {
                     let origin = if several {

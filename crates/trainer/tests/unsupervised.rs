@@ -200,6 +200,74 @@ fn simcse_trains_mnrl_on_sentences_paired_with_themselves() {
         .all(|l| l.is_finite() && *l > 0.0));
 }
 
+/// GIST on sentences paired with themselves, the tiny model its own guide: two steps train,
+/// and the guide's weights are nowhere in the output, the checkpoint or the optimizer state.
+#[test]
+fn gist_trains_with_a_frozen_guide_that_is_never_saved() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    // `config` writes the tiny model to dir/tiny-model: the guide is that same folder.
+    let guide = dir.path().join("tiny-model");
+    let gist = format!(
+        "[data.pairing]\ntype = \"identical\"\n[loss]\ntype = \"gist_embed\"\nguide = {:?}\n",
+        guide.display().to_string()
+    );
+    let cfg = config(
+        dir.path(),
+        &gist,
+        &[("training.max_steps", "2"), ("output.save_steps", "1")],
+    );
+    let outcome = Trainer::new(&cfg, Resume::Fresh, &offline_client(dir.path()))
+        .unwrap()
+        .run(&AtomicBool::new(false))
+        .unwrap();
+    assert_eq!(outcome.steps, 2);
+    let out = dir.path().join("out");
+    assert!(train_losses(&out).iter().all(|l| l.is_finite() && *l > 0.0));
+    let readme = std::fs::read_to_string(out.join("README.md")).unwrap();
+    assert!(readme.contains("GISTEmbedLoss"), "{readme}");
+
+    let names = |path: &Path| -> Vec<String> {
+        tch::Tensor::read_safetensors(path)
+            .unwrap()
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect()
+    };
+    let mut base = names(&guide.join("model.safetensors"));
+    base.sort();
+    // The output: the trained model alone, no loss parameters.
+    assert!(!out.join("loss.safetensors").exists());
+    let mut saved = names(&out.join("model.safetensors"));
+    saved.sort();
+    assert_eq!(saved, base);
+    let trained = SentenceTransformer::load(&out, tch::Device::Cpu).unwrap();
+    let original = SentenceTransformer::load(&guide, tch::Device::Cpu).unwrap();
+    let moved = trained
+        .var_store()
+        .variables()
+        .iter()
+        .any(|(name, v)| !v.equal(&original.var_store().variables()[name]));
+    assert!(moved, "two steps changed no weight");
+    // The checkpoint: the model, and optimizer moments of the model's variables only.
+    let checkpoint = std::fs::read_dir(out.join("checkpoints"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_dir())
+        .expect("a checkpoint");
+    assert!(!checkpoint.join("loss.safetensors").exists());
+    let model_vars = trained.var_store().variables();
+    let moments = names(&checkpoint.join("optimizer.safetensors"));
+    assert!(moments.len() <= 2 * model_vars.len() + 1);
+    for name in moments.iter().filter(|n| *n != "steps") {
+        let var = name
+            .strip_prefix("exp_avg_sq.")
+            .or_else(|| name.strip_prefix("exp_avg."))
+            .unwrap_or_else(|| panic!("{name}"));
+        assert!(model_vars.contains_key(var), "{name}");
+    }
+}
+
 #[test]
 fn bad_unsupervised_setups_are_named() {
     let _serial = serial();
