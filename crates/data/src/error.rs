@@ -170,6 +170,10 @@ pub enum Error {
     #[error("embedding buffer holds {len} values, expected {rows} rows × {dim} = {}", rows * dim)]
     MatrixShape { len: usize, rows: usize, dim: usize },
 
+    /// A table cannot be written as given (mismatched columns, an unknown file type).
+    #[error("cannot write {}: {reason}", path.display())]
+    TableWrite { path: PathBuf, reason: String },
+
     /// Writing a parquet file failed.
     #[error("cannot write parquet file {}", path.display())]
     ParquetWrite {

@@ -37,6 +37,7 @@ mod sampler;
 mod scored_pair;
 mod sentence_pairing;
 mod sentences;
+mod table_out;
 #[cfg(test)]
 mod test_support;
 mod text_column;
@@ -77,6 +78,7 @@ pub use sentence_pairing::{
     DEFAULT_DELETION_RATIO, DEFAULT_POS_NEG_RATIO,
 };
 pub use sentences::{read_sentence_lines, read_unique_texts, read_user_sentences};
+pub use table_out::{write_table, TableColumn};
 pub use text_column::read_text_column;
 pub use training_set::{TargetColumn, TrainingSet};
 pub use user_dataset::{read_user_dataset, DatasetFormat};

@@ -26,6 +26,10 @@ pub enum Error {
         positives: usize,
     },
 
+    /// An anchor or positive text that is empty or only whitespace.
+    #[error("column {column} is empty at row {row}: every anchor and positive needs text")]
+    EmptyText { column: String, row: usize },
+
     /// A column name that is empty or that two columns of the output would share.
     #[error("column name {name:?} {reason}")]
     ColumnName { name: String, reason: &'static str },

@@ -245,7 +245,7 @@ fn same_inode(_a: &Path, _b: &Path) -> bool {
 /// The folder of `--output` must exist and take a new file before any encoding starts (the
 /// writers put the embeddings into a temporary file there and rename it into place, so a
 /// failure never leaves half a file).
-fn check_output_folder(output: &Path) -> Result<()> {
+pub(crate) fn check_output_folder(output: &Path) -> Result<()> {
     let folder = output
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -270,7 +270,7 @@ fn check_output_folder(output: &Path) -> Result<()> {
     Ok(())
 }
 
-fn read_texts(input: &Path, column: Option<&str>) -> Result<Vec<String>> {
+pub(crate) fn read_texts(input: &Path, column: Option<&str>) -> Result<Vec<String>> {
     let is_parquet = input.extension().is_some_and(|e| e == "parquet");
     let texts = match (is_parquet, column) {
         (true, Some(column)) => data::read_text_column(input, column)?,

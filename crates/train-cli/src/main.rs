@@ -6,6 +6,7 @@ mod allocator;
 mod encode;
 mod eval;
 mod load;
+mod mine;
 mod train;
 
 use anyhow::Result;
@@ -36,6 +37,8 @@ enum Command {
     Encode(encode::EncodeArgs),
     /// Score a model: STS, retrieval, binary classification, triplets or paraphrase mining
     Eval(eval::EvalArgs),
+    /// Mine hard negatives for (anchor, positive) pairs into a training dataset
+    Mine(Box<mine::MineArgs>),
 }
 
 fn main() {
@@ -57,6 +60,7 @@ fn run(cli: Cli) -> Result<()> {
         Some(Command::Train(args)) => train::run(&args),
         Some(Command::Encode(args)) => encode::run(&args),
         Some(Command::Eval(args)) => eval::run(&args),
+        Some(Command::Mine(args)) => mine::run(&args),
         None => train::run(&cli.train),
     }
 }

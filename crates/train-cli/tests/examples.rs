@@ -2,7 +2,8 @@
 //! succeeds — so an example can never go stale. Each runs as written, in a folder holding the
 //! files the examples name (`qa.jsonl`, `./my-model`, …), with only its size cut: training
 //! keeps 40 rows for 2 steps without evaluators, `eval` keeps 16 rows (4 retrieval queries),
-//! and a base model the endpoint does not hold is replaced by all-MiniLM-L6-v2.
+//! `mine` 40 pairs, and a base model the endpoint does not hold is replaced by
+//! all-MiniLM-L6-v2.
 //! Models and datasets come through the hub client from `HF_ENDPOINT`, as for users.
 
 mod common;
@@ -87,6 +88,7 @@ fn shrunk(example: &[String]) -> Vec<String> {
     }
     match args.first().map(String::as_str) {
         Some("encode") => {}
+        Some("mine") => set_flag(&mut args, "--max-rows", "40"),
         Some("eval") => {
             set_flag(&mut args, "--max-rows", "16");
             if args.iter().any(|a| a == "retrieval") {

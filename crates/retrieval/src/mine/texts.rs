@@ -71,6 +71,19 @@ impl MiningTexts {
         if anchors.texts.is_empty() {
             return Err(Error::EmptyDataset);
         }
+        // An empty anchor or positive embeds to noise and mines nonsense: refused, named.
+        for column in [&anchors, &positives] {
+            if let Some(row) = column
+                .texts
+                .iter()
+                .position(|t| t.as_ref().trim().is_empty())
+            {
+                return Err(Error::EmptyText {
+                    column: column.name.to_string(),
+                    row,
+                });
+            }
+        }
         let extra = corpus.unwrap_or(&[]);
         let (corpus, corpus_index) = dedupe(
             extra
@@ -265,6 +278,17 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("\"x\""), "{e}");
+        let blank = ["q1", " "];
+        let e = MiningTexts::new(
+            TextColumn::new("q", &["a", "b"]),
+            TextColumn::new("p", &blank),
+            None,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&e, Error::EmptyText { column, row: 1 } if column == "p"),
+            "{e}"
+        );
         let empty: [&str; 0] = [];
         let e = MiningTexts::new(
             TextColumn::new("q", &empty),
