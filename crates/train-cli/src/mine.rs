@@ -234,7 +234,7 @@ pub fn run(args: &MineArgs) -> Result<()> {
         .dataset
         .columns()
         .iter()
-        .map(|c| (c.name.clone(), table_column(&c.values)))
+        .map(|c| (c.name.clone(), c.values.clone()))
         .collect();
     data::write_table(&args.output, &columns)?;
     println!("{}", mined.stats);
@@ -269,16 +269,4 @@ fn model_revision(model: &str) -> String {
         .and_then(|client| hub::resolve_model(&client, model).ok())
         .map(|dir| dir.display().to_string())
         .unwrap_or_default()
-}
-
-fn table_column(values: &retrieval::ColumnValues) -> data::TableColumn {
-    use retrieval::ColumnValues as V;
-    match values {
-        V::Text(v) => data::TableColumn::Text(v.clone()),
-        V::TextList(v) => data::TableColumn::TextList(v.clone()),
-        V::Int(v) => data::TableColumn::Int(v.clone()),
-        V::IntList(v) => data::TableColumn::IntList(v.clone()),
-        V::Float(v) => data::TableColumn::Float(v.clone()),
-        V::FloatList(v) => data::TableColumn::FloatList(v.clone()),
-    }
 }

@@ -6,34 +6,9 @@ use super::select::Selection;
 use super::texts::MiningTexts;
 use crate::error::{Error, Result};
 
-/// The values of one column. Scores are the float32 similarities.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ColumnValues {
-    Text(Vec<String>),
-    TextList(Vec<Vec<String>>),
-    Int(Vec<i64>),
-    IntList(Vec<Vec<i64>>),
-    Float(Vec<f32>),
-    FloatList(Vec<Vec<f32>>),
-}
-
-impl ColumnValues {
-    /// Rows in the column.
-    pub fn len(&self) -> usize {
-        match self {
-            ColumnValues::Text(v) => v.len(),
-            ColumnValues::TextList(v) => v.len(),
-            ColumnValues::Int(v) => v.len(),
-            ColumnValues::IntList(v) => v.len(),
-            ColumnValues::Float(v) => v.len(),
-            ColumnValues::FloatList(v) => v.len(),
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
+/// The values of one column (scores are the float32 similarities): the table column
+/// `data::write_table` writes.
+pub use data::TableColumn as ColumnValues;
 
 /// A named column.
 #[derive(Debug, Clone, PartialEq)]
