@@ -51,7 +51,8 @@ impl ModelArgs {
         Ok(model)
     }
 
-    fn resolve_dir(&self) -> Result<PathBuf> {
+    /// The model's local folder: itself, or the hub snapshot it resolves to.
+    pub fn resolve_dir(&self) -> Result<PathBuf> {
         let client = hub::HubClient::from_env()?;
         hub::resolve_model(&client, &self.model)
             .with_context(|| format!("resolving model {}", self.model))

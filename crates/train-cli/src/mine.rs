@@ -138,6 +138,12 @@ impl MineArgs {
         client: &hub::HubClient,
     ) -> Result<(String, String, Vec<String>, Vec<String>)> {
         let local = std::path::Path::new(&self.pairs).is_file();
+        if local && self.columns.is_none() {
+            bail!(
+                "--pairs {} is a file: name its columns with --columns anchor=<column>,positive=<column>",
+                self.pairs
+            );
+        }
         let max_rows = self.max_rows.map(|n| n as usize);
         let config = DataConfig {
             dataset: self.pairs.clone(),
@@ -152,12 +158,6 @@ impl MineArgs {
             max_rows: if local { max_rows } else { None },
             ..DataConfig::default()
         };
-        if local && self.columns.is_none() {
-            bail!(
-                "--pairs {} is a file: name its columns with --columns anchor=<column>,positive=<column>",
-                self.pairs
-            );
-        }
         let set = config::load_training_set(client, &config, self.seed)
             .with_context(|| format!("reading the pairs {}", self.pairs))?;
         let names = set.column_names().to_vec();
@@ -224,9 +224,14 @@ pub fn run(args: &MineArgs) -> Result<()> {
     let options = EmbedOptions {
         query_prompt: prompt(&args.query_prompt_name, &args.query_prompt),
         corpus_prompt: prompt(&args.corpus_prompt_name, &args.corpus_prompt),
-        cache: args.cache.as_ref().map(|dir| {
-            EmbeddingCache::new(dir, &args.model.model, model_revision(&args.model.model))
-        }),
+        cache: match &args.cache {
+            Some(dir) => Some(EmbeddingCache::new(
+                dir,
+                &args.model.model,
+                model_revision(&args.model)?,
+            )),
+            None => None,
+        },
     };
     let start = std::time::Instant::now();
     let mined = retrieval::mine(&model, &texts, &params, &options).context("mining")?;
@@ -250,23 +255,15 @@ pub fn run(args: &MineArgs) -> Result<()> {
     Ok(())
 }
 
-/// What identifies the weights behind `model` for the cache: a folder's canonical path and the
-/// modification time of its weights, or the hub id with its revision (the id alone pins
-/// `main`, which moves; the cached snapshot's folder name is its commit).
-fn model_revision(model: &str) -> String {
-    let path = std::path::Path::new(model);
-    if path.is_dir() {
-        let weights = path.join("model.safetensors");
-        let modified = std::fs::metadata(&weights)
-            .and_then(|m| m.modified())
-            .map(|t| format!("{t:?}"))
-            .unwrap_or_default();
-        let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
-        return format!("{} {modified}", canonical.display());
-    }
-    hub::HubClient::from_env()
-        .ok()
-        .and_then(|client| hub::resolve_model(&client, model).ok())
-        .map(|dir| dir.display().to_string())
-        .unwrap_or_default()
+/// What identifies the weights behind the model for the cache: its folder (a hub snapshot's
+/// folder name is its commit) and the modification time of its weights, which a retrained
+/// local model changes.
+fn model_revision(args: &ModelArgs) -> Result<String> {
+    let dir = args.resolve_dir()?;
+    let modified = std::fs::metadata(dir.join("model.safetensors"))
+        .and_then(|m| m.modified())
+        .map(|t| format!("{t:?}"))
+        .unwrap_or_default();
+    let canonical = dir.canonicalize().unwrap_or(dir);
+    Ok(format!("{} {modified}", canonical.display()))
 }

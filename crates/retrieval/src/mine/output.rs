@@ -57,6 +57,14 @@ pub(crate) struct FormatScores {
     pub maximum_possible_samples: usize,
 }
 
+impl FormatScores {
+    /// One (positive, negative) pair of the statistics.
+    fn record(&mut self, positive: f32, negative: f32) {
+        self.negative.push(negative);
+        self.difference.push(positive - negative);
+    }
+}
+
 /// The output's column names, in order.
 pub fn output_column_names(
     anchor: &str,
@@ -191,8 +199,7 @@ fn triplet(
             positives.push(row.positive_text.to_string());
             negatives.push(texts.corpus()[corpus].clone());
             scores.push(vec![row.positive_score, score]);
-            out.negative.push(score);
-            out.difference.push(row.positive_score - score);
+            out.record(row.positive_score, score);
         }
         out.maximum_possible_samples += selection.width;
     }
@@ -230,8 +237,7 @@ fn n_tuple(
         for (column, &(corpus, score)) in negatives.iter_mut().zip(&negs) {
             column.push(texts.corpus()[corpus].clone());
             row_scores.push(score);
-            out.negative.push(score);
-            out.difference.push(row.positive_score - score);
+            out.record(row.positive_score, score);
         }
         scores.push(row_scores);
     }
@@ -270,8 +276,7 @@ fn labeled_pair(
     let mut out = FormatScores::default();
     for row in pair_rows(texts, positive_scores) {
         for (_, score) in found(selection, row.query) {
-            out.negative.push(score);
-            out.difference.push(row.positive_score - score);
+            out.record(row.positive_score, score);
         }
     }
     out.maximum_possible_samples = texts.queries().len() * selection.width + texts.num_rows();
@@ -303,8 +308,7 @@ fn labeled_list(
         out.maximum_possible_samples += 1;
         let negs: Vec<(usize, f32)> = found(selection, row.query).collect();
         for &(_, score) in &negs {
-            out.negative.push(score);
-            out.difference.push(row.positive_score - score);
+            out.record(row.positive_score, score);
         }
         if negs.is_empty() {
             continue;
