@@ -4,6 +4,7 @@
 mod alternate;
 mod bench;
 mod bench_data;
+mod bench_mine;
 mod bench_train;
 mod fetch;
 mod python_env;
@@ -141,6 +142,9 @@ enum BenchKind {
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
         rounds: u64,
     },
+    /// `train-cli mine` against sentence-transformers' `mine_hard_negatives` (default and
+    /// use_faiss=True): MNLI anchors against a corpus of unique sentences, time and peak memory
+    Mine(bench_mine::MineBench),
     /// Read a synthetic MNLI-shaped parquet file and build hard and soft triplets (release)
     Data {
         /// Rows of the generated file
@@ -219,6 +223,9 @@ fn main() -> Result<()> {
                 rounds: rounds as usize,
             },
         ),
+        Command::Bench {
+            which: BenchKind::Mine(opts),
+        } => bench_mine::mine(&root, &opts),
         Command::Bench {
             which: BenchKind::Data { rows, repeats },
         } => bench_data::data(&root, &bench_data::DataBench { rows, repeats }),
