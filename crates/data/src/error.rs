@@ -162,8 +162,8 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    /// A `.npy` file is not a float32 matrix we can read.
-    #[error("{}: not a float32 2-d .npy matrix: {reason}", path.display())]
+    /// A `.npy` file is not a matrix we can read (or, for a float32 reader, not float32).
+    #[error("{}: not a readable 2-d .npy matrix: {reason}", path.display())]
     Npy { path: PathBuf, reason: String },
 
     /// An in-memory matrix does not have `rows × dim` values.

@@ -69,7 +69,10 @@ pub use nli_builders::{
 };
 pub use nli_retrieval::nli_retrieval;
 pub use noise::{delete_words, row_rng, split_words};
-pub use npy::{read_npy_f32, write_npy, write_npy_f32, MatrixValues};
+pub use npy::{
+    parse_npy, parse_npy_header, read_npy, read_npy_f32, write_npy, write_npy_f32, MatrixData,
+    MatrixValues, NpyDtype, NpyHeader,
+};
 pub use retrieval_set::RetrievalSet;
 pub use sampler::{BatchIter, EpochSampler, SamplerState, LENGTH_GROUP_WINDOW_BATCHES};
 pub use scored_pair::{read_scored_pairs, ScoredPair, ScoredPairColumns};

@@ -88,13 +88,68 @@ pub fn write_npy(
     write_atomically(path, &bytes)
 }
 
-/// Reads a float32 `[rows, dim]` C-order matrix written by NumPy or [`write_npy_f32`].
-pub fn read_npy_f32(path: impl AsRef<Path>) -> Result<(Vec<f32>, usize, usize)> {
-    let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+/// A row-major matrix's values read back from a `.npy` file, typed as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MatrixData {
+    F32(Vec<f32>),
+    I8(Vec<i8>),
+    U8(Vec<u8>),
+}
+
+/// The element types this reader and [`write_npy`] know, by NumPy's dtype string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NpyDtype {
+    /// `<f4`
+    F32,
+    /// `|i1`
+    I8,
+    /// `|u1`
+    U8,
+}
+
+impl NpyDtype {
+    /// Bytes per value.
+    pub fn item_size(self) -> usize {
+        match self {
+            NpyDtype::F32 => 4,
+            NpyDtype::I8 | NpyDtype::U8 => 1,
+        }
+    }
+
+    /// NumPy's dtype string.
+    pub fn descr(self) -> &'static str {
+        match self {
+            NpyDtype::F32 => "<f4",
+            NpyDtype::I8 => "|i1",
+            NpyDtype::U8 => "|u1",
+        }
+    }
+}
+
+/// What a `.npy` header says: the dtype, the 2-d shape and where the values start. The file
+/// holds `data_offset + rows * dim * dtype.item_size()` bytes when it is whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NpyHeader {
+    pub dtype: NpyDtype,
+    pub rows: usize,
+    pub dim: usize,
+    pub data_offset: usize,
+}
+
+impl NpyHeader {
+    /// The size in bytes of the whole file this header describes (`None` on overflow).
+    pub fn file_len(&self) -> Option<u64> {
+        let payload = self
+            .rows
+            .checked_mul(self.dim)?
+            .checked_mul(self.dtype.item_size())?;
+        u64::try_from(self.data_offset.checked_add(payload)?).ok()
+    }
+}
+
+/// Parses the header at the start of `bytes` (the first bytes of a `.npy` file; the values
+/// need not be there). `path` only names the file in errors.
+pub fn parse_npy_header(path: &Path, bytes: &[u8]) -> Result<NpyHeader> {
     let bad = |reason: &str| Error::Npy {
         path: path.to_path_buf(),
         reason: reason.to_string(),
@@ -114,9 +169,10 @@ pub fn read_npy_f32(path: impl AsRef<Path>) -> Result<(Vec<f32>, usize, usize)> 
         .get(header_start..header_start + header_len)
         .and_then(|h| std::str::from_utf8(h).ok())
         .ok_or_else(|| bad("truncated header"))?;
-    if !header.contains("'descr': '<f4'") {
-        return Err(bad("dtype is not little-endian float32 ('<f4')"));
-    }
+    let dtype = [NpyDtype::F32, NpyDtype::I8, NpyDtype::U8]
+        .into_iter()
+        .find(|d| header.contains(&format!("'descr': '{}'", d.descr())))
+        .ok_or_else(|| bad("dtype is not float32 ('<f4'), int8 ('|i1') or uint8 ('|u1')"))?;
     if header.contains("'fortran_order': True") {
         return Err(bad("fortran order is not supported"));
     }
@@ -138,19 +194,69 @@ pub fn read_npy_f32(path: impl AsRef<Path>) -> Result<(Vec<f32>, usize, usize)> 
     let [rows, dim] = dims[..] else {
         return Err(bad("shape is not 2-d"));
     };
-    let payload = &bytes[header_start + header_len..];
-    if payload.len() != rows * dim * 4 {
-        return Err(bad(&format!(
-            "payload has {} bytes, shape ({rows}, {dim}) needs {}",
-            payload.len(),
-            rows * dim * 4
-        )));
+    Ok(NpyHeader {
+        dtype,
+        rows,
+        dim,
+        data_offset: header_start + header_len,
+    })
+}
+
+/// Parses a whole `.npy` file's bytes: a `[rows, dim]` C-order matrix of float32, int8 or
+/// uint8 values, as NumPy or [`write_npy`] writes it. `path` only names the file in errors.
+pub fn parse_npy(path: &Path, bytes: &[u8]) -> Result<(MatrixData, usize, usize)> {
+    let header = parse_npy_header(path, bytes)?;
+    let (rows, dim) = (header.rows, header.dim);
+    let payload = &bytes[header.data_offset..];
+    let expected = rows
+        .checked_mul(dim)
+        .and_then(|n| n.checked_mul(header.dtype.item_size()));
+    if Some(payload.len()) != expected {
+        return Err(Error::Npy {
+            path: path.to_path_buf(),
+            reason: format!(
+                "payload has {} bytes, shape ({rows}, {dim}) of {} needs {}",
+                payload.len(),
+                header.dtype.descr(),
+                rows.saturating_mul(dim)
+                    .saturating_mul(header.dtype.item_size())
+            ),
+        });
     }
-    let data = payload
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect();
+    let data = match header.dtype {
+        NpyDtype::F32 => MatrixData::F32(
+            payload
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
+        ),
+        NpyDtype::I8 => MatrixData::I8(payload.iter().map(|&b| b as i8).collect()),
+        NpyDtype::U8 => MatrixData::U8(payload.to_vec()),
+    };
     Ok((data, rows, dim))
+}
+
+/// Reads a `[rows, dim]` C-order matrix of float32, int8 or uint8 values written by NumPy or
+/// [`write_npy`].
+pub fn read_npy(path: impl AsRef<Path>) -> Result<(MatrixData, usize, usize)> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse_npy(path, &bytes)
+}
+
+/// Reads a float32 `[rows, dim]` C-order matrix written by NumPy or [`write_npy_f32`].
+pub fn read_npy_f32(path: impl AsRef<Path>) -> Result<(Vec<f32>, usize, usize)> {
+    let path = path.as_ref();
+    match read_npy(path)? {
+        (MatrixData::F32(data), rows, dim) => Ok((data, rows, dim)),
+        _ => Err(Error::Npy {
+            path: path.to_path_buf(),
+            reason: "dtype is not little-endian float32 ('<f4')".into(),
+        }),
+    }
 }
 
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -213,6 +319,38 @@ mod tests {
         let err = read_npy_f32(&path).unwrap_err().to_string();
         assert!(err.contains("float32"), "{err}");
         assert!(write_npy(&path, MatrixValues::U8(&[1, 2, 3]), 2, 2).is_err());
+    }
+
+    #[test]
+    fn typed_reader_returns_each_dtype_and_checks_the_payload() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.npy");
+        write_npy(&path, MatrixValues::I8(&[-128, -1, 0, 127]), 2, 2).unwrap();
+        assert_eq!(
+            read_npy(&path).unwrap(),
+            (MatrixData::I8(vec![-128, -1, 0, 127]), 2, 2)
+        );
+        write_npy(&path, MatrixValues::U8(&[0, 255, 7]), 1, 3).unwrap();
+        assert_eq!(
+            read_npy(&path).unwrap(),
+            (MatrixData::U8(vec![0, 255, 7]), 1, 3)
+        );
+        write_npy_f32(&path, &[0.5, -2.0], 2, 1).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let header = parse_npy_header(&path, &bytes).unwrap();
+        assert_eq!(
+            (header.dtype, header.rows, header.dim),
+            (NpyDtype::F32, 2, 1)
+        );
+        assert_eq!(header.file_len(), Some(bytes.len() as u64));
+        // A truncated payload is refused, naming the sizes.
+        let err = parse_npy(&path, &bytes[..bytes.len() - 1])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("payload has 7 bytes") && err.contains("needs 8"),
+            "{err}"
+        );
     }
 
     #[test]
