@@ -1,5 +1,6 @@
-//! Retrieval tools on libtorch. For now: hard-negative mining, sentence-transformers 6.3's
-//! `mine_hard_negatives` without cross-encoder rescoring and FAISS.
+//! Retrieval tools on libtorch: hard-negative mining (sentence-transformers 6.3's
+//! `mine_hard_negatives` without cross-encoder rescoring and FAISS), and semantic search over
+//! an index folder ([`search`], sentence-transformers 6.3's `semantic_search_usearch`).
 //!
 //! [`MiningTexts`] turns (anchor, positive) rows and an optional extra corpus into the
 //! deduplicated queries and corpus to embed; [`mine_embedded`] mines on given embeddings of
@@ -14,6 +15,7 @@
 
 mod error;
 mod mine;
+pub mod search;
 
 pub use error::{Error, Result};
 pub use mine::{

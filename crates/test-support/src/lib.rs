@@ -12,9 +12,11 @@ pub mod examples;
 pub mod files;
 pub mod hub_files;
 pub mod server;
+pub mod vectors;
 
 pub use cli::{assert_fails_with, stderr};
 pub use examples::{markdown_commands, quoted_commands};
-pub use files::{copy_dir, pairs_jsonl, WORDS};
+pub use files::{copy_dir, dir_snapshot, pairs_jsonl, WORDS};
 pub use hub_files::{client, dataset_file, endpoint, model_dir, MINILM};
 pub use server::serve_dir;
+pub use vectors::unit_vectors;
