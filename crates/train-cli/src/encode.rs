@@ -89,7 +89,7 @@ pub fn run(args: &EncodeArgs) -> Result<()> {
         }
     }
     let options = EncodeOptions {
-        batch_size: args.model.batch_size as usize,
+        batch_size: args.model.runtime.batch_size as usize,
         normalize: args.normalize,
         show_progress: !args.quiet,
         prompt: args.prompt_choice(),

@@ -164,7 +164,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         .with_context(|| format!("preparing the {} evaluation", config.name()))?;
     let model = args.model.load()?;
     let metrics = evaluator
-        .evaluate(&model, args.model.batch_size as usize)
+        .evaluate(&model, args.model.runtime.batch_size as usize)
         .with_context(|| format!("evaluating {} on {}", args.model.model, config.name()))?;
     if args.json {
         println!("{}", serde_json::to_string(&metrics)?);

@@ -11,6 +11,14 @@ pub struct ModelArgs {
     /// Hub id (`org/name`, optionally `@revision`; downloaded into the HF cache) or a local folder
     #[arg(long, short)]
     pub model: String,
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
+}
+
+/// Where and how a model runs, apart from which model it is (for commands that take the model
+/// from elsewhere, e.g. `search query` from the index's manifest).
+#[derive(Args, Debug, Clone)]
+pub struct RuntimeArgs {
     /// auto (CUDA when available), cpu, cuda or cuda:N
     #[arg(long, default_value = "auto")]
     pub device: DeviceChoice,
@@ -26,7 +34,7 @@ pub struct ModelArgs {
     pub threads: Option<u32>,
 }
 
-impl ModelArgs {
+impl RuntimeArgs {
     /// The checks that need no files: the device and the dtype it can compute in.
     pub fn check(&self) -> Result<()> {
         let device = self.device.resolve()?;
@@ -35,19 +43,27 @@ impl ModelArgs {
             .with_context(|| format!("--dtype {}", self.dtype))?;
         Ok(())
     }
+}
+
+impl ModelArgs {
+    /// The checks that need no files: the device and the dtype it can compute in.
+    pub fn check(&self) -> Result<()> {
+        self.runtime.check()
+    }
 
     pub fn load(&self) -> Result<SentenceTransformer> {
-        if let Some(threads) = self.threads {
+        let runtime = &self.runtime;
+        if let Some(threads) = runtime.threads {
             tch::set_num_threads(threads as i32);
         }
         self.check()?;
-        let device = self.device.resolve()?;
+        let device = runtime.device.resolve()?;
         let dir = self.resolve_dir()?;
         let mut model = SentenceTransformer::load(&dir, device)
             .with_context(|| format!("loading model {}", self.model))?;
         model
-            .set_dtype(self.dtype)
-            .with_context(|| format!("--dtype {}", self.dtype))?;
+            .set_dtype(runtime.dtype)
+            .with_context(|| format!("--dtype {}", runtime.dtype))?;
         Ok(model)
     }
 

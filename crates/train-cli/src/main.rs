@@ -7,6 +7,7 @@ mod encode;
 mod eval;
 mod load;
 mod mine;
+mod search;
 mod train;
 
 use anyhow::Result;
@@ -39,6 +40,9 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Mine hard negatives for (anchor, positive) pairs into a training dataset
     Mine(Box<mine::MineArgs>),
+    /// Semantic search: embed a corpus into an index folder (quantized, optionally with an
+    /// HNSW graph), query it, compare results
+    Search(search::SearchArgs),
 }
 
 fn main() {
@@ -61,6 +65,7 @@ fn run(cli: Cli) -> Result<()> {
         Some(Command::Encode(args)) => encode::run(&args),
         Some(Command::Eval(args)) => eval::run(&args),
         Some(Command::Mine(args)) => mine::run(&args),
+        Some(Command::Search(args)) => search::run(&args),
         None => train::run(&cli.train),
     }
 }

@@ -125,7 +125,7 @@ impl MineArgs {
             include_positives: self.include_positives,
             output_format: self.format,
             output_scores: self.output_scores,
-            batch_size: self.model.batch_size as usize,
+            batch_size: self.model.runtime.batch_size as usize,
             seed: self.seed,
             show_progress: !self.quiet,
             ..MineParams::default()
