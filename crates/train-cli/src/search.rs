@@ -63,11 +63,18 @@ pub struct IndexArgs {
     /// --append it must be the index's
     #[arg(long)]
     pub precision: Option<Precision>,
-    /// int8/uint8: compute the ranges from these float32 embeddings (.npy [n, dim]) instead
-    /// of the corpus'
+    /// binary/ubinary: also store an int8 or uint8 copy of the embeddings and rescore
+    /// candidates from it (dequantized with its ranges) rather than from their bits, as
+    /// Hugging Face's embedding-quantization demo does. Default none: sentence-transformers'
+    /// bit rescoring. With --append it must be the index's
+    #[arg(long)]
+    pub rescore_precision: Option<RescorePrecision>,
+    /// int8/uint8 (or the --rescore-precision copy): compute the ranges from these float32
+    /// embeddings (.npy [n, dim]) instead of the corpus'
     #[arg(long, conflicts_with = "ranges")]
     pub calibration: Option<PathBuf>,
-    /// int8/uint8: use these ranges (.npy [2, dim]: the minima, then the maxima)
+    /// int8/uint8 (or the --rescore-precision copy): use these ranges (.npy [2, dim]: the
+    /// minima, then the maxima)
     #[arg(long)]
     pub ranges: Option<PathBuf>,
     /// The documents' prompt, by name (default: the model's `document`, `passage` or `corpus`
@@ -138,6 +145,7 @@ pub struct QueryArgs {
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..))]
     pub rescore_multiplier: u64,
     /// Keep the first stage's scores: no rescoring of quantized candidates with the float query
+    /// (a binary index's int8/uint8 rescore store, if any, is not used)
     #[arg(long)]
     pub no_rescore: bool,
     /// Score every document, even when the index has an HNSW graph
@@ -162,6 +170,28 @@ pub struct QueryArgs {
     /// Hide the progress bar
     #[arg(long)]
     pub quiet: bool,
+}
+
+/// What a binary/ubinary index rescores its candidates from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RescorePrecision {
+    /// Their bits, as sentence-transformers does
+    None,
+    /// A stored int8 copy of the corpus
+    Int8,
+    /// A stored uint8 copy of the corpus
+    Uint8,
+}
+
+impl RescorePrecision {
+    /// The stored copy's precision, if any.
+    fn store(self) -> Option<Precision> {
+        match self {
+            RescorePrecision::None => None,
+            RescorePrecision::Int8 => Some(Precision::Int8),
+            RescorePrecision::Uint8 => Some(Precision::Uint8),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -221,8 +251,18 @@ fn run_index(args: &IndexArgs) -> Result<()> {
         return run_append(args, texts, ids, threads);
     }
     let precision = args.precision.unwrap_or(Precision::Float32);
-    if given_ranges.is_some() && !precision.uses_ranges() {
-        bail!("--ranges and --calibration apply to --precision int8 or uint8, not {precision}");
+    let store = args.rescore_precision.and_then(RescorePrecision::store);
+    if store.is_some() && !matches!(precision, Precision::Binary | Precision::Ubinary) {
+        bail!(
+            "--rescore-precision applies to --precision binary or ubinary, not {precision}: \
+             other indexes are rescored from their own embeddings"
+        );
+    }
+    if given_ranges.is_some() && !precision.uses_ranges() && store.is_none() {
+        bail!(
+            "--ranges and --calibration apply to --precision int8 or uint8 (or binary and \
+             ubinary with --rescore-precision), not {precision}"
+        );
     }
     let params = hnsw_params(args);
     if let Some(params) = &params {
@@ -260,7 +300,14 @@ fn run_index(args: &IndexArgs) -> Result<()> {
     )?;
     let start = Instant::now();
     let embeddings = embed(&model, &texts, Role::Document, &document_prompt, args)?;
-    let corpus = Corpus::quantize_from(embeddings.view()?, precision, given_ranges)?;
+    let corpus = match store {
+        None => Corpus::quantize_from(embeddings.view()?, precision, given_ranges)?,
+        Some(store) => {
+            Corpus::quantize_from(embeddings.view()?, precision, None)?.with_rescore_store(
+                Corpus::quantize_from(embeddings.view()?, store, given_ranges)?,
+            )?
+        }
+    };
     let graph = match params {
         Some(params) => Some(HnswGraph::build(&corpus, params, threads)?),
         None => None,
@@ -290,6 +337,21 @@ fn run_append(
     let manifest = &index.manifest;
     if let Some(precision) = args.precision {
         manifest.check_precision(&args.index, precision)?;
+    }
+    if let Some(given) = args.rescore_precision {
+        if given.store() != manifest.rescore_precision {
+            bail!(
+                "--rescore-precision {}: the index {} has {}; --append keeps the index's \
+                 rescore store",
+                given
+                    .to_possible_value()
+                    .map_or_else(String::new, |v| v.get_name().to_string()),
+                args.index.display(),
+                manifest
+                    .rescore_precision
+                    .map_or_else(|| "none".to_string(), |p| p.to_string())
+            );
+        }
     }
     let build_graph = match (&index.graph, hnsw_params(args)) {
         (Some(graph), _) if has_graph_flags(args) => bail!(
@@ -362,9 +424,16 @@ fn report_index(dir: &Path, index: &IndexContents, what: &str, start: Instant) {
     let m = &index.manifest;
     let size = |f: Option<&retrieval::search::DataFile>| f.map_or(0, |f| f.bytes);
     let total: u64 = m.files.iter().map(|(_, f)| f.bytes).sum();
+    let store = match m.rescore_precision {
+        Some(p) => format!(
+            ", {p} rescore store {} bytes",
+            size(m.files.rescore_embeddings.as_ref()) + size(m.files.rescore_ranges.as_ref())
+        ),
+        None => String::new(),
+    };
     eprintln!(
         "{what} {} ({} documents, {} of dim {}) in {:.1} s: embeddings {} bytes, documents {} \
-         bytes, hnsw {} bytes, {} bytes in all",
+         bytes, hnsw {} bytes{store}, {} bytes in all",
         dir.display(),
         m.rows,
         m.precision,
@@ -621,6 +690,10 @@ fn run_query(args: &QueryArgs) -> Result<()> {
         );
     }
     let mut index = load_index(&args.index)?;
+    if args.no_rescore {
+        // Nothing is rescored: the int8/uint8 copy of a binary index is not needed.
+        index.corpus = index.corpus.without_rescore_store();
+    }
     let model_args = ModelArgs {
         model: model_name.clone(),
         runtime: args.runtime.clone(),

@@ -276,6 +276,129 @@ fn index_query_append_and_recall() {
 }
 
 #[test]
+fn a_binary_index_rescores_from_its_int8_store() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let docs = dir.join("docs.txt");
+    write_lines(&docs, &DOCS);
+    let idx = dir.join("idx");
+    let index = |corpus: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "index",
+            "--model",
+            test_support::MINILM,
+            "--corpus",
+            s(corpus),
+            "--index",
+            s(&idx),
+            "--quiet",
+        ];
+        args.extend(extra);
+        search(dir, &args)
+    };
+    let out = index(
+        &docs,
+        &["--precision", "binary", "--rescore-precision", "int8"],
+    );
+    ok(&out);
+    assert!(
+        stderr(&out).contains("int8 rescore store"),
+        "{}",
+        stderr(&out)
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(idx.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["precision"], "binary");
+    assert_eq!(manifest["rescore_precision"], "int8");
+    assert_eq!(
+        manifest["files"]["rescore_embeddings"]["name"],
+        "rescore.1.npy"
+    );
+    assert_eq!(
+        manifest["files"]["rescore_ranges"]["name"],
+        "rescore-ranges.1.npy"
+    );
+
+    let query = |extra: &[&str]| {
+        let mut args = vec![
+            "query",
+            "--index",
+            s(&idx),
+            "--query",
+            "a kitten napping in the sun",
+            "--top-k",
+            "2",
+            "--format",
+            "jsonl",
+            "--quiet",
+        ];
+        args.extend(extra);
+        search(dir, &args)
+    };
+    let out = query(&[]);
+    let line: serde_json::Value = serde_json::from_str(ok(&out).trim()).unwrap();
+    assert_eq!(line["hits"][0]["id"], 0);
+    assert!(stderr(&out).contains("rescored"), "{}", stderr(&out));
+    let out = query(&["--no-rescore"]);
+    ok(&out);
+    assert!(stderr(&out).contains("hamming"), "{}", stderr(&out));
+
+    // Only binary/ubinary take a store; an append keeps the index's.
+    let other = dir.join("other");
+    let out = search(
+        dir,
+        &[
+            "index",
+            "--model",
+            test_support::MINILM,
+            "--corpus",
+            s(&docs),
+            "--index",
+            s(&other),
+            "--precision",
+            "int8",
+            "--rescore-precision",
+            "int8",
+            "--quiet",
+        ],
+    );
+    assert_fails_with(&out, &["--rescore-precision", "binary", "int8"]);
+    let more = dir.join("more.txt");
+    write_lines(&more, &MORE);
+    let out = index(&more, &["--append", "--rescore-precision", "uint8"]);
+    assert_fails_with(&out, &["--rescore-precision uint8", "int8"]);
+    ok(&index(&more, &["--append"]));
+    let after: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(idx.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(after["rows"], 14);
+    assert_eq!(
+        after["files"]["rescore_ranges"],
+        manifest["files"]["rescore_ranges"]
+    );
+    assert_eq!(
+        after["files"]["rescore_embeddings"]["name"],
+        "rescore.2.npy"
+    );
+    let out = search(
+        dir,
+        &[
+            "query",
+            "--index",
+            s(&idx),
+            "--query",
+            "emperor penguins in the cold",
+            "--top-k",
+            "1",
+            "--format",
+            "jsonl",
+            "--quiet",
+        ],
+    );
+    let line: serde_json::Value = serde_json::from_str(ok(&out).trim()).unwrap();
+    assert_eq!(line["hits"][0]["id"], 12);
+}
+
+#[test]
 fn a_parquet_corpus_keeps_its_ids() {
     let work = tempfile::tempdir().unwrap();
     let dir = work.path();

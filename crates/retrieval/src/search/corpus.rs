@@ -1,5 +1,7 @@
 //! The corpus side of a search: the embeddings at their stored precision, and for int8/uint8
 //! the ranges they were quantized with, which quantize the queries and dequantize candidates.
+//! A binary/ubinary corpus may carry a rescore store: an int8/uint8 copy of the same rows
+//! (itself a [`Corpus`], with its ranges) that rescoring dequantizes instead of the bits.
 
 use eval::{
     quantize_embeddings, Embeddings, Precision, QuantizationRanges, QuantizedEmbeddings,
@@ -9,11 +11,13 @@ use eval::{
 use crate::error::{Error, Result};
 
 /// Stored corpus embeddings: `[rows, dim]` at one [`Precision`], never empty, with the
-/// int8/uint8 ranges (exactly for those precisions).
+/// int8/uint8 ranges (exactly for those precisions), and for binary/ubinary an optional
+/// int8/uint8 rescore store of the same rows.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Corpus {
     embeddings: QuantizedEmbeddings,
     ranges: Option<QuantizationRanges>,
+    rescore_store: Option<Box<Corpus>>,
 }
 
 impl Corpus {
@@ -54,7 +58,54 @@ impl Corpus {
             }
             _ => {}
         }
-        Ok(Corpus { embeddings, ranges })
+        Ok(Corpus {
+            embeddings,
+            ranges,
+            rescore_store: None,
+        })
+    }
+
+    /// Adds `store`, an int8/uint8 copy of this binary/ubinary corpus (same rows, same dim),
+    /// which rescoring dequantizes instead of unpacking the bits.
+    pub fn with_rescore_store(mut self, store: Corpus) -> Result<Corpus> {
+        let precision = self.precision();
+        if !matches!(precision, Precision::Binary | Precision::Ubinary) {
+            return Err(Error::param(
+                "rescore_store",
+                format!("applies to binary and ubinary corpora only, not {precision}"),
+            ));
+        }
+        if !store.precision().uses_ranges() {
+            return Err(Error::param(
+                "rescore_store",
+                format!("must be int8 or uint8, not {}", store.precision()),
+            ));
+        }
+        if (store.rows(), store.dim()) != (self.rows(), self.dim()) {
+            return Err(Error::param(
+                "rescore_store",
+                format!(
+                    "holds [{}, {}] but the corpus is [{}, {}]",
+                    store.rows(),
+                    store.dim(),
+                    self.rows(),
+                    self.dim()
+                ),
+            ));
+        }
+        self.rescore_store = Some(Box::new(store));
+        Ok(self)
+    }
+
+    /// The int8/uint8 copy rescoring reads, when the corpus has one.
+    pub fn rescore_store(&self) -> Option<&Corpus> {
+        self.rescore_store.as_deref()
+    }
+
+    /// This corpus without its rescore store (rescoring then unpacks the bits).
+    pub fn without_rescore_store(mut self) -> Corpus {
+        self.rescore_store = None;
+        self
     }
 
     /// Quantizes float embeddings to `precision`, as `quantize_embeddings` does; int8/uint8
@@ -114,8 +165,19 @@ impl Corpus {
         )
     }
 
-    /// Appends `more` float embeddings, quantized with this corpus' ranges (never recomputed).
+    /// Appends `more` float embeddings, quantized with this corpus' ranges (never recomputed),
+    /// to the embeddings and to the rescore store (with its own ranges).
     pub fn append(&mut self, more: Embeddings<'_>) -> Result<()> {
+        if let Some(store) = &mut self.rescore_store {
+            // Checked first, so that a failure leaves both unchanged.
+            if more.dim() != store.dim() {
+                return Err(Error::EmbeddingShape {
+                    input: "appended embeddings",
+                    shape: vec![more.rows() as i64, more.dim() as i64],
+                    expected: format!("dim {} like the corpus", store.dim()),
+                });
+            }
+        }
         let added = self.quantize_as(more, "appended embeddings")?;
         let rows = self.rows() + added.rows();
         let values = match (self.embeddings.values().clone(), added.into_values()) {
@@ -150,8 +212,12 @@ impl Corpus {
                 ))
             }
         };
-        self.embeddings = QuantizedEmbeddings::new(rows, self.dim(), values)
+        let embeddings = QuantizedEmbeddings::new(rows, self.dim(), values)
             .map_err(Error::quantize("append to the corpus"))?;
+        if let Some(store) = &mut self.rescore_store {
+            store.append(more)?;
+        }
+        self.embeddings = embeddings;
         Ok(())
     }
 

@@ -3,7 +3,8 @@
 //! sha256) before it is believed.
 //!
 //! A commit writes the new generation's data files under new names (`embeddings.{g}.npy`,
-//! `documents.{g}.jsonl`, `ranges.{g}.npy`, `hnsw.{g}.usearch`), syncs them, then replaces
+//! `documents.{g}.jsonl`, `ranges.{g}.npy`, `hnsw.{g}.usearch`, and a binary index's rescore
+//! store `rescore.{g}.npy` with `rescore-ranges.{g}.npy`), syncs them, then replaces
 //! `manifest.json` atomically (a synced temporary file renamed over it, then the folder
 //! synced), and only then removes the files of the generation before. A crash or an error
 //! at any point leaves a folder that loads as the old index or the new one, never a mix; files
@@ -83,27 +84,56 @@ pub fn load_index(dir: &Path) -> Result<IndexContents> {
         )?;
     }
 
-    let bytes = read_verified(dir, &manifest_path, &manifest.files.embeddings)?;
-    let (values, _, _) =
-        data::parse_npy(&embeddings_path, &bytes).map_err(|source| Error::DataFileRead {
-            path: embeddings_path.clone(),
-            source: Box::new(source),
-        })?;
-    drop(bytes);
-    let values =
-        quantized_values(manifest.precision, values).ok_or_else(|| Error::DataFileContent {
-            path: embeddings_path.clone(),
-            reason: format!("its dtype does not hold {} embeddings", manifest.precision),
-        })?;
-    let embeddings = QuantizedEmbeddings::new(manifest.rows, manifest.dim, values).map_err(
-        Error::quantize(format!("read {}", embeddings_path.display())),
-    )?;
+    let store_files = match (
+        manifest.rescore_precision,
+        &manifest.files.rescore_embeddings,
+        &manifest.files.rescore_ranges,
+    ) {
+        (Some(precision), Some(embeddings), Some(ranges)) => {
+            check_npy_header(
+                &dir.join(&embeddings.name),
+                npy_dtype(precision),
+                manifest.rows,
+                precision.quantized_dim(manifest.dim),
+            )?;
+            check_npy_header(
+                &dir.join(&ranges.name),
+                data::NpyDtype::F32,
+                2,
+                manifest.dim,
+            )?;
+            Some((precision, embeddings, ranges))
+        }
+        _ => None,
+    };
 
+    let embeddings = read_embeddings(
+        dir,
+        &manifest_path,
+        &manifest.files.embeddings,
+        manifest.precision,
+        manifest.rows,
+        manifest.dim,
+    )?;
     let ranges = match &manifest.files.ranges {
         Some(file) => Some(read_ranges(dir, &manifest_path, file)?),
         None => None,
     };
-    let corpus = Corpus::new(embeddings, ranges)?;
+    let mut corpus = Corpus::new(embeddings, ranges)?;
+    if let Some((precision, embeddings, ranges)) = store_files {
+        let store = Corpus::new(
+            read_embeddings(
+                dir,
+                &manifest_path,
+                embeddings,
+                precision,
+                manifest.rows,
+                manifest.dim,
+            )?,
+            Some(read_ranges(dir, &manifest_path, ranges)?),
+        )?;
+        corpus = corpus.with_rescore_store(store)?;
+    }
 
     let documents_path = dir.join(&manifest.files.documents.name);
     let bytes = read_verified(dir, &manifest_path, &manifest.files.documents)?;
@@ -226,6 +256,7 @@ impl IndexWriter {
             generation: 0,
             files: placeholder_files(),
             hnsw: graph.as_ref().map(HnswGraph::params),
+            rescore_precision: corpus.rescore_store().map(Corpus::precision),
         };
         let contents = IndexContents {
             manifest,
@@ -357,19 +388,7 @@ impl IndexWriter {
         let corpus = &contents.corpus;
         let embeddings_path = self.dir.join(format!("embeddings.{generation}.npy"));
         written.push(embeddings_path.clone());
-        let width = corpus.embeddings().quantized_dim();
-        let values = match corpus.embeddings().values() {
-            QuantizedValues::Float32(v) => data::MatrixValues::F32(v),
-            QuantizedValues::Int8(v) | QuantizedValues::Binary(v) => data::MatrixValues::I8(v),
-            QuantizedValues::Uint8(v) | QuantizedValues::Ubinary(v) => data::MatrixValues::U8(v),
-        };
-        data::write_npy(&embeddings_path, values, corpus.rows(), width).map_err(|source| {
-            Error::DataFileRead {
-                path: embeddings_path.clone(),
-                source: Box::new(source),
-            }
-        })?;
-        let embeddings = seal(&embeddings_path)?;
+        let embeddings = write_embeddings(&embeddings_path, corpus.embeddings())?;
 
         let documents_path = self.dir.join(format!("documents.{generation}.jsonl"));
         written.push(documents_path.clone());
@@ -384,14 +403,33 @@ impl IndexWriter {
             (Some(r), None) => {
                 let path = self.dir.join(format!("ranges.{generation}.npy"));
                 written.push(path.clone());
-                let both = [r.min(), r.max()].concat();
-                data::write_npy_f32(&path, &both, 2, r.dim()).map_err(|source| {
-                    Error::DataFileRead {
-                        path: path.clone(),
-                        source: Box::new(source),
+                Some(write_ranges(&path, r)?)
+            }
+        };
+
+        // The rescore store: its rows every generation, its ranges (like the index's) once.
+        let (rescore_embeddings, rescore_ranges) = match corpus.rescore_store() {
+            None => (None, None),
+            Some(store) => {
+                let path = self.dir.join(format!("rescore.{generation}.npy"));
+                written.push(path.clone());
+                let rows = write_embeddings(&path, store.embeddings())?;
+                let previous_ranges = previous.and_then(|m| m.files.rescore_ranges.clone());
+                let ranges = match (store.ranges(), previous_ranges) {
+                    (_, Some(file)) => file,
+                    (Some(r), None) => {
+                        let path = self.dir.join(format!("rescore-ranges.{generation}.npy"));
+                        written.push(path.clone());
+                        write_ranges(&path, r)?
                     }
-                })?;
-                Some(seal(&path)?)
+                    (None, None) => {
+                        return Err(Error::param(
+                            "rescore_store",
+                            "an int8/uint8 rescore store without ranges cannot be written",
+                        ))
+                    }
+                };
+                (Some(rows), Some(ranges))
             }
         };
 
@@ -409,6 +447,8 @@ impl IndexWriter {
             documents,
             ranges,
             hnsw,
+            rescore_embeddings,
+            rescore_ranges,
         })
     }
 
@@ -498,6 +538,8 @@ fn placeholder_files() -> DataFiles {
         documents: none(),
         ranges: None,
         hnsw: None,
+        rescore_embeddings: None,
+        rescore_ranges: None,
     }
 }
 
@@ -570,6 +612,56 @@ fn check_npy_header(path: &Path, dtype: data::NpyDtype, rows: usize, dim: usize)
         });
     }
     Ok(())
+}
+
+/// Reads and checks embeddings file `file` of `precision`, `[rows, dim]` before quantization.
+fn read_embeddings(
+    dir: &Path,
+    manifest: &Path,
+    file: &DataFile,
+    precision: Precision,
+    rows: usize,
+    dim: usize,
+) -> Result<QuantizedEmbeddings> {
+    let path = dir.join(&file.name);
+    let bytes = read_verified(dir, manifest, file)?;
+    let (values, _, _) = data::parse_npy(&path, &bytes).map_err(|source| Error::DataFileRead {
+        path: path.clone(),
+        source: Box::new(source),
+    })?;
+    drop(bytes);
+    let values = quantized_values(precision, values).ok_or_else(|| Error::DataFileContent {
+        path: path.clone(),
+        reason: format!("its dtype does not hold {precision} embeddings"),
+    })?;
+    QuantizedEmbeddings::new(rows, dim, values)
+        .map_err(Error::quantize(format!("read {}", path.display())))
+}
+
+/// Writes `embeddings` as a `.npy` at `path` (numpy's dtype for their precision) and seals it.
+fn write_embeddings(path: &Path, embeddings: &QuantizedEmbeddings) -> Result<DataFile> {
+    let values = match embeddings.values() {
+        QuantizedValues::Float32(v) => data::MatrixValues::F32(v),
+        QuantizedValues::Int8(v) | QuantizedValues::Binary(v) => data::MatrixValues::I8(v),
+        QuantizedValues::Uint8(v) | QuantizedValues::Ubinary(v) => data::MatrixValues::U8(v),
+    };
+    data::write_npy(path, values, embeddings.rows(), embeddings.quantized_dim()).map_err(
+        |source| Error::DataFileRead {
+            path: path.to_path_buf(),
+            source: Box::new(source),
+        },
+    )?;
+    seal(path)
+}
+
+/// Writes int8/uint8 `ranges` as a `[2, dim]` float32 `.npy` at `path` and seals it.
+fn write_ranges(path: &Path, ranges: &QuantizationRanges) -> Result<DataFile> {
+    let both = [ranges.min(), ranges.max()].concat();
+    data::write_npy_f32(path, &both, 2, ranges.dim()).map_err(|source| Error::DataFileRead {
+        path: path.to_path_buf(),
+        source: Box::new(source),
+    })?;
+    seal(path)
 }
 
 /// The bytes of `file`, after checking their sha256 against the manifest's.

@@ -54,6 +54,13 @@ pub struct DataFiles {
     /// The usearch HNSW graph over the embeddings, when the index has one.
     #[serde(default)]
     pub hnsw: Option<DataFile>,
+    /// binary/ubinary with a rescore store: the `[rows, dim]` `.npy` of the corpus at
+    /// [`Manifest::rescore_precision`] (int8 `|i1`, uint8 `|u1`), which rescoring dequantizes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rescore_embeddings: Option<DataFile>,
+    /// The `[2, dim]` float32 `.npy` of the ranges the rescore store was quantized with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rescore_ranges: Option<DataFile>,
 }
 
 impl DataFiles {
@@ -64,6 +71,8 @@ impl DataFiles {
             ("documents", Some(&self.documents)),
             ("ranges", self.ranges.as_ref()),
             ("hnsw", self.hnsw.as_ref()),
+            ("rescore_embeddings", self.rescore_embeddings.as_ref()),
+            ("rescore_ranges", self.rescore_ranges.as_ref()),
         ]
         .into_iter()
         .filter_map(|(role, file)| file.map(|f| (role, f)))
@@ -96,6 +105,12 @@ pub struct Manifest {
     /// The HNSW graph's build parameters, when the index has one.
     #[serde(default)]
     pub hnsw: Option<HnswParams>,
+    /// binary/ubinary only: the precision (int8 or uint8) of the corpus copy kept for
+    /// rescoring, in `files.rescore_embeddings` and `files.rescore_ranges`. Absent: candidates
+    /// are rescored against their bits, as sentence-transformers does. A reader that predates
+    /// the key refuses such a folder (unknown key) rather than misreading it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rescore_precision: Option<Precision>,
 }
 
 /// Only the keys that decide how to read the rest.
@@ -226,6 +241,7 @@ impl Manifest {
             }
             _ => {}
         }
+        self.validate_rescore_store(path)?;
         if let Some(params) = &self.hnsw {
             params
                 .check(self.precision)
@@ -249,6 +265,52 @@ impl Manifest {
             }
         }
         Ok(())
+    }
+
+    /// A rescore store: only beside binary/ubinary embeddings, at int8 or uint8, with both its
+    /// files; its files exactly with it.
+    fn validate_rescore_store(&self, path: &Path) -> Result<()> {
+        let bad = |key: &'static str, reason: String| Error::ManifestValue {
+            path: path.to_path_buf(),
+            key,
+            reason,
+        };
+        let files = (&self.files.rescore_embeddings, &self.files.rescore_ranges);
+        let Some(store) = self.rescore_precision else {
+            return match files {
+                (None, None) => Ok(()),
+                _ => Err(bad(
+                    "rescore_precision",
+                    "is missing but files name a rescore store".into(),
+                )),
+            };
+        };
+        if !matches!(self.precision, Precision::Binary | Precision::Ubinary) {
+            return Err(bad(
+                "rescore_precision",
+                format!(
+                    "is set but a {} index is rescored from its own embeddings",
+                    self.precision
+                ),
+            ));
+        }
+        if !store.uses_ranges() {
+            return Err(bad(
+                "rescore_precision",
+                format!("is {store}; a rescore store is int8 or uint8"),
+            ));
+        }
+        match files {
+            (Some(_), Some(_)) => Ok(()),
+            (None, _) => Err(bad(
+                "files.rescore_embeddings",
+                format!("is missing but rescore_precision is {store}"),
+            )),
+            (_, None) => Err(bad(
+                "files.rescore_ranges",
+                format!("is missing but rescore_precision is {store}"),
+            )),
+        }
     }
 
     /// Errors naming both unless `given` is the model (id and revision) that built the index.

@@ -3,6 +3,10 @@
 //! candidates are dequantized with the corpus' ranges (`_dequantize_embeddings`), binary and
 //! ubinary ones unpacked to 0/1 bits trimmed to the embedding dimension, and each is scored by
 //! its dot product with the float query, in `f64` as numpy's `einsum` of those arrays.
+//!
+//! A binary/ubinary corpus with a rescore store (not in sentence-transformers: the two-tier
+//! setup of Hugging Face's embedding-quantization demo) is rescored from the store instead:
+//! its int8/uint8 rows dequantized with its ranges, exactly as an int8/uint8 corpus is.
 
 use eval::{dequantize, Embeddings, Precision};
 
@@ -52,9 +56,13 @@ pub fn rescore(
         .collect()
 }
 
-/// The candidate rows as float vectors of `dim` values, row-major: dequantized (int8/uint8),
-/// unpacked bits (binary/ubinary) or unchanged (float32).
+/// The candidate rows as float vectors of `dim` values, row-major: dequantized (int8/uint8,
+/// or the rescore store of a binary/ubinary corpus that has one), unpacked bits
+/// (binary/ubinary) or unchanged (float32).
 fn float_candidates(corpus: &Corpus, rows: &[usize]) -> Result<Vec<f64>> {
+    if let Some(store) = corpus.rescore_store() {
+        return float_candidates(store, rows);
+    }
     let selected = corpus.select_rows(rows)?;
     let dim = corpus.dim();
     match corpus.precision() {
@@ -111,5 +119,24 @@ mod tests {
                 }
             ]]
         );
+    }
+
+    #[test]
+    fn a_rescore_store_is_dequantized_instead_of_the_bits() {
+        let rows = [1.0f32, -1.0, 0.5, -0.5, 0.0, 1.0, 0.25, -0.25];
+        let e = Embeddings::new(&rows, 2, 4).unwrap();
+        let store = Corpus::quantize_from(e, Precision::Int8, None).unwrap();
+        let int8 = store.clone();
+        let corpus = Corpus::quantize_from(e, Precision::Binary, None)
+            .unwrap()
+            .with_rescore_store(store)
+            .unwrap();
+        let q = [0.5f32, 0.25, -1.0, 0.125];
+        let candidates = vec![vec![Hit { row: 0, score: 0.0 }, Hit { row: 1, score: 0.0 }]];
+        let query = Embeddings::new(&q, 1, 4).unwrap();
+        let got = rescore(&corpus, query, &candidates, 2).unwrap();
+        assert_eq!(got, rescore(&int8, query, &candidates, 2).unwrap());
+        let bits = rescore(&corpus.without_rescore_store(), query, &candidates, 2).unwrap();
+        assert_ne!(got, bits);
     }
 }
