@@ -169,7 +169,16 @@ fn read_ranges(args: &EncodeArgs) -> Result<Option<eval::QuantizationRanges>> {
             args.precision
         );
     }
-    if let Some(path) = &args.ranges {
+    ranges_from_files(args.ranges.as_deref(), args.calibration.as_deref())
+}
+
+/// The int8/uint8 ranges a `--ranges` file ([2, dim]: minima, then maxima) gives, or those of
+/// the float32 embeddings of a `--calibration` file; `None` when neither is named.
+pub(crate) fn ranges_from_files(
+    ranges: Option<&Path>,
+    calibration: Option<&Path>,
+) -> Result<Option<eval::QuantizationRanges>> {
+    if let Some(path) = ranges {
         let (values, rows, dim) = data::read_npy_f32(path)?;
         if rows != 2 {
             bail!(
@@ -183,7 +192,7 @@ fn read_ranges(args: &EncodeArgs) -> Result<Option<eval::QuantizationRanges>> {
             .with_context(|| format!("--ranges {}", path.display()))?;
         return Ok(Some(ranges));
     }
-    if let Some(path) = &args.calibration {
+    if let Some(path) = calibration {
         let (values, rows, dim) = data::read_npy_f32(path)?;
         let matrix = eval::Embeddings::new(&values, rows, dim)?;
         let ranges = eval::QuantizationRanges::from_embeddings(matrix)

@@ -21,7 +21,7 @@ use retrieval::{embed_texts, EmbedOptions, Role};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::encode::{check_output_folder, read_texts};
+use crate::encode::{check_output_folder, ranges_from_files, read_texts};
 use crate::load::{ModelArgs, RuntimeArgs};
 
 #[derive(Args, Debug)]
@@ -239,7 +239,7 @@ fn run_index(args: &IndexArgs) -> Result<()> {
     // Everything cheap first: flags, the corpus, the ranges file, the folder.
     args.model.check()?;
     let (texts, ids) = read_corpus(args)?;
-    let given_ranges = read_ranges(args)?;
+    let given_ranges = ranges_from_files(args.ranges.as_deref(), args.calibration.as_deref())?;
     let threads = args
         .model
         .runtime
@@ -470,32 +470,6 @@ fn read_corpus(args: &IndexArgs) -> Result<(Vec<String>, Option<Vec<String>>)> {
         }
     };
     Ok((texts, ids))
-}
-
-/// The int8/uint8 ranges `--ranges` gives or `--calibration` implies.
-fn read_ranges(args: &IndexArgs) -> Result<Option<eval::QuantizationRanges>> {
-    if let Some(path) = &args.ranges {
-        let (values, rows, dim) = data::read_npy_f32(path)?;
-        if rows != 2 {
-            bail!(
-                "--ranges {} holds [{rows}, {dim}]; ranges are [2, dim]: the minima, then the \
-                 maxima",
-                path.display()
-            );
-        }
-        let (min, max) = values.split_at(dim);
-        let ranges = eval::QuantizationRanges::new(min.to_vec(), max.to_vec())
-            .with_context(|| format!("--ranges {}", path.display()))?;
-        return Ok(Some(ranges));
-    }
-    if let Some(path) = &args.calibration {
-        let (values, rows, dim) = data::read_npy_f32(path)?;
-        let matrix = eval::Embeddings::new(&values, rows, dim)?;
-        let ranges = eval::QuantizationRanges::from_embeddings(matrix)
-            .with_context(|| format!("--calibration {}", path.display()))?;
-        return Ok(Some(ranges));
-    }
-    Ok(None)
 }
 
 /// The prompt text a name or text flag (or the role's default) resolves to.
