@@ -1,8 +1,8 @@
 //! Inference: texts to embeddings, batched by length with dynamic padding.
 
-use indicatif::{ProgressBar, ProgressStyle};
 use tch::{Kind, Tensor};
 
+use crate::batch_workers::{progress_bar, run_batches};
 use crate::error::{Error, Result};
 use crate::normalize::l2_normalize;
 use crate::prompts::PromptChoice;
@@ -28,9 +28,6 @@ impl Default for EncodeOptions {
         }
     }
 }
-
-/// `(batch index, the batch's embeddings flattened row-major)` for each batch a worker ran.
-type BatchRows = Vec<(usize, Vec<f32>)>;
 
 /// Row-major `[rows, dim]` float32 embeddings, in input order.
 #[derive(Debug, Clone, PartialEq)]
@@ -80,69 +77,18 @@ impl SentenceTransformer {
         // Longest first: a too-large batch fails at once, not after minutes of work.
         order.sort_by_key(|&i| std::cmp::Reverse(tokenized[i].ids.len()));
 
-        let progress = if options.show_progress {
-            let bar = ProgressBar::new(texts.len() as u64);
-            if let Ok(style) = ProgressStyle::with_template(
-                "{spinner} encoding [{elapsed_precise}] {bar:30} {pos}/{len} sentences ({per_sec}, eta {eta})",
-            ) {
-                bar.set_style(style);
-            }
-            bar
-        } else {
-            ProgressBar::hidden()
-        };
+        let progress = progress_bar(options.show_progress, texts.len(), "encoding", "sentences");
         let batches: Vec<&[usize]> = order.chunks(options.batch_size).collect();
-        let workers = cpu_workers(self, batches.len());
-        let encoded: Vec<Result<BatchRows>> = if workers > 1 {
-            // Data-parallel on the CPU: one batch stream per core, each running libtorch
-            // single-threaded. Small-batch GEMMs scale poorly across threads, independent
-            // batches scale almost linearly (measured: 1.24x on 2 cores for all-MiniLM-L6-v2).
-            let saved_threads = tch::get_num_threads();
-            let shared = SharedModel(self);
-            let results = std::thread::scope(|scope| {
-                let handles: Vec<_> = (0..workers)
-                    .map(|worker| {
-                        let shared = &shared;
-                        let (batches, tokenized, progress) = (&batches, &tokenized, &progress);
-                        scope.spawn(move || {
-                            // libtorch's thread count is per OS thread (OpenMP); set it here.
-                            tch::set_num_threads(1);
-                            let mine = batches.iter().enumerate().skip(worker).step_by(workers);
-                            shared.0.encode_batches(
-                                mine,
-                                tokenized,
-                                prompt_length,
-                                options,
-                                progress,
-                            )
-                        })
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| {
-                        h.join().unwrap_or_else(|_| {
-                            Err(Error::InvalidInput("an encoding worker panicked".into()))
-                        })
-                    })
-                    .collect()
-            });
-            tch::set_num_threads(saved_threads);
-            results
-        } else {
-            vec![self.encode_batches(
-                batches.iter().enumerate(),
-                &tokenized,
-                prompt_length,
-                options,
-                &progress,
-            )]
-        };
-        for part in encoded {
-            for (batch_index, flat) in part? {
-                for (row, &index) in flat.chunks_exact(dim).zip(batches[batch_index]) {
-                    data[index * dim..(index + 1) * dim].copy_from_slice(row);
-                }
+        let encoded = run_batches(
+            self,
+            self.device(),
+            &batches,
+            &progress,
+            |model, members| model.encode_members(members, &tokenized, prompt_length, options),
+        )?;
+        for (batch_index, flat) in encoded {
+            for (row, &index) in flat.chunks_exact(dim).zip(batches[batch_index]) {
+                data[index * dim..(index + 1) * dim].copy_from_slice(row);
             }
         }
         progress.finish_and_clear();
@@ -153,33 +99,25 @@ impl SentenceTransformer {
         })
     }
 
-    /// Runs the given `(index, members)` batches; returns each batch's rows, flattened.
-    fn encode_batches<'b>(
+    /// The embeddings of the texts `members` (indices into `tokenized`), flattened.
+    fn encode_members(
         &self,
-        batches: impl Iterator<Item = (usize, &'b &'b [usize])>,
+        members: &[usize],
         tokenized: &[crate::tokenizer::TokenizedText],
         prompt_length: Option<usize>,
         options: &EncodeOptions,
-        progress: &ProgressBar,
-    ) -> Result<BatchRows> {
-        tch::no_grad(|| {
-            let mut out = Vec::new();
-            for (batch_index, members) in batches {
-                let texts: Vec<_> = members.iter().map(|&i| &tokenized[i]).collect();
-                let batch = self.to_tensors(&self.tokenizer().collate(&texts));
-                let mut embeddings = self.forward_with_prompt_t(&batch, prompt_length, false)?;
-                if options.normalize {
-                    embeddings = l2_normalize(&embeddings);
-                }
-                let rows = embeddings
-                    .to_kind(Kind::Float)
-                    .to_device(tch::Device::Cpu)
-                    .contiguous();
-                out.push((batch_index, Vec::<f32>::try_from(rows.view(-1))?));
-                progress.inc(members.len() as u64);
-            }
-            Ok(out)
-        })
+    ) -> Result<Vec<f32>> {
+        let texts: Vec<_> = members.iter().map(|&i| &tokenized[i]).collect();
+        let batch = self.to_tensors(&self.tokenizer().collate(&texts));
+        let mut embeddings = self.forward_with_prompt_t(&batch, prompt_length, false)?;
+        if options.normalize {
+            embeddings = l2_normalize(&embeddings);
+        }
+        let rows = embeddings
+            .to_kind(Kind::Float)
+            .to_device(tch::Device::Cpu)
+            .contiguous();
+        Ok(Vec::<f32>::try_from(rows.view(-1))?)
     }
 
     /// [`encode`](Self::encode) returning a `[rows, dim]` CPU tensor.
@@ -192,26 +130,3 @@ impl SentenceTransformer {
         Ok(Tensor::from_slice(&m.data).view([m.rows as i64, m.dim as i64]))
     }
 }
-
-/// How many parallel batch streams to run: one per libtorch CPU thread, when there are enough
-/// batches to keep them all busy.
-fn cpu_workers(model: &SentenceTransformer, batches: usize) -> usize {
-    if model.device() != tch::Device::Cpu {
-        return 1;
-    }
-    let threads = tch::get_num_threads().max(1) as usize;
-    if batches >= 2 * threads {
-        threads
-    } else {
-        1
-    }
-}
-
-/// Lends the model to encoding workers.
-struct SharedModel<'a>(&'a SentenceTransformer);
-
-// SAFETY: workers only run `forward_t` under `no_grad` (grad mode is thread-local in
-// libtorch), which reads the weight tensors and never mutates them or the VarStore; ATen
-// operators are safe to call concurrently on shared read-only tensors. `Tensor` is not `Sync`
-// in tch only because mutation through `&Tensor` is possible, which this path never does.
-unsafe impl Sync for SharedModel<'_> {}

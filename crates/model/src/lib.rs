@@ -1,10 +1,12 @@
-//! Sentence embedding models on libtorch: transformer encoders (BERT, RoBERTa, XLM-RoBERTa,
+//! Sentence embedding models and cross-encoders (rerankers) on libtorch: transformer encoders (BERT, RoBERTa, XLM-RoBERTa,
 //! MPNet, DistilBERT, ModernBERT) and decoders used as encoders (Qwen3) behind one seam, with the sentence-transformers module stack
 //! (Transformer → Pooling → Dense → Normalize), loaded from and saved to the sentence-transformers
 //! folder format so models move freely between this crate and Python.
 
+mod batch_workers;
 mod bert;
 mod config_json;
+mod cross_encoder;
 mod decoder;
 mod dense;
 mod device;
@@ -29,9 +31,13 @@ pub mod testing;
 mod token_batch;
 mod tokenizer;
 mod tokenizer_config;
+mod transformer_folder;
 mod weights;
 
 pub use bert::{BertConfig, BertModel};
+pub use cross_encoder::{
+    rank_scores, CrossEncoder, CrossEncoderOptions, PredictOptions, RankedDocument, ScoreActivation,
+};
 pub use decoder::SentenceDecoder;
 pub use dense::{DenseActivation, DenseConfig};
 pub use device::ResolveDevice;

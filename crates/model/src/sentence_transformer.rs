@@ -15,23 +15,12 @@ use crate::modules::{read_modules, ModuleEntry, ModuleKind};
 use crate::normalize::l2_normalize;
 use crate::pooling::{Pooling, PoolingMode};
 use crate::prompts::Prompts;
-use crate::safetensors_header::SafetensorsHeader;
 use crate::token_batch::TokenBatch;
 use crate::tokenizer::{EncodedBatch, SentenceTokenizer};
+use crate::transformer_folder::{
+    save_atomically, wordpiece_side_files, write_config_and_tokenizer, TransformerFolder,
+};
 use crate::weights::{load_weights, save_weights};
-
-/// Files of the Transformer module that we carry over verbatim when saving (WordPiece's
-/// `vocab.txt`, BPE's `vocab.json` + `merges.txt`, SentencePiece models).
-const TOKENIZER_SIDE_FILES: [&str; 8] = [
-    "tokenizer_config.json",
-    "special_tokens_map.json",
-    "vocab.txt",
-    "added_tokens.json",
-    "vocab.json",
-    "merges.txt",
-    "sentencepiece.bpe.model",
-    "spiece.model",
-];
 
 #[derive(Debug)]
 enum Stage {
@@ -103,29 +92,29 @@ impl SentenceTransformer {
             });
         }
         let transformer_dir = dir.join(&transformer_entry.path);
-        let config_path = transformer_dir.join("config.json");
-        let (config, encoder_config_json) = EncoderConfig::from_file(&config_path)?;
-
-        let weights = transformer_dir.join("model.safetensors");
-        if !weights.is_file() {
-            let pickle = transformer_dir.join("pytorch_model.bin");
-            return Err(if pickle.is_file() {
-                Error::PickleCheckpoint { path: pickle }
-            } else {
-                Error::MissingFile { path: weights }
+        let folder = TransformerFolder::read(&transformer_dir)?;
+        if folder.is_cross_encoder_task() {
+            return Err(Error::Config {
+                path: transformer_dir.join("sentence_bert_config.json"),
+                message: "this is a cross-encoder (transformer_task \"sequence-classification\"): \
+                          it scores text pairs and has no sentence embeddings; load it as a \
+                          CrossEncoder (train-cli predict / rank)"
+                    .into(),
             });
         }
-        let header = SafetensorsHeader::read(&weights)?;
-        config.check_checkpoint(&config_path, &header)?;
-        let with_pooler = header.names().any(|k| k.ends_with("pooler.dense.weight"));
+        let with_pooler = folder.has_tensor_ending("pooler.dense.weight");
+        let TransformerFolder {
+            config,
+            config_json: encoder_config_json,
+            weights,
+            tokenizer,
+            side_files,
+            ..
+        } = folder;
         let mut vs = nn::VarStore::new(device);
         let encoder = Encoder::new(&vs.root(), &config, with_pooler);
         load_weights(&mut vs, &weights, &encoder.key_map())?;
-
-        let (max_seq_length, do_lower_case) = read_sbert_config(&transformer_dir, &config)?;
-        let tokenizer =
-            SentenceTokenizer::from_dir(&transformer_dir, max_seq_length, do_lower_case)?;
-        check_vocabulary(&transformer_dir, &tokenizer, &config)?;
+        let max_seq_length = tokenizer.max_seq_length();
 
         let mut stages = Vec::new();
         let mut dim = config.hidden_size();
@@ -150,17 +139,6 @@ impl SentenceTransformer {
             None
         };
         let prompts = Prompts::from_file(&st_config_path)?;
-        let mut side_files = Vec::new();
-        for name in TOKENIZER_SIDE_FILES {
-            let path = transformer_dir.join(name);
-            if path.is_file() {
-                let bytes = std::fs::read(&path).map_err(|source| Error::Io {
-                    path: path.clone(),
-                    source,
-                })?;
-                side_files.push((name.to_string(), bytes));
-            }
-        }
         tracing::info!(model = %dir.display(), model_type = config.model_type(), layers = config.num_layers(), hidden = config.hidden_size(), max_seq_length, "loaded model");
         Ok(SentenceTransformer {
             vs,
@@ -217,18 +195,7 @@ impl SentenceTransformer {
                 Stage::Normalize,
             ));
         }
-        let vocab = tokenizer.vocab_in_id_order().join("\n") + "\n";
-        let tokenizer_config = json!({
-            "tokenizer_class": "BertTokenizer", "do_lower_case": true, "model_max_length": tokenizer.max_seq_length(),
-            "unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]", "cls_token": "[CLS]", "mask_token": "[MASK]",
-        });
-        let side_files = vec![
-            ("vocab.txt".to_string(), vocab.into_bytes()),
-            (
-                "tokenizer_config.json".to_string(),
-                serde_json::to_vec_pretty(&tokenizer_config).unwrap_or_default(),
-            ),
-        ];
+        let side_files = wordpiece_side_files(&tokenizer);
         Ok(SentenceTransformer {
             vs,
             encoder,
@@ -257,35 +224,7 @@ impl SentenceTransformer {
                 self.dtype
             )));
         }
-        let io = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| Error::Io { path, source }
-        };
-        let parent = dir
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        std::fs::create_dir_all(parent).map_err(io(parent))?;
-        let name = dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "model".into());
-        let staging = parent.join(format!(".{name}.partial-{}", std::process::id()));
-        if staging.exists() {
-            std::fs::remove_dir_all(&staging).map_err(io(&staging))?;
-        }
-        self.write_into(&staging)?;
-
-        // Swap in the finished folder; the old one is removed only after the new one is in place.
-        let old = parent.join(format!(".{name}.old-{}", std::process::id()));
-        if dir.exists() {
-            std::fs::rename(dir, &old).map_err(io(dir))?;
-        }
-        std::fs::rename(&staging, dir).map_err(io(dir))?;
-        if old.exists() {
-            std::fs::remove_dir_all(&old).map_err(io(&old))?;
-        }
-        Ok(())
+        save_atomically(dir, |staging| self.write_into(staging))
     }
 
     /// Writes the model's files into an existing folder, leaving other files there alone (a
@@ -318,16 +257,13 @@ impl SentenceTransformer {
             }
         }
         write_json(&dir.join("modules.json"), &entries)?;
-        write_json(
-            &transformer_dir.join("config.json"),
+        write_config_and_tokenizer(
+            &transformer_dir,
             &self.encoder_config_json,
+            &self.tokenizer,
+            &self.side_files,
         )?;
         save_weights(&self.vs, &transformer_dir.join("model.safetensors"))?;
-        self.tokenizer.save(&transformer_dir)?;
-        for (name, bytes) in &self.side_files {
-            let path = transformer_dir.join(name);
-            std::fs::write(&path, bytes).map_err(io(&path))?;
-        }
         write_json(
             &transformer_dir.join("sentence_bert_config.json"),
             &json!({ "max_seq_length": self.tokenizer.max_seq_length(), "do_lower_case": self.tokenizer.do_lower_case() }),
@@ -587,15 +523,7 @@ impl SentenceTransformer {
 
     /// Moves a collated batch to the model's device.
     pub fn to_tensors(&self, batch: &EncodedBatch) -> TokenBatch {
-        let shape = [batch.batch as i64, batch.seq_len as i64];
-        let device = self.device();
-        let t = |v: &[i64]| Tensor::from_slice(v).view(shape).to_device(device);
-        TokenBatch {
-            input_ids: t(&batch.input_ids),
-            attention_mask: t(&batch.attention_mask),
-            token_type_ids: t(&batch.token_type_ids),
-            prompt_lengths: None,
-        }
+        TokenBatch::from_encoded(batch, self.device())
     }
 
     /// Sentence embeddings of a batch, with gradients when called outside `no_grad`.
@@ -792,74 +720,4 @@ fn default_entries() -> Vec<ModuleEntry> {
             module_type: ModuleKind::Pooling.python_type().into(),
         },
     ]
-}
-
-/// A tokenizer that can produce ids at or beyond the embedding table would index out of
-/// range inside libtorch on the first text that uses them: refuse the pair at load.
-fn check_vocabulary(
-    dir: &Path,
-    tokenizer: &SentenceTokenizer,
-    config: &EncoderConfig,
-) -> Result<()> {
-    let (tokens, rows) = (
-        tokenizer.vocab_size() as u64,
-        config.vocab_size().max(0) as u64,
-    );
-    if tokens <= rows {
-        return Ok(());
-    }
-    Err(Error::Config {
-        path: dir.to_path_buf(),
-        message: format!(
-            "the tokenizer has {tokens} tokens (ids up to {}) but config.json's vocab_size is \
-             {rows}: those ids have no embedding; use the model's own tokenizer",
-            tokens - 1
-        ),
-    })
-}
-
-/// `sentence_bert_config.json`: the Transformer module's settings.
-#[derive(Debug, Default, serde::Deserialize)]
-struct SbertConfigFile {
-    max_seq_length: Option<usize>,
-    #[serde(default)]
-    do_lower_case: bool,
-}
-
-/// The part of `tokenizer_config.json` that bounds the sequence length. Tokenizers without
-/// a limit write a huge float (1e30) here, so any number is accepted and only a whole one
-/// that fits is used.
-#[derive(Debug, Default, serde::Deserialize)]
-struct TokenizerLimitFile {
-    model_max_length: Option<f64>,
-}
-
-/// `max_seq_length` as sentence-transformers resolves it: `sentence_bert_config.json`, else the
-/// tokenizer's `model_max_length`, capped by the position embeddings.
-fn read_sbert_config(dir: &Path, config: &EncoderConfig) -> Result<(usize, bool)> {
-    let cap = usize::try_from(config.max_tokens()).unwrap_or(0);
-    let path = dir.join("sentence_bert_config.json");
-    let sbert: SbertConfigFile = if path.is_file() {
-        read_json(&path, "a sentence-transformers Transformer config")?
-    } else {
-        SbertConfigFile::default()
-    };
-    let mut max_len = sbert.max_seq_length;
-    if max_len == Some(0) {
-        return Err(Error::Config {
-            path,
-            message: "key max_seq_length must be a positive integer, got 0".into(),
-        });
-    }
-    if max_len.is_none() {
-        let tc = dir.join("tokenizer_config.json");
-        if tc.is_file() {
-            let limit: TokenizerLimitFile = read_json(&tc, "a tokenizer config")?;
-            max_len = limit
-                .model_max_length
-                .filter(|n| n.fract() == 0.0 && *n >= 1.0 && *n <= usize::MAX as f64)
-                .map(|n| n as usize);
-        }
-    }
-    Ok((max_len.unwrap_or(cap).min(cap), sbert.do_lower_case))
 }

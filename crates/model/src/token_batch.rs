@@ -1,6 +1,7 @@
 //! The encoder's input: token ids and masks of a padded batch.
 
-use tch::Tensor;
+use data::EncodedBatch;
+use tch::{Device, Tensor};
 
 use crate::error::{Error, Result};
 
@@ -20,6 +21,18 @@ pub struct TokenBatch {
 }
 
 impl TokenBatch {
+    /// A collated batch's tensors on `device`.
+    pub fn from_encoded(batch: &EncodedBatch, device: Device) -> Self {
+        let shape = [batch.batch as i64, batch.seq_len as i64];
+        let t = |v: &[i64]| Tensor::from_slice(v).view(shape).to_device(device);
+        TokenBatch {
+            input_ids: t(&batch.input_ids),
+            attention_mask: t(&batch.attention_mask),
+            token_type_ids: t(&batch.token_type_ids),
+            prompt_lengths: None,
+        }
+    }
+
     /// Checks that the three tensors are `[batch, seq]` and agree.
     pub fn check(&self) -> Result<()> {
         let ids = self.input_ids.size();

@@ -17,7 +17,7 @@ use tokenizers::normalizers::bert::BertNormalizer;
 use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
 use tokenizers::processors::bert::BertProcessing;
 use tokenizers::{
-    ModelWrapper, Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy,
+    EncodeInput, ModelWrapper, Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy,
 };
 
 use crate::error::{Error, Result};
@@ -172,16 +172,37 @@ impl SentenceTokenizer {
 
     /// Tokenizes every text (in parallel), truncating to `max_seq_length`.
     pub fn tokenize<S: AsRef<str> + Sync>(&self, texts: &[S]) -> Result<Vec<TokenizedText>> {
-        let inputs: Vec<String> = texts
+        let inputs: Vec<EncodeInput> = texts
             .iter()
-            .map(|t| {
-                if self.do_lower_case {
-                    t.as_ref().to_lowercase()
-                } else {
-                    t.as_ref().to_string()
-                }
-            })
+            .map(|t| EncodeInput::from(self.cased(t.as_ref())))
             .collect();
+        self.encode_inputs(inputs)
+    }
+
+    /// Tokenizes text pairs (in parallel) as one sequence each, as transformers'
+    /// `tokenizer(first, second, truncation="longest_first")` does for a cross-encoder: the
+    /// tokenizer's pair template (`[CLS] a [SEP] b [SEP]`, `<s> a </s></s> b </s>`, …) with
+    /// its segment ids, the longer side truncated first until the pair fits `max_seq_length`.
+    pub fn tokenize_pairs<A: AsRef<str> + Sync, B: AsRef<str> + Sync>(
+        &self,
+        pairs: &[(A, B)],
+    ) -> Result<Vec<TokenizedText>> {
+        let inputs: Vec<EncodeInput> = pairs
+            .iter()
+            .map(|(a, b)| EncodeInput::from((self.cased(a.as_ref()), self.cased(b.as_ref()))))
+            .collect();
+        self.encode_inputs(inputs)
+    }
+
+    fn cased(&self, text: &str) -> String {
+        if self.do_lower_case {
+            text.to_lowercase()
+        } else {
+            text.to_string()
+        }
+    }
+
+    fn encode_inputs(&self, inputs: Vec<EncodeInput>) -> Result<Vec<TokenizedText>> {
         let encodings = self
             .runtime
             .encode_batch_fast(inputs, true)

@@ -64,6 +64,11 @@ impl KeyMap {
 /// heads, the `position_ids` buffer) are ignored. Nothing is copied unless every variable has
 /// a tensor of its shape.
 pub fn load_weights(vs: &mut nn::VarStore, path: &Path, keys: &KeyMap) -> Result<()> {
+    load_encoder_tensors(vs, path, keys, read_tensors(path)?)
+}
+
+/// Every tensor of the safetensors file at `path`, by name.
+pub(crate) fn read_tensors(path: &Path) -> Result<HashMap<String, Tensor>> {
     if !path.is_file() {
         return Err(Error::MissingFile {
             path: path.to_path_buf(),
@@ -73,7 +78,16 @@ pub fn load_weights(vs: &mut nn::VarStore, path: &Path, keys: &KeyMap) -> Result
         context: Some(format!("reading {}", path.display())),
         source,
     })?;
-    let names: HashMap<String, Tensor> = tensors.into_iter().collect();
+    Ok(tensors.into_iter().collect())
+}
+
+/// [`load_weights`] from the tensors of `path` already read.
+pub(crate) fn load_encoder_tensors(
+    vs: &mut nn::VarStore,
+    path: &Path,
+    keys: &KeyMap,
+    names: HashMap<String, Tensor>,
+) -> Result<()> {
     let prefix = keys
         .find_prefix(|k| names.contains_key(k))
         .ok_or_else(|| keys.no_weights(path))?;
@@ -134,7 +148,41 @@ fn check_tensor(
 /// Writes every encoder variable of `vs` (not those of later modules, under `modules.`) to `path` as safetensors under the base model's key names
 /// (what `AutoModel.from_pretrained` reads), atomically.
 pub fn save_weights(vs: &nn::VarStore, path: &Path) -> Result<()> {
-    let mut named: Vec<(String, Tensor)> = encoder_variables(vs)
+    write_named(encoder_variables(vs).collect(), path)
+}
+
+/// Writes a task model's checkpoint as transformers' `*ForSequenceClassification` saves it:
+/// the encoder's variables under `prefix` (`bert.`, `roberta.`, …) and those under
+/// `head_scope` at the root under the rest of their names, atomically. Other module variables
+/// are left out.
+pub(crate) fn save_task_weights(
+    vs: &nn::VarStore,
+    path: &Path,
+    prefix: &str,
+    head_scope: &str,
+) -> Result<()> {
+    write_named(task_variables(vs, prefix, head_scope), path)
+}
+
+/// The variables of a task model by their checkpoint names (see [`save_task_weights`]).
+pub(crate) fn task_variables(
+    vs: &nn::VarStore,
+    prefix: &str,
+    head_scope: &str,
+) -> Vec<(String, Tensor)> {
+    let head = format!("{head_scope}.");
+    vs.variables()
+        .into_iter()
+        .filter_map(|(name, t)| match name.strip_prefix(&head) {
+            Some(rest) => Some((rest.to_string(), t)),
+            None => (!is_module_variable(&name)).then(|| (format!("{prefix}{name}"), t)),
+        })
+        .collect()
+}
+
+fn write_named(named: Vec<(String, Tensor)>, path: &Path) -> Result<()> {
+    let mut named: Vec<(String, Tensor)> = named
+        .into_iter()
         .map(|(name, t)| (name, t.detach().to_device(tch::Device::Cpu).contiguous()))
         .collect();
     named.sort_by(|a, b| a.0.cmp(&b.0));
