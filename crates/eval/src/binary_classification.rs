@@ -267,9 +267,57 @@ impl BinaryClassificationEvaluator {
     }
 }
 
+/// The type thresholds are computed in: sentence-transformers takes midpoints and `nextafter`
+/// in the dtype of the scores it thresholds (`f64` here for similarities, `f32` for a
+/// cross-encoder's scores, whose thresholds then match bit for bit).
+pub(crate) trait ThresholdScore: Copy + PartialEq {
+    /// `(self + next) / 2`, rounded to this type.
+    fn midpoint(self, next: Self) -> Self;
+    /// numpy's `nextafter(self, +inf)` (`up`) or `nextafter(self, -inf)`, in this type.
+    fn step(self, up: bool) -> Self;
+    fn total_cmp(&self, other: &Self) -> std::cmp::Ordering;
+    fn to_f64(self) -> f64;
+}
+
+/// Implements [`ThresholdScore`] for a float type with IEEE arithmetic in that type.
+macro_rules! threshold_score {
+    ($float:ty) => {
+        impl ThresholdScore for $float {
+            fn midpoint(self, next: Self) -> Self {
+                (self + next) / 2.0
+            }
+
+            /// Finite `self` only (an infinity is returned as is).
+            fn step(self, up: bool) -> Self {
+                if !self.is_finite() {
+                    return self;
+                }
+                if self == 0.0 {
+                    let tiny = <$float>::from_bits(1);
+                    return if up { tiny } else { -tiny };
+                }
+                let bits = self.to_bits();
+                let away_from_zero = (self > 0.0) == up;
+                <$float>::from_bits(if away_from_zero { bits + 1 } else { bits - 1 })
+            }
+
+            fn total_cmp(&self, other: &Self) -> std::cmp::Ordering {
+                <$float>::total_cmp(self, other)
+            }
+
+            fn to_f64(self) -> f64 {
+                f64::from(self)
+            }
+        }
+    };
+}
+
+threshold_score!(f64);
+threshold_score!(f32);
+
 /// Whether a larger score means more similar (similarities) or less (distances).
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Direction {
+pub(crate) enum Direction {
     GreaterIsSimilar,
     SmallerIsSimilar,
 }
@@ -298,9 +346,12 @@ impl Direction {
     }
 
     /// `(score, label)` pairs, most similar first.
-    fn sorted_rows(self, scores: &[f64], labels: &[bool]) -> Vec<(f64, bool)> {
-        let mut rows: Vec<(f64, bool)> =
-            scores.iter().copied().zip(labels.iter().copied()).collect();
+    pub(crate) fn sorted_rows<S: ThresholdScore>(
+        self,
+        scores: &[S],
+        labels: &[bool],
+    ) -> Vec<(S, bool)> {
+        let mut rows: Vec<(S, bool)> = scores.iter().copied().zip(labels.iter().copied()).collect();
         match self {
             Self::GreaterIsSimilar => rows.sort_by(|a, b| b.0.total_cmp(&a.0)),
             Self::SmallerIsSimilar => rows.sort_by(|a, b| a.0.total_cmp(&b.0)),
@@ -308,21 +359,21 @@ impl Direction {
         rows
     }
 
-    /// The next `f64` beyond `score` on the dissimilar side's opposite: a threshold that
-    /// predicts every pair dissimilar.
-    fn beyond_most_similar(self, score: f64) -> f64 {
-        next_after(score, self == Self::GreaterIsSimilar)
+    /// The next value (in the score's type) beyond `score` on the dissimilar side's opposite:
+    /// a threshold that predicts every pair dissimilar.
+    fn beyond_most_similar<S: ThresholdScore>(self, score: S) -> S {
+        score.step(self == Self::GreaterIsSimilar)
     }
 }
 
 /// The threshold after the group of equal scores ending at `i` (`rows` sorted most similar
 /// first): the midpoint to the next group, or the score itself when the midpoint rounds onto
 /// the next group or there is none.
-fn threshold_after(rows: &[(f64, bool)], i: usize) -> f64 {
+fn threshold_after<S: ThresholdScore>(rows: &[(S, bool)], i: usize) -> S {
     let score = rows[i].0;
     match rows.get(i + 1) {
         Some(&(next, _)) => {
-            let mid = (score + next) / 2.0;
+            let mid = score.midpoint(next);
             if mid == next {
                 score
             } else {
@@ -334,19 +385,22 @@ fn threshold_after(rows: &[(f64, bool)], i: usize) -> f64 {
 }
 
 /// Whether the group of equal scores containing `rows[i]` ends at `i`.
-fn ends_group(rows: &[(f64, bool)], i: usize) -> bool {
+fn ends_group<S: ThresholdScore>(rows: &[(S, bool)], i: usize) -> bool {
     rows.get(i + 1).is_none_or(|next| next.0 != rows[i].0)
 }
 
 /// sentence-transformers' `find_best_acc_and_threshold`: `(accuracy, threshold)`.
-fn best_accuracy(rows: &[(f64, bool)], direction: Direction) -> (f64, f64) {
+pub(crate) fn best_accuracy<S: ThresholdScore>(
+    rows: &[(S, bool)],
+    direction: Direction,
+) -> (f64, f64) {
     let n = rows.len() as f64;
     let mut remaining_negatives = rows.iter().filter(|r| !r.1).count();
     let mut positives_so_far = 0usize;
     let mut best = (
         remaining_negatives as f64 / n,
         rows.first()
-            .map_or(-1.0, |r| direction.beyond_most_similar(r.0)),
+            .map_or(-1.0, |r| direction.beyond_most_similar(r.0).to_f64()),
     );
     for (i, &(_, label)) in rows.iter().enumerate() {
         if label {
@@ -359,7 +413,7 @@ fn best_accuracy(rows: &[(f64, bool)], direction: Direction) -> (f64, f64) {
         }
         let accuracy = (positives_so_far + remaining_negatives) as f64 / n;
         if accuracy > best.0 {
-            best = (accuracy, threshold_after(rows, i));
+            best = (accuracy, threshold_after(rows, i).to_f64());
         }
     }
     best
@@ -367,15 +421,15 @@ fn best_accuracy(rows: &[(f64, bool)], direction: Direction) -> (f64, f64) {
 
 /// The best F1 and where it is reached.
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct BestF1 {
-    f1: f64,
-    precision: f64,
-    recall: f64,
-    threshold: f64,
+pub(crate) struct BestF1 {
+    pub(crate) f1: f64,
+    pub(crate) precision: f64,
+    pub(crate) recall: f64,
+    pub(crate) threshold: f64,
 }
 
 /// sentence-transformers' `find_best_f1_and_threshold`.
-fn best_f1(rows: &[(f64, bool)]) -> BestF1 {
+pub(crate) fn best_f1<S: ThresholdScore>(rows: &[(S, bool)]) -> BestF1 {
     let total_positives = rows.iter().filter(|r| r.1).count();
     let mut best = BestF1 {
         f1: 0.0,
@@ -397,25 +451,11 @@ fn best_f1(rows: &[(f64, bool)]) -> BestF1 {
                 f1,
                 precision,
                 recall,
-                threshold: threshold_after(rows, i),
+                threshold: threshold_after(rows, i).to_f64(),
             };
         }
     }
     best
-}
-
-/// numpy's `nextafter(x, +inf)` (`up`) or `nextafter(x, -inf)` for finite `x`.
-fn next_after(x: f64, up: bool) -> f64 {
-    if !x.is_finite() {
-        return x;
-    }
-    if x == 0.0 {
-        let tiny = f64::from_bits(1);
-        return if up { tiny } else { -tiny };
-    }
-    let bits = x.to_bits();
-    let away_from_zero = (x > 0.0) == up;
-    f64::from_bits(if away_from_zero { bits + 1 } else { bits - 1 })
 }
 
 #[cfg(test)]
@@ -424,6 +464,11 @@ mod tests {
 
     fn emb(data: &[f32], dim: usize) -> Embeddings<'_> {
         Embeddings::new(data, data.len() / dim, dim).unwrap()
+    }
+
+    /// numpy's `nextafter(x, +inf)` (`up`) or `nextafter(x, -inf)`.
+    fn next_after(x: f64, up: bool) -> f64 {
+        x.step(up)
     }
 
     fn rows(pairs: &[(f64, u8)]) -> Vec<(f64, bool)> {
@@ -464,6 +509,8 @@ mod tests {
         assert!(next_after(-2.0, false) < -2.0);
         assert!(next_after(0.5, false) < 0.5);
         assert!(next_after(0.0, false) < 0.0);
+        assert_eq!(1.0f32.step(true), 1.0 + f32::EPSILON);
+        assert_eq!((-1.0f32).step(true), -1.0 + f32::EPSILON / 2.0);
     }
 
     #[test]

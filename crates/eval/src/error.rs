@@ -214,6 +214,42 @@ pub enum Error {
     #[error("quantization ranges have dim {ranges} but the embeddings have dim {embeddings}")]
     RangesDim { ranges: usize, embeddings: usize },
 
+    /// Model scores of another length than the pairs they score need.
+    #[error(
+        "scores has {len} values but {pairs} pairs with {per_pair} score(s) each need {expected}"
+    )]
+    ScoreCount {
+        len: usize,
+        pairs: usize,
+        per_pair: usize,
+        /// `pairs * per_pair`, computed in `u128` so that it cannot overflow.
+        expected: u128,
+    },
+
+    /// A class label outside `0..num_labels`.
+    #[error("labels has {label} at row {row}, expected a class in 0..{num_labels}")]
+    LabelOutOfRange {
+        row: usize,
+        label: i64,
+        num_labels: usize,
+    },
+
+    /// A reranking sample with neither positives nor other documents: nothing to rank.
+    #[error(
+        "reranking sample {sample} (query {query:?}) has no documents: \
+         its positive and {list} lists are both empty"
+    )]
+    NoCandidates {
+        sample: usize,
+        query: String,
+        /// `negative` or `documents`, whichever the sample has.
+        list: &'static str,
+    },
+
+    /// A reranking sample with both or neither of `negative` and `documents`.
+    #[error("reranking sample for query {query:?} needs exactly one of negative and documents, got {got}")]
+    SampleCandidates { query: String, got: &'static str },
+
     /// Dequantization of embeddings that are not int8 or uint8.
     #[error("dequantization needs int8 or uint8 embeddings, got {precision}")]
     NotScalarQuantized {

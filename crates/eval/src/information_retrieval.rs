@@ -463,7 +463,7 @@ fn recall_at(hits: &[Hit], relevant: &[usize], k: usize) -> f64 {
 }
 
 /// 1 / (1-based rank of the first relevant hit within `k`), or 0.
-fn reciprocal_rank_at(hits: &[Hit], relevant: &[usize], k: usize) -> f64 {
+pub(crate) fn reciprocal_rank_at(hits: &[Hit], relevant: &[usize], k: usize) -> f64 {
     hits.iter()
         .take(k)
         .position(|h| is_relevant(h, relevant))
@@ -480,7 +480,7 @@ fn ndcg_at(hits: &[Hit], relevant: &[usize], k: usize) -> f64 {
 }
 
 /// `sum_i gain_i / log2(i + 2)` over 0-based positions `i`.
-fn dcg(gains: impl Iterator<Item = f64>) -> f64 {
+pub(crate) fn dcg(gains: impl Iterator<Item = f64>) -> f64 {
     gains
         .enumerate()
         .map(|(i, gain)| gain / ((i + 2) as f64).log2())

@@ -15,10 +15,19 @@
 //! [`quantize_embeddings`] is sentence-transformers 6.3's embedding quantization (float32,
 //! int8, uint8, binary, ubinary) bit for bit, and [`evaluate_sts_at_precision`] the
 //! `EmbeddingSimilarityEvaluator(precision=…)` on quantized embeddings.
+//!
+//! sentence-transformers 6.3's cross-encoder evaluators, split into the pairs to score and the
+//! metrics of their scores (same key names):
+//! - [`CrossEncoderRerankingEvaluator`]: MAP, MRR@k and NDCG@k of reranked candidates, and of
+//!   a first-stage order;
+//! - [`CrossEncoderClassificationEvaluator`]: best-threshold accuracy and F1, and average
+//!   precision, of one score per pair; macro, micro and weighted F1 of the argmax of several;
+//! - [`CrossEncoderCorrelationEvaluator`]: Pearson and Spearman correlations with gold scores.
 
 mod binary_classification;
 mod classification_metrics;
 mod correlation;
+mod cross_encoder;
 mod embeddings;
 mod error;
 mod information_retrieval;
@@ -37,6 +46,12 @@ pub use binary_classification::{
     BinaryClassificationScores,
 };
 pub use correlation::{pearson, spearman};
+pub use cross_encoder::{
+    Candidates, CrossEncoderBinaryScores, CrossEncoderClassificationEvaluator,
+    CrossEncoderClassificationMetrics, CrossEncoderCorrelationEvaluator,
+    CrossEncoderRerankingConfig, CrossEncoderRerankingEvaluator, CrossEncoderRerankingMetrics,
+    MulticlassF1, RankingScores, RerankingSample,
+};
 pub use embeddings::Embeddings;
 pub use error::{Error, Result};
 pub use information_retrieval::{
