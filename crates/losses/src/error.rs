@@ -20,6 +20,10 @@ pub enum Error {
     /// dtypes.
     #[error("{loss}: {message}")]
     Embeddings { loss: &'static str, message: String },
+    /// A cross-encoder's logits or documents-per-row that do not fit the loss (NaN, a row
+    /// without documents, another dtype).
+    #[error("{loss}: {message}")]
+    Scores { loss: &'static str, message: String },
     #[error("invalid loss configuration: {0}")]
     Config(String),
     #[error(transparent)]

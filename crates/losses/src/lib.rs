@@ -20,6 +20,7 @@ mod contrastive;
 mod contrastive_tension;
 mod cosent;
 mod cosine_similarity;
+pub mod cross_encoder;
 mod denoising_auto_encoder;
 mod error;
 mod gist_embed;
