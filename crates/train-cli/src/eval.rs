@@ -25,6 +25,27 @@ pub enum Task {
     Triplet,
     /// ParaphraseMiningEvaluator: average precision of the mined most-similar pairs
     Paraphrase,
+    /// Cross-encoders: CrossEncoderCorrelationEvaluator, Pearson/Spearman of the scores
+    /// against gold scores (default glue/stsb)
+    CrossEncoderCorrelation,
+    /// Cross-encoders: CrossEncoderClassificationEvaluator, best-threshold accuracy/F1/AP of
+    /// one score per pair (NLI: entailment 1, contradiction 0), F1 of the argmax of several
+    /// (NLI: the three classes); default snli
+    CrossEncoderClassification,
+    /// Cross-encoders: CrossEncoderRerankingEvaluator, MAP, MRR@k, NDCG@k of each --samples
+    /// query's candidates reranked (and of their given order, for `documents`)
+    CrossEncoderReranking,
+}
+
+impl Task {
+    fn is_cross_encoder(self) -> bool {
+        matches!(
+            self,
+            Task::CrossEncoderCorrelation
+                | Task::CrossEncoderClassification
+                | Task::CrossEncoderReranking
+        )
+    }
 }
 
 #[derive(Args, Debug)]
@@ -69,6 +90,18 @@ pub struct EvalArgs {
     /// (normalised first), as EmbeddingSimilarityEvaluator(precision=…)
     #[arg(long)]
     pub precision: Option<eval::Precision>,
+    /// cross-encoder-reranking: a .jsonl file of sentence-transformers' samples, one a line:
+    /// `{"query": …, "positive": […], "negative": […]}` or `… "documents": […]}` (a first
+    /// stage's ranking, best first)
+    #[arg(long)]
+    pub samples: Option<PathBuf>,
+    /// cross-encoder-reranking: the cut-off of MRR and NDCG
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub at_k: u32,
+    /// cross-encoder-reranking: rank only the `documents` as given, not also the positives
+    /// the first stage missed (always_rerank_positives=False)
+    #[arg(long)]
+    pub rerank_found_only: bool,
 }
 
 fn parse_format(text: &str) -> Result<DataFormat, String> {
@@ -82,7 +115,8 @@ fn parse_format(text: &str) -> Result<DataFormat, String> {
 }
 
 impl EvalArgs {
-    /// The evaluator config these flags describe.
+    /// The evaluator config these flags describe (of a sentence embedding task; the
+    /// cross-encoder tasks are built from the flags directly).
     pub fn evaluator_config(&self) -> EvaluatorConfig {
         let dataset = self.dataset.clone().unwrap_or_else(|| match self.task {
             Task::Sts => "glue/stsb".into(),
@@ -138,10 +172,15 @@ impl EvalArgs {
                 data: data(DataFormat::HardTriplets),
                 ..TaskEvaluatorConfig::default()
             }),
-            Task::Paraphrase => EvaluatorConfig::ParaphraseMining(TaskEvaluatorConfig {
-                data: data(DataFormat::ScoredPairs),
-                ..TaskEvaluatorConfig::default()
-            }),
+            Task::Paraphrase
+            | Task::CrossEncoderCorrelation
+            | Task::CrossEncoderClassification
+            | Task::CrossEncoderReranking => {
+                EvaluatorConfig::ParaphraseMining(TaskEvaluatorConfig {
+                    data: data(DataFormat::ScoredPairs),
+                    ..TaskEvaluatorConfig::default()
+                })
+            }
         }
     }
 }
@@ -153,6 +192,9 @@ pub fn run(args: &EvalArgs) -> Result<()> {
             "--precision applies to --task sts (EmbeddingSimilarityEvaluator), not --task {:?}",
             args.task
         );
+    }
+    if args.task.is_cross_encoder() {
+        return crate::eval_cross_encoder::run(args);
     }
     let config = args.evaluator_config();
     config
@@ -166,17 +208,29 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     let metrics = evaluator
         .evaluate(&model, args.model.runtime.batch_size as usize)
         .with_context(|| format!("evaluating {} on {}", args.model.model, config.name()))?;
+    print_metrics(
+        args,
+        &metrics,
+        evaluator.primary_metric(),
+        &model.dtype().to_string(),
+    )
+}
+
+/// The metrics as a table, or one JSON object with `--json`.
+pub(crate) fn print_metrics(
+    args: &EvalArgs,
+    metrics: &eval::MetricValues,
+    primary: &str,
+    dtype: &str,
+) -> Result<()> {
     if args.json {
-        println!("{}", serde_json::to_string(&metrics)?);
-        eprintln!("computed in {}", model.dtype());
+        println!("{}", serde_json::to_string(metrics)?);
+        eprintln!("computed in {dtype}");
         return Ok(());
     }
     println!(
-        "{} on {} (primary metric: {}; computed in {})",
-        args.model.model,
-        evaluator.name(),
-        evaluator.primary_metric(),
-        model.dtype()
+        "{} on {:?} (primary metric: {primary}; computed in {dtype})",
+        args.model.model, args.task
     );
     println!("{:<28} {:>10}", "metric", "value");
     for (name, value) in metrics.iter() {

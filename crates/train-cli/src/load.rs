@@ -4,7 +4,10 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use model::{ComputeDtype, DeviceChoice, ResolveDevice, SentenceTransformer};
+use model::{
+    ComputeDtype, CrossEncoder, CrossEncoderOptions, DeviceChoice, ResolveDevice,
+    SentenceTransformer,
+};
 
 #[derive(Args, Debug, Clone)]
 pub struct ModelArgs {
@@ -52,19 +55,35 @@ impl ModelArgs {
     }
 
     pub fn load(&self) -> Result<SentenceTransformer> {
-        let runtime = &self.runtime;
-        if let Some(threads) = runtime.threads {
-            tch::set_num_threads(threads as i32);
-        }
-        self.check()?;
-        let device = runtime.device.resolve()?;
+        let device = self.prepare()?;
         let dir = self.resolve_dir()?;
         let mut model = SentenceTransformer::load(&dir, device)
             .with_context(|| format!("loading model {}", self.model))?;
         model
-            .set_dtype(runtime.dtype)
-            .with_context(|| format!("--dtype {}", runtime.dtype))?;
+            .set_dtype(self.runtime.dtype)
+            .with_context(|| format!("--dtype {}", self.runtime.dtype))?;
         Ok(model)
+    }
+
+    /// Loads the model as a cross-encoder.
+    pub fn load_cross_encoder(&self, options: &CrossEncoderOptions) -> Result<CrossEncoder> {
+        let device = self.prepare()?;
+        let dir = self.resolve_dir()?;
+        let mut model = CrossEncoder::load_with(&dir, device, options)
+            .with_context(|| format!("loading cross-encoder {}", self.model))?;
+        model
+            .set_dtype(self.runtime.dtype)
+            .with_context(|| format!("--dtype {}", self.runtime.dtype))?;
+        Ok(model)
+    }
+
+    /// Sets the thread count and checks the device: the device to load on.
+    fn prepare(&self) -> Result<tch::Device> {
+        if let Some(threads) = self.runtime.threads {
+            tch::set_num_threads(threads as i32);
+        }
+        self.check()?;
+        Ok(self.runtime.device.resolve()?)
     }
 
     /// The model's local folder: itself, or the hub snapshot it resolves to.

@@ -1,12 +1,16 @@
-//! `train-cli`: train, encode and evaluate sentence embedding models. Without a subcommand it
+//! `train-cli`: train, encode and evaluate sentence embedding models, and score pairs with
+//! cross-encoders (`predict`, `rank`). Without a subcommand it
 //! trains (`train-cli --epochs 1` runs configs/default.toml). Models are hub ids (downloaded
 //! into the Hugging Face cache) or local folders.
 
 mod allocator;
 mod encode;
 mod eval;
+mod eval_cross_encoder;
 mod load;
 mod mine;
+mod predict;
+mod rank;
 mod search;
 mod train;
 
@@ -43,6 +47,10 @@ enum Command {
     /// Semantic search: embed a corpus into an index folder (quantized, optionally with an
     /// HNSW graph), query it, compare results
     Search(search::SearchArgs),
+    /// Score text pairs with a cross-encoder (reranker) into an array or a dataset
+    Predict(Box<predict::PredictArgs>),
+    /// Rerank documents for a query, or each query's candidates, with a cross-encoder
+    Rank(Box<rank::RankArgs>),
 }
 
 fn main() {
@@ -66,6 +74,8 @@ fn run(cli: Cli) -> Result<()> {
         Some(Command::Eval(args)) => eval::run(&args),
         Some(Command::Mine(args)) => mine::run(&args),
         Some(Command::Search(args)) => search::run(&args),
+        Some(Command::Predict(args)) => predict::run(&args),
+        Some(Command::Rank(args)) => rank::run(&args),
         None => train::run(&cli.train),
     }
 }

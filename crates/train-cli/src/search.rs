@@ -223,16 +223,16 @@ pub fn run(args: &SearchArgs) -> Result<()> {
 
 /// One query's results, as `--format jsonl` prints them and `--output X.jsonl` writes them.
 #[derive(Debug, Serialize, Deserialize)]
-struct QueryResult {
-    query: String,
-    hits: Vec<HitOut>,
+pub(crate) struct QueryResult {
+    pub(crate) query: String,
+    pub(crate) hits: Vec<HitOut>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
-struct HitOut {
-    id: DocumentId,
-    score: f64,
-    text: String,
+pub(crate) struct HitOut {
+    pub(crate) id: DocumentId,
+    pub(crate) score: f64,
+    pub(crate) text: String,
 }
 
 fn run_index(args: &IndexArgs) -> Result<()> {
@@ -827,7 +827,7 @@ fn print_results(
 
 /// Writes the results atomically: JSON lines as `--format jsonl`, or a parquet table of one
 /// row per query (query, ids, scores, texts; ids as integers when all are row numbers).
-fn write_results(path: &Path, rows: &[QueryResult]) -> Result<()> {
+pub(crate) fn write_results(path: &Path, rows: &[QueryResult]) -> Result<()> {
     if path.extension().is_some_and(|e| e == "parquet") {
         let all_rows = rows
             .iter()
@@ -906,7 +906,7 @@ fn write_results(path: &Path, rows: &[QueryResult]) -> Result<()> {
     Ok(())
 }
 
-fn read_results(path: &Path) -> Result<Vec<QueryResult>> {
+pub(crate) fn read_results(path: &Path) -> Result<Vec<QueryResult>> {
     if path.extension().is_none_or(|e| e != "jsonl") {
         bail!(
             "{} must be a .jsonl file written by `search query --output`",

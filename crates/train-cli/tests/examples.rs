@@ -2,7 +2,8 @@
 //! succeeds — so an example can never go stale. Each runs as written, in a folder holding the
 //! files the examples name (`qa.jsonl`, `./my-model`, …), with only its size cut: training
 //! keeps 40 rows for 2 steps without evaluators, `eval` keeps 16 rows (4 retrieval queries),
-//! `mine` 40 pairs (`encode` and `search` run on the 40-line files as written), and a base
+//! `mine` and `predict` 40 pairs (`encode`, `search` and `rank` run on the 40-line files as
+//! written; `./my-reranker` is the tiny BERT cross-encoder fixture), and a base
 //! model the endpoint does not hold is replaced by all-MiniLM-L6-v2.
 //! Models and datasets come through the hub client from `HF_ENDPOINT`, as for users.
 
@@ -31,6 +32,8 @@ fn every_readme_and_help_example_runs() {
         &["train", "--help"],
         &["encode", "--help"],
         &["eval", "--help"],
+        &["predict", "--help"],
+        &["rank", "--help"],
     ] {
         let out = run(dir, help);
         assert!(out.status.success(), "train-cli {help:?}: {}", stderr(&out));
@@ -89,7 +92,9 @@ fn shrunk(example: &[String]) -> Vec<String> {
     match args.first().map(String::as_str) {
         // `search` examples work on the small files laid out below as they are.
         Some("encode" | "search") => {}
-        Some("mine") => set_flag(&mut args, "--max-rows", "40"),
+        Some("mine" | "predict") => set_flag(&mut args, "--max-rows", "40"),
+        // `rank` examples work on the small files laid out below as they are.
+        Some("rank") => {}
         Some("eval") => {
             set_flag(&mut args, "--max-rows", "16");
             if args.iter().any(|a| a == "retrieval") {
@@ -147,6 +152,15 @@ fn lay_out_example_files(dir: &Path, root: &Path) {
     let pairs = test_support::pairs_jsonl(dir, 40);
     std::fs::rename(pairs, dir.join("qa.jsonl")).unwrap();
 
+    let samples: Vec<String> = texts
+        .chunks(4)
+        .map(|c| {
+            serde_json::json!({ "query": c[0], "positive": [c[1]], "negative": [c[2], c[3]] })
+                .to_string()
+        })
+        .collect();
+    std::fs::write(dir.join("samples.jsonl"), samples.join("\n") + "\n").unwrap();
+
     let mut dups = String::from("question1,question2,is_duplicate\n");
     for (i, pair) in texts.chunks(2).enumerate() {
         dups.push_str(&format!("{},{},{}\n", pair[0], pair[1], i % 2));
@@ -170,6 +184,16 @@ fn lay_out_example_files(dir: &Path, root: &Path) {
     std::fs::write(beir.join("corpus.jsonl"), corpus).unwrap();
     std::fs::write(beir.join("queries.jsonl"), queries).unwrap();
     std::fs::write(beir.join("qrels/test.tsv"), qrels).unwrap();
+
+    // A reranker: the tiny BERT cross-encoder sentence-transformers saved for the model
+    // crate's parity tests.
+    std::os::unix::fs::symlink(
+        root.join("crates/model/tests/fixtures/cross_encoder/bert-1/model")
+            .canonicalize()
+            .unwrap(),
+        dir.join("my-reranker"),
+    )
+    .unwrap();
 
     let model: PathBuf = dir.join("my-model");
     link_minilm(&model);
