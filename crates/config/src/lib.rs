@@ -25,7 +25,7 @@ pub use evaluator::{
 };
 pub use loss::{
     BatchTripletDistance, ContrastiveDistance, HardnessMode, LossConfig, MarginStrategy,
-    TripletDistance,
+    PairwiseSimilarity, TripletDistance,
 };
 pub use pairing::SentencePairing;
 pub use train::{

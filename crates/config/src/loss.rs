@@ -160,6 +160,15 @@ pub enum LossConfig {
         #[serde(default = "defaults::scale")]
         scale: f64,
     },
+    /// MarginMSELoss, distillation from a teacher's score margins: over (query, positive,
+    /// negative) rows, the mean squared error between the student's margin
+    /// `sim(q, p) − sim(q, n)` (`similarity_fct`, the dot product by default) and the row's
+    /// float score, the teacher's margin. The training data carries one score per row, so one
+    /// negative column; `losses::MarginMseLoss::compute` also takes several with a score matrix.
+    MarginMse {
+        #[serde(default)]
+        similarity_fct: PairwiseSimilarity,
+    },
     /// Applies `loss` to the embeddings truncated to each of `dims` and re-normalised, as
     /// sentence-transformers does (weights default to 1). Cannot wrap the cached MNRL.
     Matryoshka {
@@ -193,6 +202,27 @@ pub enum MarginStrategy {
     Absolute,
     /// `s − |s| · margin`
     Relative,
+}
+
+/// The similarity of aligned rows a loss scores with: the `pairwise_*` functions of
+/// `sentence_transformers.util`, also accepted under those names (how 6.3's `get_config_dict`
+/// reports them). Default: the dot product, MarginMSELoss's default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PairwiseSimilarity {
+    /// `Σ a·b`
+    #[default]
+    #[serde(alias = "pairwise_dot_score")]
+    Dot,
+    /// The dot product of the L2-normalised rows.
+    #[serde(alias = "pairwise_cos_sim")]
+    Cosine,
+    /// `−‖a − b‖₂`
+    #[serde(alias = "pairwise_euclidean_sim")]
+    Euclidean,
+    /// `−‖a − b‖₁`
+    #[serde(alias = "pairwise_manhattan_sim")]
+    Manhattan,
 }
 
 /// TripletLoss's distance (sentence-transformers `TripletDistanceMetric`; default euclidean).
@@ -290,6 +320,7 @@ impl LossConfig {
                 "contrastive_tension_in_batch_negatives"
             }
             LossConfig::GistEmbed { .. } => "gist_embed",
+            LossConfig::MarginMse { .. } => "margin_mse",
             LossConfig::Matryoshka { .. } => "matryoshka",
         }
     }
@@ -426,6 +457,12 @@ mod tests {
                 LossConfig::ContrastiveTensionInBatchNegatives { scale: 20.0 },
             ),
             (
+                r#"type = "margin_mse""#,
+                LossConfig::MarginMse {
+                    similarity_fct: PairwiseSimilarity::Dot,
+                },
+            ),
+            (
                 "type = \"matryoshka\"\ndims = [32, 16]\n[loss]\ntype = \"cosent\"",
                 LossConfig::Matryoshka {
                     loss: Box::new(LossConfig::CoSent { scale: 20.0 }),
@@ -479,6 +516,29 @@ mod tests {
                 }
             );
         }
+        for (name, expected) in [
+            ("dot", PairwiseSimilarity::Dot),
+            ("cosine", PairwiseSimilarity::Cosine),
+            ("euclidean", PairwiseSimilarity::Euclidean),
+            ("manhattan", PairwiseSimilarity::Manhattan),
+            // the function names sentence-transformers' get_config_dict reports
+            ("pairwise_dot_score", PairwiseSimilarity::Dot),
+            ("pairwise_cos_sim", PairwiseSimilarity::Cosine),
+            ("pairwise_euclidean_sim", PairwiseSimilarity::Euclidean),
+            ("pairwise_manhattan_sim", PairwiseSimilarity::Manhattan),
+        ] {
+            let config = parse(&format!(
+                "type = \"margin_mse\"\nsimilarity_fct = \"{name}\""
+            ))
+            .unwrap();
+            assert_eq!(
+                config,
+                LossConfig::MarginMse {
+                    similarity_fct: expected
+                }
+            );
+        }
+        assert!(parse("type = \"margin_mse\"\nsimilarity_fct = \"angle\"").is_err());
         let config =
             parse("type = \"multiple_negatives_ranking\"\nscale = 50.0\nsymmetric = true").unwrap();
         assert_eq!(

@@ -18,6 +18,7 @@ use crate::denoising_auto_encoder::DenoisingAutoEncoderLoss;
 use crate::error::{Error, Result};
 use crate::gist_embed::{GistEmbedLoss, GistSettings};
 use crate::loss::Loss;
+use crate::margin_mse::MarginMseLoss;
 use crate::matryoshka::MatryoshkaLoss;
 use crate::mnrl::{Hardness, MultipleNegativesRankingLoss};
 use crate::online_contrastive::OnlineContrastiveLoss;
@@ -202,6 +203,9 @@ impl BuildLoss for LossConfig {
             } => Box::new(ContrastiveLoss::new(distance, margin, size_average)),
             LossConfig::OnlineContrastive { distance, margin } => {
                 Box::new(OnlineContrastiveLoss::new(distance, margin))
+            }
+            LossConfig::MarginMse { similarity_fct } => {
+                Box::new(MarginMseLoss::new(similarity_fct))
             }
             LossConfig::DenoisingAutoEncoder { .. }
             | LossConfig::ContrastiveTension

@@ -5,7 +5,8 @@
 //! trainer treats them all alike. Configs are the tagged [`LossConfig`] enum with the
 //! sentence-transformers defaults (serde data in the tch-free `config` crate), built with
 //! [`BuildLoss`]. Values and gradients match sentence-transformers 6.2 (see `tests/parity.rs`),
-//! and 6.3 for MNRL's hardness weighting and GISTEmbedLoss (`tests/gist_hardness_parity.rs`).
+//! and 6.3 for MNRL's hardness weighting and GISTEmbedLoss (`tests/gist_hardness_parity.rs`)
+//! and MarginMSELoss (`tests/margin_mse_parity.rs`).
 
 mod angle;
 mod batch_all_triplet;
@@ -25,6 +26,7 @@ mod denoising_auto_encoder;
 mod error;
 mod gist_embed;
 mod loss;
+mod margin_mse;
 mod matryoshka;
 mod mnrl;
 mod online_contrastive;
@@ -50,7 +52,7 @@ pub use cached_mnrl::CachedMultipleNegativesRankingLoss;
 // The configs moved to the tch-free config crate; re-exported so `losses::LossConfig` still works.
 pub use config::{
     BatchTripletDistance, ContrastiveDistance, HardnessMode, LossConfig, MarginStrategy,
-    TripletDistance,
+    PairwiseSimilarity, TripletDistance,
 };
 pub use contrastive::ContrastiveLoss;
 pub use contrastive_tension::{ContrastiveTensionLoss, ContrastiveTensionLossInBatchNegatives};
@@ -60,6 +62,7 @@ pub use denoising_auto_encoder::DenoisingAutoEncoderLoss;
 pub use error::{Error, Result};
 pub use gist_embed::{GistEmbedLoss, GistSettings};
 pub use loss::{Loss, TargetKind, Targets};
+pub use margin_mse::MarginMseLoss;
 pub use matryoshka::MatryoshkaLoss;
 pub use mnrl::{Hardness, MultipleNegativesRankingLoss};
 pub use online_contrastive::OnlineContrastiveLoss;

@@ -33,35 +33,46 @@ impl MarginMseLoss {
     pub fn config(&self) -> &MarginMseConfig {
         &self.config
     }
+}
 
-    /// The teacher margins as `[batch, n]`, from the three forms 6.3 accepts: `[batch, n]`
-    /// margins; `[batch, 1 + n]` scores (the positive's first), turned into margins; `[batch]`
-    /// margins when there is one negative.
-    fn margins(&self, labels: &Tensor, batch: i64, negatives: i64) -> Result<Tensor> {
-        let torch = Error::torch(NAME);
-        let size = labels.size();
-        let margins = if size == [batch, negatives + 1] {
-            let positive = labels.f_narrow(1, 0, 1).map_err(&torch)?;
-            let rest = labels.f_narrow(1, 1, negatives).map_err(&torch)?;
-            positive.f_sub(&rest).map_err(&torch)?
-        } else if size == [batch] {
-            labels.f_unsqueeze(1).map_err(&torch)?
-        } else {
-            labels.shallow_clone()
-        };
-        if margins.size() != [batch, negatives] {
-            return Err(Error::Shape {
-                loss: NAME,
-                context: format!(
-                    "labels vs [batch, {negatives}] margins or [batch, {}] scores",
-                    negatives + 1
-                ),
-                left: size,
-                right: vec![batch, negatives],
-            });
-        }
-        Ok(margins)
+/// The teacher margins as `[batch, negatives]`, from the label forms 6.3 accepts (its
+/// bi-encoder and cross-encoder MarginMSELoss alike), tried in its order: `[batch, negatives +
+/// 1]` scores (the positive's first) become `score_p − score_n_i`; `[batch]` is one margin per
+/// row (one negative); `[batch, negatives]` are the margins.
+pub(crate) fn teacher_margins(
+    loss: &'static str,
+    labels: &Tensor,
+    batch: i64,
+    negatives: i64,
+) -> Result<Tensor> {
+    let torch = Error::torch(loss);
+    let size = labels.size();
+    let margins = if size == [batch, negatives + 1] {
+        let positive = labels.f_narrow(1, 0, 1).map_err(&torch)?;
+        let rest = labels.f_narrow(1, 1, negatives).map_err(&torch)?;
+        positive.f_sub(&rest).map_err(&torch)?
+    } else if size == [batch] {
+        labels.f_unsqueeze(1).map_err(&torch)?
+    } else {
+        labels.shallow_clone()
+    };
+    if margins.size() != [batch, negatives] {
+        return Err(Error::Shape {
+            loss,
+            context: format!(
+                "teacher labels vs [batch, {negatives}] margins or [batch, {}] scores{}",
+                negatives + 1,
+                if negatives == 1 {
+                    " or [batch] margins"
+                } else {
+                    ""
+                }
+            ),
+            left: size,
+            right: vec![batch, negatives],
+        });
     }
+    Ok(margins)
 }
 
 impl RerankLoss for MarginMseLoss {
@@ -92,7 +103,7 @@ impl RerankLoss for MarginMseLoss {
         no_nan(NAME, Input::Logits, logits, None)?;
         let labels = input::required(NAME, labels)?;
         no_nan(NAME, Input::Labels, labels, None)?;
-        let margins = self.margins(labels, batch, columns - 1)?;
+        let margins = teacher_margins(NAME, labels, batch, columns - 1)?;
         let torch = Error::torch(NAME);
         let margins = margins
             .f_to_device(logits.device())

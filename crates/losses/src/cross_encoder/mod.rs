@@ -41,6 +41,7 @@ pub use lambda_loss::{
     LambdaLoss, LambdaLossConfig, LambdaWeighting, RankNetConfig, RankNetLoss, ReductionLog,
 };
 pub use list_net::{ListNetConfig, ListNetLoss};
+pub(crate) use margin_mse::teacher_margins;
 pub use margin_mse::{MarginMseConfig, MarginMseLoss};
 pub use mnrl::{
     CachedMultipleNegativesRankingConfig, CachedMultipleNegativesRankingLoss,
