@@ -55,6 +55,27 @@ impl ModuleEntry {
     }
 }
 
+/// The first module of `entries` (read from `modules_file`), which must be the Transformer.
+pub(crate) fn first_transformer<'e>(
+    entries: &'e [ModuleEntry],
+    modules_file: &Path,
+) -> Result<&'e ModuleEntry> {
+    let first = entries.first().ok_or_else(|| Error::Config {
+        path: modules_file.to_path_buf(),
+        message: "the module list is empty".into(),
+    })?;
+    if first.kind(modules_file)? != ModuleKind::Transformer {
+        return Err(Error::Config {
+            path: modules_file.to_path_buf(),
+            message: format!(
+                "the first module must be a Transformer, found {:?}",
+                first.module_type
+            ),
+        });
+    }
+    Ok(first)
+}
+
 /// Reads `modules.json`, sorted by `idx`. A folder without one is a plain Hugging Face model;
 /// sentence-transformers then adds mean pooling, and so do we.
 pub fn read_modules(dir: &Path) -> Result<Option<Vec<ModuleEntry>>> {

@@ -11,7 +11,7 @@ use crate::dense::{Dense, MODULES_SCOPE};
 use crate::dtype::ComputeDtype;
 use crate::encoder::{Encoder, EncoderConfig};
 use crate::error::{read_json, write_json, Error, Result};
-use crate::modules::{read_modules, ModuleEntry, ModuleKind};
+use crate::modules::{first_transformer, read_modules, ModuleEntry, ModuleKind};
 use crate::normalize::l2_normalize;
 use crate::pooling::{Pooling, PoolingMode};
 use crate::prompts::Prompts;
@@ -77,20 +77,9 @@ impl SentenceTransformer {
             Some(entries) => entries,
             None => default_entries(),
         };
+        let transformer_entry = first_transformer(&entries, &modules_file)?.clone();
         let mut entries = entries.into_iter();
-        let transformer_entry = entries.next().ok_or_else(|| Error::Config {
-            path: modules_file.clone(),
-            message: "the module list is empty".into(),
-        })?;
-        if transformer_entry.kind(&modules_file)? != ModuleKind::Transformer {
-            return Err(Error::Config {
-                path: modules_file,
-                message: format!(
-                    "the first module must be a Transformer, found {:?}",
-                    transformer_entry.module_type
-                ),
-            });
-        }
+        entries.next();
         let transformer_dir = dir.join(&transformer_entry.path);
         let folder = TransformerFolder::read(&transformer_dir)?;
         if folder.is_cross_encoder_task() {

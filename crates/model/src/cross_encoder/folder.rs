@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 
 use super::activation::ScoreActivation;
 use crate::error::{read_json, Error, Result};
-use crate::modules::{read_modules, ModuleKind};
+use crate::modules::{first_transformer, read_modules};
 use crate::transformer_folder::SEQUENCE_CLASSIFICATION;
 
 /// `config_sentence_transformers.json`'s `model_type` of a cross-encoder.
@@ -75,19 +75,7 @@ pub(crate) fn locate(dir: &Path) -> Result<Located> {
             st_config: st_config.map(|c| (st_config_path, c)),
         });
     };
-    let first = entries.first().ok_or_else(|| Error::Config {
-        path: modules_file.clone(),
-        message: "the module list is empty".into(),
-    })?;
-    if first.kind(&modules_file)? != ModuleKind::Transformer {
-        return Err(Error::Config {
-            path: modules_file,
-            message: format!(
-                "the first module must be a Transformer, found {:?}",
-                first.module_type
-            ),
-        });
-    }
+    let first = first_transformer(&entries, &modules_file)?;
     let transformer_dir = dir.join(&first.path);
     if model_type != CROSS_ENCODER {
         return Ok(Located {
