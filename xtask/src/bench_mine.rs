@@ -194,7 +194,7 @@ fn describe_sources(sources: &[SourceUse]) -> String {
 }
 
 /// The local parquet file of a known dataset's split, through the project's hub client.
-fn dataset_file(client: &hub::HubClient, name: &str, split: &str) -> Result<PathBuf> {
+pub(crate) fn dataset_file(client: &hub::HubClient, name: &str, split: &str) -> Result<PathBuf> {
     let known = data::KnownDataset::find(name).with_context(|| format!("{name} is not known"))?;
     let file = known.file(split).map_err(anyhow::Error::msg)?;
     client
@@ -278,19 +278,7 @@ fn parse_rust_summary(stderr: &str) -> Result<RustSummary> {
         .rev()
         .find(|l| l.starts_with("mined "))
         .context("train-cli mine printed no `mined … in … s` line")?;
-    let number = |marker: &str| -> Result<f64> {
-        let start = line
-            .find(marker)
-            .with_context(|| format!("no `{marker}` in {line:?}"))?
-            + marker.len();
-        let digits: String = line[start..]
-            .chars()
-            .take_while(|c| c.is_ascii_digit() || *c == '.')
-            .collect();
-        digits
-            .parse()
-            .with_context(|| format!("no number after `{marker}` in {line:?}"))
-    };
+    let number = |marker: &str| number_after(line, marker);
     Ok(RustSummary {
         rows: number("mined ")? as u64,
         counts: InputCounts {
@@ -302,9 +290,24 @@ fn parse_rust_summary(stderr: &str) -> Result<RustSummary> {
     })
 }
 
+/// The number that follows the first `marker` in a summary line `line`.
+pub(crate) fn number_after(line: &str, marker: &str) -> Result<f64> {
+    let start = line
+        .find(marker)
+        .with_context(|| format!("no `{marker}` in {line:?}"))?
+        + marker.len();
+    let digits: String = line[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    digits
+        .parse()
+        .with_context(|| format!("no number after `{marker}` in {line:?}"))
+}
+
 /// How a process's peak resident memory is taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum MemoryProbe {
+pub(crate) enum MemoryProbe {
     /// GNU time's `%M`: the kernel's maxrss of the waited process (wait4).
     GnuTime,
     /// `VmHWM` of /proc/<pid>/status, polled while the process runs.
@@ -312,7 +315,7 @@ enum MemoryProbe {
 }
 
 impl MemoryProbe {
-    fn detect() -> Self {
+    pub(crate) fn detect() -> Self {
         let works = Command::new(GNU_TIME)
             .args(["-f", "%M", "-o", "/dev/null", "true"])
             .stdout(Stdio::null())
@@ -326,7 +329,7 @@ impl MemoryProbe {
         }
     }
 
-    fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         match self {
             Self::GnuTime => "maxrss of each process (GNU time %M, from wait4)",
             Self::ProcPolling => "VmHWM of each process, polled every 10 ms",
@@ -335,16 +338,16 @@ impl MemoryProbe {
 }
 
 /// A finished process: its output, its wall time and its peak resident memory.
-struct Measured {
-    stdout: String,
-    stderr: String,
-    seconds: f64,
-    peak_rss_kib: u64,
+pub(crate) struct Measured {
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+    pub(crate) seconds: f64,
+    pub(crate) peak_rss_kib: u64,
 }
 
 /// Runs `program args` with `threads` CPU threads (OpenMP, MKL), measuring its wall time and
 /// peak resident memory; a failure carries the end of its stderr.
-fn run_measured(
+pub(crate) fn run_measured(
     program: &Path,
     args: &[OsString],
     threads: u64,
@@ -439,7 +442,7 @@ fn vm_hwm_kib(pid: u32) -> Option<u64> {
         .ok()
 }
 
-fn mib(kib: u64) -> f64 {
+pub(crate) fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
 
@@ -604,7 +607,7 @@ fn scaling_counts(anchors: usize) -> Vec<usize> {
     counts
 }
 
-fn build_train_cli(root: &Path) -> Result<PathBuf> {
+pub(crate) fn build_train_cli(root: &Path) -> Result<PathBuf> {
     println!("building train-cli (release)…");
     let status = Command::new(env!("CARGO"))
         .current_dir(root)

@@ -5,6 +5,7 @@ mod alternate;
 mod bench;
 mod bench_data;
 mod bench_mine;
+mod bench_predict;
 mod bench_train;
 mod fetch;
 mod python_env;
@@ -145,6 +146,9 @@ enum BenchKind {
     /// `train-cli mine` against sentence-transformers' `mine_hard_negatives` (default and
     /// use_faiss=True): MNLI anchors against a corpus of unique sentences, time and peak memory
     Mine(bench_mine::MineBench),
+    /// `train-cli predict` against sentence-transformers' `CrossEncoder.predict`: a one-label
+    /// cross-encoder on all-MiniLM-L6-v2 scoring MNLI pairs, pairs/s, ratio and score agreement
+    Predict(bench_predict::PredictBench),
     /// Read a synthetic MNLI-shaped parquet file and build hard and soft triplets (release)
     Data {
         /// Rows of the generated file
@@ -226,6 +230,9 @@ fn main() -> Result<()> {
         Command::Bench {
             which: BenchKind::Mine(opts),
         } => bench_mine::mine(&root, &opts),
+        Command::Bench {
+            which: BenchKind::Predict(opts),
+        } => bench_predict::predict(&root, &opts),
         Command::Bench {
             which: BenchKind::Data { rows, repeats },
         } => bench_data::data(&root, &bench_data::DataBench { rows, repeats }),
