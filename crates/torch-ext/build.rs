@@ -6,6 +6,7 @@ use std::path::PathBuf;
 fn main() {
     println!("cargo:rerun-if-changed=src/shim.cpp");
     println!("cargo:rerun-if-changed=src/dropout.cpp");
+    println!("cargo:rerun-if-changed=src/linear.cpp");
     println!("cargo:rerun-if-changed=src/shim_error.h");
     println!("cargo:rerun-if-env-changed=LIBTORCH_CXX11_ABI");
     let Some(lib) = std::env::var_os("DEP_TCH_LIBTORCH_LIB") else {
@@ -33,5 +34,6 @@ fn main() {
         .flag("-DGLOG_USE_GLOG_EXPORT")
         .file("src/shim.cpp")
         .file("src/dropout.cpp")
+        .file("src/linear.cpp")
         .compile("torch_ext_shim");
 }

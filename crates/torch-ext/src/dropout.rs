@@ -12,7 +12,7 @@ use std::ptr;
 use tch::Tensor;
 use torch_sys::C_tensor;
 
-use crate::{check, Error, Result};
+use crate::{handle, output, Error, Result};
 
 extern "C" {
     fn torch_ext_dropout(
@@ -39,25 +39,6 @@ fn check_probability(p: f64) -> Result<()> {
             "dropout probability must be in [0, 1], got {p}"
         )))
     }
-}
-
-fn handle(t: &Tensor) -> *mut C_tensor {
-    t.as_ptr() as *mut C_tensor
-}
-
-/// Takes the tensor the shim allocated for a successful call.
-fn output(
-    what: &'static str,
-    message: *mut std::ffi::c_char,
-    out: *mut C_tensor,
-) -> Result<Tensor> {
-    check(what, message)?;
-    if out.is_null() {
-        return Err(Error::Invalid(format!("{what} returned no tensor")));
-    }
-    // SAFETY: on success the shim hands over a tensor it allocated with `new at::Tensor`, which
-    // tch's `Tensor` owns and frees from here on.
-    Ok(unsafe { Tensor::from_ptr(out) })
 }
 
 /// Inverted dropout in training: each element zeroed with probability `p`, the rest scaled by

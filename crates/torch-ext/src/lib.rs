@@ -8,10 +8,13 @@
 //! - [`Profile`]: libtorch's operator profiler, written as a Chrome trace.
 //! - [`dropout`] and [`attention_dropout`]: dropout on the CPU with masks drawn on every
 //!   intra-op thread (libtorch's own CPU `bernoulli_` is serial except on Intel with MKL).
+//! - [`inference_linear`]: dense layers without gradients through oneDNN, activation fused.
 
 mod dropout;
+mod linear;
 
 pub use dropout::{attention_dropout, attention_with_keep_mask, dropout};
+pub use linear::{inference_linear, FusedActivation};
 
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::path::Path;
@@ -72,6 +75,25 @@ pub(crate) fn check(what: &'static str, message: *mut c_char) -> Result<()> {
         what,
         message: text.lines().next().unwrap_or_default().to_owned(),
     })
+}
+
+pub(crate) fn handle(t: &Tensor) -> *mut C_tensor {
+    t.as_ptr() as *mut C_tensor
+}
+
+/// Takes the tensor the shim allocated for a successful call.
+pub(crate) fn output(
+    what: &'static str,
+    message: *mut std::ffi::c_char,
+    out: *mut C_tensor,
+) -> Result<Tensor> {
+    check(what, message)?;
+    if out.is_null() {
+        return Err(Error::Invalid(format!("{what} returned no tensor")));
+    }
+    // SAFETY: on success the shim hands over a tensor it allocated with `new at::Tensor`, which
+    // tch's `Tensor` owns and frees from here on.
+    Ok(unsafe { Tensor::from_ptr(out) })
 }
 
 /// c10::ScalarType numbers of the dtypes autocast accepts.

@@ -49,7 +49,7 @@ impl FeedForward {
     /// # Shapes
     /// xs: `[batch, seq, hidden]` → `[batch, seq, hidden]`
     pub(crate) fn forward_t(&self, xs: &Tensor, train: bool) -> Result<Tensor> {
-        let h = self.activation.forward(&self.input.forward(xs)?)?;
+        let h = self.input.forward_activated(xs, Some(self.activation))?;
         super::dropout(&self.output.forward(&h)?, self.dropout, train)
     }
 }

@@ -2,6 +2,9 @@
 
 use tch::{nn, Tensor};
 
+use torch_ext::FusedActivation;
+
+use super::Activation;
 use crate::error::{Error, Result};
 
 #[derive(Debug)]
@@ -32,7 +35,35 @@ impl Linear {
     /// # Shapes
     /// xs: `[…, input]` → `[…, output]`
     pub(crate) fn forward(&self, xs: &Tensor) -> Result<Tensor> {
-        Ok(xs.f_linear(&self.ws, self.bs.as_ref())?)
+        self.forward_activated(xs, None)
+    }
+
+    /// `activation(xs · weightᵀ + bias)`. Forwards that need no gradient run on the CPU as one
+    /// oneDNN product with the activation fused in ([`torch_ext::inference_linear`]); the rest
+    /// as libtorch's `linear` followed by the activation.
+    ///
+    /// # Shapes
+    /// xs: `[…, input]` → `[…, output]`
+    pub(crate) fn forward_activated(
+        &self,
+        xs: &Tensor,
+        activation: Option<Activation>,
+    ) -> Result<Tensor> {
+        let fused = match activation {
+            None => FusedActivation::None,
+            Some(Activation::Gelu) => FusedActivation::Gelu,
+            Some(Activation::GeluNew) => FusedActivation::GeluTanh,
+            Some(Activation::Relu) => FusedActivation::Relu,
+            Some(Activation::Silu) => FusedActivation::Silu,
+        };
+        if let Some(out) = torch_ext::inference_linear(xs, &self.ws, self.bs.as_ref(), fused)? {
+            return Ok(out);
+        }
+        let out = xs.f_linear(&self.ws, self.bs.as_ref())?;
+        match activation {
+            Some(activation) => activation.forward(&out),
+            None => Ok(out),
+        }
     }
 
     /// `xs` through several layers of one input size at once, their outputs side by side

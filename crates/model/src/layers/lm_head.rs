@@ -69,7 +69,7 @@ impl LmHead {
     /// # Shapes
     /// xs: `[…, hidden]` → `[…, vocab]`
     pub(crate) fn forward(&self, xs: &Tensor, word_embeddings: &Tensor) -> Result<Tensor> {
-        let h = self.activation.forward(&self.dense.forward(xs)?)?;
+        let h = self.dense.forward_activated(xs, Some(self.activation))?;
         let h = self.norm.forward(&h)?;
         Ok(h.f_linear(word_embeddings, Some(&self.bias))?)
     }
