@@ -157,10 +157,19 @@ fn eval_retrieval_on_snli_matches_sentence_transformers() {
         keys, expected,
         "metric keys differ from sentence-transformers'"
     );
+    // Embeddings agree to about 1e-6, not bit for bit (oneDNN's products here, MKL's there),
+    // so a query whose relevant document sits in a near-tie at rank k may count on one side
+    // only: a count metric at k may differ by one query's share (measured: one query of 3,074
+    // at k = 5, the rank-averaged metrics within 1.1e-5).
+    let queries = fixture["queries"].as_f64().unwrap();
     for (key, value) in reference {
         let (a, b) = (ours[key].as_f64().unwrap(), value.as_f64().unwrap());
+        let counted = ["accuracy@", "precision@", "recall@"]
+            .iter()
+            .any(|m| key.contains(m));
+        let tolerance = if counted { 1.0 / queries + 1e-9 } else { 1e-4 };
         assert!(
-            (a - b).abs() <= 1e-4,
+            (a - b).abs() <= tolerance,
             "{key}: ours {a}, sentence-transformers {b}"
         );
     }

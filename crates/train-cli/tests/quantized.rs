@@ -111,15 +111,41 @@ fn encode_quantizes_as_quantize_embeddings_and_reuses_its_ranges() {
     );
     let (_, shape, bytes) = read_npy_raw(&again);
     assert_eq!(shape, vec![3, 384]);
+    // The given ranges are the ones applied: the 3 texts' own float embeddings quantized with
+    // them give exactly these values.
+    let few_float = dir.join("few-float.npy");
+    encode_to(&few_float, &few, &[]);
+    let (few_values, _, _) = data::read_npy_f32(&few_float).unwrap();
+    let given =
+        eval::QuantizationRanges::new(computed.min().to_vec(), computed.max().to_vec()).unwrap();
+    let want = eval::quantize_embeddings(
+        eval::Embeddings::new(&few_values, 3, 384).unwrap(),
+        eval::Precision::Int8,
+        Some(&given),
+    )
+    .unwrap();
+    let eval::QuantizedValues::Int8(want) = want.values() else {
+        unreachable!()
+    };
+    let want: Vec<u8> = want.iter().map(|&x| x as u8).collect();
+    assert_eq!(bytes, want, "the given ranges were not the ones applied");
+    // Encoded alone or among 120, a text's embedding is the same to about 1e-7 (the products'
+    // rounding depends on the batch), so a value exactly at a range's edge (the ranges come
+    // from these very embeddings) may land one bucket over; nothing moves further.
     let (_, _, all) = read_npy_raw(&dir.join("int8.npy"));
-    assert_eq!(
-        bytes,
-        all[..3 * 384],
-        "the same texts, the same ranges, other values"
-    );
+    for (i, (&alone, &among)) in bytes.iter().zip(&all[..3 * 384]).enumerate() {
+        let step = (i32::from(alone as i8) - i32::from(among as i8)).abs();
+        assert!(
+            step <= 1,
+            "value {i}: {} alone, {} among 120",
+            alone as i8,
+            among as i8
+        );
+    }
 
     // Calibration embeddings give their own ranges: the 120 float embeddings calibrate the
-    // first 3 texts to the values they got among the 120.
+    // first 3 texts to the values quantize_embeddings gives their embeddings with those
+    // ranges.
     let calibrated = dir.join("calibrated.npy");
     encode_to(
         &calibrated,
@@ -132,9 +158,20 @@ fn encode_quantizes_as_quantize_embeddings_and_reuses_its_ranges() {
         ],
     );
     assert!(!dir.join("calibrated.ranges.npy").exists());
-    let (_, _, uint8_all) = read_npy_raw(&dir.join("uint8.npy"));
     let (_, _, bytes) = read_npy_raw(&calibrated);
-    assert_eq!(bytes, uint8_all[..3 * 384]);
+    let want = eval::quantize_embeddings(
+        eval::Embeddings::new(&few_values, 3, 384).unwrap(),
+        eval::Precision::Uint8,
+        Some(&computed),
+    )
+    .unwrap();
+    let eval::QuantizedValues::Uint8(want) = want.values() else {
+        unreachable!()
+    };
+    assert_eq!(
+        &bytes, want,
+        "the calibration's ranges were not the ones applied"
+    );
 
     // Parquet keeps the texts beside quantized embeddings.
     let parquet = dir.join("binary.parquet");
