@@ -30,7 +30,21 @@ pub enum EvaluatorConfig {
     /// run on (text, text, class) rows, e.g. NLI `format = "labelled_pairs"`. Only while
     /// training: the classifier is the loss's, not part of the saved model.
     LabelAccuracy(TaskEvaluatorConfig<LabelAccuracySettings>),
+    /// `CrossEncoderCorrelationEvaluator` (cross-encoder runs): Pearson and Spearman of the
+    /// model's pair scores against gold scores, on STS-like pairs read as
+    /// `embedding_similarity` reads them (`precision` does not apply).
+    CrossEncoderCorrelation(StsEvaluatorConfig),
+    /// `CrossEncoderClassificationEvaluator` (cross-encoder runs) on (text, text, label) rows:
+    /// NLI `format = "labelled_pairs"` for a three-label model, `format = "scored_pairs"`
+    /// with `neutral = "drop"` (entailment 1, contradiction 0) for a one-label model, or
+    /// columns with `label=`.
+    CrossEncoderClassification(TaskEvaluatorConfig<NoSettings>),
 }
+
+/// An evaluator without arguments of its own (an empty `settings`, or none).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct NoSettings {}
 
 /// Which training dataset's SoftmaxLoss a `label_accuracy` evaluator scores.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -50,7 +64,18 @@ impl EvaluatorConfig {
             EvaluatorConfig::Triplet(c) => c.name(),
             EvaluatorConfig::ParaphraseMining(c) => c.name(),
             EvaluatorConfig::LabelAccuracy(c) => c.name(),
+            EvaluatorConfig::CrossEncoderCorrelation(c) => c.name(),
+            EvaluatorConfig::CrossEncoderClassification(c) => c.name(),
         }
+    }
+
+    /// Whether it scores a cross-encoder (the others embed with a bi-encoder).
+    pub fn scores_pairs(&self) -> bool {
+        matches!(
+            self,
+            EvaluatorConfig::CrossEncoderCorrelation(_)
+                | EvaluatorConfig::CrossEncoderClassification(_)
+        )
     }
 
     /// Checks what serde cannot; the message starts with the offending key.
@@ -79,6 +104,22 @@ impl EvaluatorConfig {
             EvaluatorConfig::Triplet(c) => positive("data.max_rows", c.data.max_rows),
             EvaluatorConfig::ParaphraseMining(c) => positive("data.max_rows", c.data.max_rows),
             EvaluatorConfig::LabelAccuracy(c) => positive("data.max_rows", c.data.max_rows),
+            EvaluatorConfig::CrossEncoderCorrelation(c) => {
+                if c.precision.is_some() {
+                    return Err(
+                        "precision: a cross-encoder scores pairs, it has no embeddings \
+                                to quantize"
+                            .into(),
+                    );
+                }
+                if c.score_max.is_nan() || c.score_max <= 0.0 {
+                    return Err("score_max must be positive".into());
+                }
+                positive("max_pairs", c.max_pairs)
+            }
+            EvaluatorConfig::CrossEncoderClassification(c) => {
+                positive("data.max_rows", c.data.max_rows)
+            }
         }
     }
 }

@@ -10,7 +10,9 @@ mod device;
 mod error;
 mod evaluator;
 mod loss;
+mod loss_choice;
 mod pairing;
+mod rerank_loss;
 mod sentences;
 mod train;
 
@@ -20,16 +22,18 @@ pub use dataset::{
 pub use device::DeviceChoice;
 pub use error::{Error, Result};
 pub use evaluator::{
-    EvaluatorConfig, LabelAccuracySettings, RetrievalEvaluatorConfig, RetrievalSource,
+    EvaluatorConfig, LabelAccuracySettings, NoSettings, RetrievalEvaluatorConfig, RetrievalSource,
     StsEvaluatorConfig, TaskEvaluatorConfig,
 };
 pub use loss::{
     BatchTripletDistance, ContrastiveDistance, HardnessMode, LossConfig, MarginStrategy,
     PairwiseSimilarity, TripletDistance,
 };
+pub use loss_choice::LossChoice;
 pub use pairing::SentencePairing;
+pub use rerank_loss::{RerankActivation, RerankLossConfig, RERANK_LOSS_PREFIX};
 pub use train::{
-    BatchSampler, DataConfig, DataFormat, DatasetConfig, EvaluationConfig, ModelConfig,
-    ModelWeights, NeutralChoice, OutputConfig, Precision, TrainConfig, TrainingConfig,
+    BatchSampler, CrossEncoderSettings, DataConfig, DataFormat, DatasetConfig, EvaluationConfig,
+    ModelConfig, ModelWeights, NeutralChoice, OutputConfig, Precision, TrainConfig, TrainingConfig,
     TrainingDataset, TrainingPrompts, DEFAULT_CONFIG_TOML,
 };

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::device::DeviceChoice;
 use crate::error::{Error, Result};
 use crate::evaluator::{EvaluatorConfig, StsEvaluatorConfig};
-use crate::loss::LossConfig;
+use crate::loss_choice::LossChoice;
 use crate::pairing::SentencePairing;
 
 /// The configuration `cargo run -p train-cli -- --epochs 1` runs when no `--config` is given.
@@ -21,7 +21,9 @@ pub struct TrainConfig {
     pub model: ModelConfig,
     /// The training data of a one-dataset run (with `loss`); see `datasets` for several.
     pub data: DataConfig,
-    pub loss: LossConfig,
+    /// A bi-encoder loss, or with `model.cross_encoder` a cross-encoder one
+    /// (`type = "cross_encoder.…"`).
+    pub loss: LossChoice,
     /// Several training datasets, each with its own loss (`[[datasets]]`; then `[data]` and
     /// `[loss]` stay unset). Every batch comes from one dataset; `training.multi_dataset_sampling`
     /// orders them.
@@ -51,6 +53,27 @@ pub struct ModelConfig {
     /// = 4, hidden_size = 256, num_attention_heads = 4, intermediate_size = 1024 }`.
     #[serde(skip_serializing_if = "toml::Table::is_empty")]
     pub architecture: toml::Table,
+    /// Train a cross-encoder (reranker) from `base` instead of a bi-encoder: `base`'s
+    /// transformer under a sequence-classification head (the base's own when it is a
+    /// cross-encoder, a new one otherwise), trained with a `cross_encoder.…` loss and saved
+    /// as sentence-transformers' CrossEncoder folder.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cross_encoder: Option<CrossEncoderSettings>,
+}
+
+/// `[model.cross_encoder]`: the head and scores of a cross-encoder run.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CrossEncoderSettings {
+    /// Scores per pair (`CrossEncoder(num_labels=…)`). Unset: the base's head's when it has
+    /// one, else 1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub num_labels: Option<usize>,
+    /// The activation `predict` applies by default, stored in the saved folder:
+    /// `sigmoid`, `identity`, `tanh`, `softmax` or a `torch.nn` class path. Unset: the base's,
+    /// else sentence-transformers' default (sigmoid for one label, identity otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub activation: Option<String>,
 }
 
 /// Where a run's starting weights come from.
@@ -69,6 +92,7 @@ impl Default for ModelConfig {
             pooling: None,
             weights: ModelWeights::Pretrained,
             architecture: toml::Table::new(),
+            cross_encoder: None,
         }
     }
 }
@@ -82,7 +106,7 @@ pub struct DatasetConfig {
     #[serde(default)]
     pub name: Option<String>,
     pub data: DataConfig,
-    pub loss: LossConfig,
+    pub loss: LossChoice,
 }
 
 /// A training dataset as the trainer sees it: `[data]` + `[loss]`, or one `[[datasets]]` entry.
@@ -90,7 +114,7 @@ pub struct DatasetConfig {
 pub struct TrainingDataset<'a> {
     pub name: String,
     pub data: &'a DataConfig,
-    pub loss: &'a LossConfig,
+    pub loss: &'a LossChoice,
 }
 
 /// How the training rows are built from the dataset.
@@ -382,13 +406,24 @@ impl TrainConfig {
                 }
             })?;
         }
-        let config: TrainConfig =
+        // A cross-encoder run without its own evaluators gets the cross-encoder counterpart of
+        // the default one (STS-B validation, scored by the model instead of by embeddings).
+        let default_evaluators = table
+            .get("evaluation")
+            .and_then(|e| e.get("evaluators"))
+            .is_none();
+        let mut config: TrainConfig =
             toml::Value::Table(table)
                 .try_into()
                 .map_err(|e: toml::de::Error| Error::Config {
                     origin: origin.into(),
                     message: e.to_string(),
                 })?;
+        if default_evaluators && config.model.cross_encoder.is_some() {
+            config.evaluation.evaluators = vec![EvaluatorConfig::CrossEncoderCorrelation(
+                StsEvaluatorConfig::default(),
+            )];
+        }
         config.validate().map_err(|message| Error::Config {
             origin: origin.into(),
             message,
@@ -462,6 +497,7 @@ impl TrainConfig {
             ));
         }
         self.validate_datasets()?;
+        self.validate_model_kind()?;
         self.validate_evaluation()?;
         if self.output.logging_steps == 0 {
             return Err("output.logging_steps must be at least 1".into());
@@ -498,7 +534,7 @@ impl TrainConfig {
 
     fn validate_datasets(&self) -> std::result::Result<(), String> {
         if !self.datasets.is_empty()
-            && (self.data != DataConfig::default() || self.loss != LossConfig::default())
+            && (self.data != DataConfig::default() || self.loss != LossChoice::default())
         {
             return Err(
                 "give either [data] with [loss] or [[datasets]] entries (each with its own data \
@@ -524,6 +560,54 @@ impl TrainConfig {
         Ok(())
     }
 
+    /// A cross-encoder run trains with cross-encoder losses only, a bi-encoder run with
+    /// bi-encoder losses only.
+    fn validate_model_kind(&self) -> std::result::Result<(), String> {
+        let cross = self.model.cross_encoder.is_some();
+        for (i, d) in self.training_datasets().iter().enumerate() {
+            let key = if self.datasets.is_empty() {
+                "loss".to_string()
+            } else {
+                format!("datasets[{i}].loss")
+            };
+            match (cross, d.loss) {
+                (true, LossChoice::Embedding(loss)) => {
+                    let name = toml::Value::try_from(loss)
+                        .ok()
+                        .and_then(|v| v.get("type").and_then(|t| t.as_str().map(String::from)))
+                        .unwrap_or_default();
+                    return Err(format!(
+                        "{key}: model.cross_encoder trains a cross-encoder, which needs a \
+                         cross-encoder loss ({}); {name:?} is a bi-encoder loss",
+                        crate::RerankLossConfig::TYPES.join(", ")
+                    ));
+                }
+                (false, LossChoice::Rerank(_)) => {
+                    return Err(format!(
+                        "{key}: a cross_encoder.… loss trains a cross-encoder; set \
+                         [model.cross_encoder] (e.g. `num_labels = 1`) to train one"
+                    ));
+                }
+                _ => {}
+            }
+        }
+        if cross {
+            if self.model.pooling.is_some() {
+                return Err("model.pooling: a cross-encoder has no pooling to replace".into());
+            }
+            if self.model.weights != ModelWeights::Pretrained {
+                return Err(
+                    "model.weights: a cross-encoder trains from the base's pretrained weights"
+                        .into(),
+                );
+            }
+            if self.model.cross_encoder.as_ref().and_then(|c| c.num_labels) == Some(0) {
+                return Err("model.cross_encoder.num_labels must be at least 1".into());
+            }
+        }
+        Ok(())
+    }
+
     fn validate_evaluation(&self) -> std::result::Result<(), String> {
         let e = &self.evaluation;
         if e.batch_size == 0 {
@@ -544,6 +628,20 @@ impl TrainConfig {
             evaluator
                 .validate()
                 .map_err(|message| format!("{key}.{message}"))?;
+            let cross = self.model.cross_encoder.is_some();
+            if cross && !evaluator.scores_pairs() {
+                return Err(format!(
+                    "{key}: {name} embeds texts with a bi-encoder, but this run trains a \
+                     cross-encoder; its evaluators are cross_encoder_correlation and \
+                     cross_encoder_classification"
+                ));
+            }
+            if !cross && evaluator.scores_pairs() {
+                return Err(format!(
+                    "{key}: {name} scores pairs with a cross-encoder; set \
+                     [model.cross_encoder] to train one"
+                ));
+            }
         }
         Ok(())
     }
@@ -712,6 +810,7 @@ fn parse_value(value: &str) -> toml::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::loss::LossConfig;
 
     fn parse(text: &str, overrides: &[(&str, &str)]) -> Result<TrainConfig> {
         let overrides: Vec<(String, String)> = overrides
@@ -746,7 +845,7 @@ mod tests {
         assert_eq!(c.training.epochs, 1);
         assert_eq!(c.training.learning_rate, 2e-5);
         assert_eq!(c.data.dataset, "snli");
-        assert_eq!(c.loss, LossConfig::CosineSimilarity);
+        assert_eq!(c.loss, LossConfig::CosineSimilarity.into());
 
         let err = parse("", &[("training.epochs", "many")])
             .unwrap_err()
@@ -765,9 +864,9 @@ mod tests {
             ],
         )
         .unwrap();
-        assert_eq!(c.loss, LossConfig::CosineSimilarity);
+        assert_eq!(c.loss, LossConfig::CosineSimilarity.into());
         let c = parse(DEFAULT_CONFIG_TOML, &[("loss.type", "cosine_similarity")]).unwrap();
-        assert_eq!(c.loss, LossConfig::CosineSimilarity);
+        assert_eq!(c.loss, LossConfig::CosineSimilarity.into());
         // The same choice keeps its fields.
         let text = "[loss]\ntype = \"multiple_negatives_ranking\"\nscale = 30.0\n";
         let c = parse(text, &[("loss.type", "multiple_negatives_ranking")]).unwrap();
@@ -790,6 +889,7 @@ mod tests {
                 hardness_mode: None,
                 hardness_strength: 0.0,
             }
+            .into()
         );
     }
 
@@ -808,7 +908,49 @@ mod tests {
         assert!(c
             .datasets
             .iter()
-            .all(|d| d.loss == LossConfig::CosineSimilarity));
+            .all(|d| d.loss == LossConfig::CosineSimilarity.into()));
+    }
+
+    #[test]
+    fn a_cross_encoder_run_trains_with_cross_encoder_losses_only() {
+        let cross = "[model]\ncross_encoder = { num_labels = 1 }\n\
+            [data]\nformat = \"scored_pairs\"\n\
+            [loss]\ntype = \"cross_encoder.binary_cross_entropy\"\n";
+        let c = parse(cross, &[]).unwrap();
+        assert_eq!(
+            c.model.cross_encoder,
+            Some(CrossEncoderSettings {
+                num_labels: Some(1),
+                activation: None
+            })
+        );
+        assert!(matches!(
+            c.loss,
+            LossChoice::Rerank(crate::RerankLossConfig::BinaryCrossEntropy { .. })
+        ));
+        // The resolved config re-parses to itself (checkpoints and resume read it back).
+        assert_eq!(parse(&c.to_toml().unwrap(), &[]).unwrap(), c);
+
+        let err = parse("[model]\ncross_encoder = {}\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("needs a cross-encoder loss")
+                && err.contains("\"multiple_negatives_ranking\""),
+            "{err}"
+        );
+        let err = parse("[loss]\ntype = \"cross_encoder.mse\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("[model.cross_encoder]"), "{err}");
+        let err = parse(cross, &[("model.pooling", "cls")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("model.pooling"), "{err}");
+        let err = parse(cross, &[("model.cross_encoder.num_labels", "0")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("num_labels"), "{err}");
     }
 
     #[test]

@@ -205,15 +205,12 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     let evaluator = trainer::build_evaluator(&client, &config)
         .with_context(|| format!("preparing the {} evaluation", config.name()))?;
     let model = args.model.load()?;
+    let dtype = model.dtype().to_string();
+    let model = trainer::RunModel::Bi(model);
     let metrics = evaluator
         .evaluate(&model, args.model.runtime.batch_size as usize)
         .with_context(|| format!("evaluating {} on {}", args.model.model, config.name()))?;
-    print_metrics(
-        args,
-        &metrics,
-        evaluator.primary_metric(),
-        &model.dtype().to_string(),
-    )
+    print_metrics(args, &metrics, evaluator.primary_metric(), &dtype)
 }
 
 /// The metrics as a table, or one JSON object with `--json`.

@@ -4,7 +4,8 @@
 //!
 //! ```text
 //! checkpoints/checkpoint-{step}/
-//!     model/                   the sentence-transformers folder (loads in Python)
+//!     model/                   the sentence-transformers folder (loads in Python; a
+//!                              CrossEncoder folder for a cross-encoder run)
 //!     loss.safetensors         trainable loss parameters (SoftmaxLoss's classifier), if any
 //!     optimizer.safetensors    AdamW moments and step count
 //!     trainer_state.json       step, sampler position, loss scale, best evaluation
@@ -47,7 +48,7 @@ pub struct TrainerState {
 
 /// What a checkpoint holds besides the model.
 pub struct CheckpointParts<'a> {
-    pub model: &'a model::SentenceTransformer,
+    pub model: &'a crate::run_model::RunModel,
     pub loss_vars: &'a nn::VarStore,
     pub optimizer: &'a crate::optimizer::AdamW,
     pub state: &'a TrainerState,

@@ -1,4 +1,4 @@
-//! Contrastive training of sentence embedding models: the config, the loop (AdamW, linear
+//! Contrastive training of sentence embedding models and cross-encoders (rerankers): the config, the loop (AdamW, linear
 //! warm-up and decay, clipping, accumulation, mixed precision), evaluation while training,
 //! atomic checkpoints with exact resume, and the output folder.
 
@@ -17,7 +17,9 @@ mod output_lock;
 mod plan;
 mod plot;
 mod progress;
+mod rerank_step;
 mod resume_check;
+mod run_model;
 mod schedule;
 mod step_profile;
 mod train_data;
@@ -30,21 +32,23 @@ pub use checkpoint::{list_checkpoints, BestEval, TrainerState};
 // The run config and its data resolution live in the tch-free config crate (xtask reads them
 // too); re-exported so `trainer::TrainConfig` and friends keep working.
 pub use config::{
-    load_training_set, resolve_dataset_file, BatchSampler, DataConfig, DataFormat, DatasetConfig,
-    EvaluationConfig, EvaluatorConfig, LabelAccuracySettings, ModelConfig, NeutralChoice,
-    OutputConfig, Precision, RetrievalEvaluatorConfig, RetrievalSource, StsEvaluatorConfig,
+    load_training_set, resolve_dataset_file, BatchSampler, CrossEncoderSettings, DataConfig,
+    DataFormat, DatasetConfig, EvaluationConfig, EvaluatorConfig, LabelAccuracySettings,
+    LossChoice, ModelConfig, NeutralChoice, NoSettings, OutputConfig, Precision, RerankActivation,
+    RerankLossConfig, RetrievalEvaluatorConfig, RetrievalSource, StsEvaluatorConfig,
     TaskEvaluatorConfig, TrainConfig, TrainingConfig, TrainingDataset, TrainingPrompts,
     DEFAULT_CONFIG_TOML,
 };
 pub use error::{Error, Result};
 pub use evaluators::{
-    build as build_evaluator, BinaryEvaluator, EvalReport, Evaluator, EvaluatorSet,
-    LabelAccuracyEvaluator, NamedLoss, ParaphraseEvaluator, RetrievalEvaluator, SelectionMetric,
-    StsEvaluator, TripletEvaluator,
+    build as build_evaluator, BinaryEvaluator, CrossEncoderClassification, CrossEncoderCorrelation,
+    EvalReport, Evaluator, EvaluatorSet, LabelAccuracyEvaluator, NamedLoss, ParaphraseEvaluator,
+    RetrievalEvaluator, SelectionMetric, StsEvaluator, TripletEvaluator,
 };
 pub use metrics::MetricsRecord;
 pub use optimizer::{AdamW, AdamWSettings};
 pub use output_lock::LockOwner;
 pub use plan::StepPlan;
+pub use run_model::RunModel;
 pub use schedule::linear_warmup_decay;
 pub use trainer::{checkpoint_path, train, Resume, TrainOutcome, Trainer};

@@ -16,7 +16,7 @@ use crate::trainer::TrainOutcome;
 
 pub(crate) struct OutputParts<'a> {
     pub dir: &'a Path,
-    pub model: &'a model::SentenceTransformer,
+    pub model: &'a crate::run_model::RunModel,
     pub loss_vars: &'a nn::VarStore,
     pub sets: &'a crate::train_sets::TrainSets,
     pub config: &'a TrainConfig,
@@ -104,28 +104,56 @@ fn model_card(parts: &OutputParts<'_>) -> String {
     let o = parts.outcome;
     let mut card = String::new();
     let base = &c.model.base;
-    let _ = writeln!(
-        card,
-        "---\nlibrary_name: sentence-transformers\npipeline_tag: sentence-similarity\ntags:\n- sentence-transformers\n- sentence-similarity\n- feature-extraction\nbase_model: {base}\n---\n"
-    );
+    let base_link = if Path::new(base).exists() {
+        parts.base_dir.display().to_string()
+    } else {
+        format!("https://huggingface.co/{base}")
+    };
     let losses: Vec<&str> = parts.sets.iter().map(|s| s.loss.name()).collect();
-    let _ = writeln!(card, "# {base} fine-tuned with {}\n", losses.join(" and "));
-    let _ = writeln!(
-        card,
-        "A sentence-transformers model trained with sentence-rs from [{base}]({}): it maps \
-         sentences to a {}-dimensional vector space.\n",
-        if Path::new(base).exists() {
-            parts.base_dir.display().to_string()
-        } else {
-            format!("https://huggingface.co/{base}")
-        },
-        parts.model.embedding_dimension()
-    );
-    let _ = writeln!(
-        card,
-        "## Usage\n\n```python\nfrom sentence_transformers import SentenceTransformer\n\nmodel = SentenceTransformer(\"{}\")\nembeddings = model.encode([\"A man is eating food.\", \"A man is eating a piece of bread.\"])\n```\n",
-        parts.dir.display()
-    );
+    match parts.model {
+        crate::run_model::RunModel::Bi(model) => {
+            let _ = writeln!(
+                card,
+                "---\nlibrary_name: sentence-transformers\npipeline_tag: sentence-similarity\ntags:\n- sentence-transformers\n- sentence-similarity\n- feature-extraction\nbase_model: {base}\n---\n"
+            );
+            let _ = writeln!(card, "# {base} fine-tuned with {}\n", losses.join(" and "));
+            let _ = writeln!(
+                card,
+                "A sentence-transformers model trained with sentence-rs from [{base}]({base_link}): it maps \
+                 sentences to a {}-dimensional vector space.\n",
+                model.embedding_dimension()
+            );
+            let _ = writeln!(
+                card,
+                "## Usage\n\n```python\nfrom sentence_transformers import SentenceTransformer\n\nmodel = SentenceTransformer(\"{}\")\nembeddings = model.encode([\"A man is eating food.\", \"A man is eating a piece of bread.\"])\n```\n",
+                parts.dir.display()
+            );
+        }
+        crate::run_model::RunModel::Cross(model) => {
+            let _ = writeln!(
+                card,
+                "---\nlibrary_name: sentence-transformers\npipeline_tag: text-ranking\ntags:\n- sentence-transformers\n- cross-encoder\n- reranker\nbase_model: {base}\n---\n"
+            );
+            let _ = writeln!(
+                card,
+                "# Cross-encoder from {base} trained with {}\n",
+                losses.join(" and ")
+            );
+            let _ = writeln!(
+                card,
+                "A sentence-transformers CrossEncoder trained with sentence-rs from \
+                 [{base}]({base_link}): it scores a pair of texts with {} value(s) \
+                 (`predict` applies {}).\n",
+                model.num_labels(),
+                model.activation()
+            );
+            let _ = writeln!(
+                card,
+                "## Usage\n\n```python\nfrom sentence_transformers import CrossEncoder\n\nmodel = CrossEncoder(\"{}\")\nscores = model.predict([(\"A man is eating food.\", \"A man is eating a piece of bread.\")])\n```\n",
+                parts.dir.display()
+            );
+        }
+    }
     training_data(&mut card, parts);
     let _ = writeln!(card, "## Training\n");
     let _ = writeln!(

@@ -3,7 +3,7 @@
 use config::{BatchSampler, TrainingConfig};
 use data::{EpochSampler, GroupByLabelSampler, TargetColumn, TrainingSet};
 use losses::Targets;
-use model::{SentenceTransformer, TokenBatch, TokenizedText};
+use model::{SentenceTokenizer, SentenceTransformer, TokenBatch, TokenizedText};
 use tch::{Device, Kind, Tensor};
 
 use crate::error::{Error, Result};
@@ -35,13 +35,14 @@ impl MicroBatch {
 }
 
 impl TrainData {
-    /// `prompts`: one per column of `set` (see `TrainingPrompts::for_columns`).
+    /// `prompts`: one per column of `set` (see `TrainingPrompts::for_columns`). `tokenizer`
+    /// is the model's: a bi-encoder's batches are these tokens; a cross-encoder tokenises its
+    /// pairs per step and uses them only for the lengths.
     pub fn new(
         set: TrainingSet,
-        model: &SentenceTransformer,
+        tokenizer: &SentenceTokenizer,
         prompts: &[Option<String>],
     ) -> Result<Self> {
-        let tokenizer = model.tokenizer();
         let mut tokens = Vec::with_capacity(set.columns().len());
         let mut prompt_lengths = Vec::with_capacity(set.columns().len());
         for (c, column) in set.columns().iter().enumerate() {
@@ -141,7 +142,7 @@ fn row_out_of_range(row: usize, len: usize) -> Error {
     Error::Dataset(format!("batch names row {row} of a {len}-row training set"))
 }
 
-fn target_tensor(
+pub(crate) fn target_tensor(
     target: &TargetColumn,
     indices: &[usize],
     device: Device,

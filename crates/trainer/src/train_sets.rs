@@ -3,14 +3,39 @@
 
 use std::path::PathBuf;
 
-use config::{LossConfig, TrainConfig, TrainingConfig};
+use config::{LossChoice, LossConfig, TrainConfig, TrainingConfig};
 use data::{ScheduledBatch, TrainingSet};
+use losses::cross_encoder::{BuildRerankLoss, RerankLoss};
 use losses::{BuildLoss, Loss};
-use model::SentenceTransformer;
 use tch::nn;
 
 use crate::error::{Error, Result};
+use crate::run_model::RunModel;
 use crate::train_data::TrainData;
+
+/// A dataset's loss: over a bi-encoder's embeddings, or over a cross-encoder's pair scores.
+pub enum SetLoss {
+    Embedding(Box<dyn Loss>),
+    Rerank(Box<dyn RerankLoss>),
+}
+
+impl SetLoss {
+    /// The sentence-transformers class name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            SetLoss::Embedding(loss) => loss.name(),
+            SetLoss::Rerank(loss) => loss.name(),
+        }
+    }
+
+    /// See [`Loss::keeps_parameters_in_output`]; the cross-encoder losses have none.
+    pub fn keeps_parameters_in_output(&self) -> bool {
+        match self {
+            SetLoss::Embedding(loss) => loss.keeps_parameters_in_output(),
+            SetLoss::Rerank(_) => true,
+        }
+    }
+}
 
 /// One training dataset, ready to batch.
 pub struct TrainSet {
@@ -18,7 +43,7 @@ pub struct TrainSet {
     /// `glue/mnli (train) as SoftTriplets`, for the model card.
     pub description: String,
     pub data: TrainData,
-    pub loss: Box<dyn Loss>,
+    pub loss: SetLoss,
     /// The loss config as JSON, for the model card.
     pub loss_json: String,
     /// What the names of the loss's own parameters start with in the run's loss variables
@@ -73,7 +98,7 @@ impl TrainSets {
     pub fn new(
         config: &TrainConfig,
         rows: Vec<TrainingSet>,
-        model: &SentenceTransformer,
+        model: &RunModel,
         loss_vars: &nn::VarStore,
         resolve_model: &dyn Fn(&str) -> Result<PathBuf>,
     ) -> Result<Self> {
@@ -87,7 +112,13 @@ impl TrainSets {
             } else {
                 (root, String::new())
             };
-            let loss = with_local_models(d.loss, resolve_model)?.build_for_model(&path, model)?;
+            let in_dataset = |e: Error| {
+                if several {
+                    Error::Dataset(format!("dataset {}: {e}", d.name))
+                } else {
+                    e
+                }
+            };
             let prompts = match &d.data.prompts {
                 Some(p) => {
                     let origin = if several {
@@ -99,13 +130,36 @@ impl TrainSets {
                 }
                 None => Vec::new(),
             };
-            crate::compat::check_loss_fits_data(loss.as_ref(), &set).map_err(|e| {
-                if several {
-                    Error::Dataset(format!("dataset {}: {e}", d.name))
-                } else {
-                    e
+            let (loss, tokenizer) = match (d.loss, model) {
+                (LossChoice::Embedding(config), RunModel::Bi(bi)) => {
+                    let loss =
+                        with_local_models(config, resolve_model)?.build_for_model(&path, bi)?;
+                    crate::compat::check_loss_fits_data(loss.as_ref(), &set).map_err(in_dataset)?;
+                    (SetLoss::Embedding(loss), bi.tokenizer())
                 }
-            })?;
+                (LossChoice::Rerank(config), RunModel::Cross(cross)) => {
+                    if !prompts.is_empty() {
+                        return Err(Error::Config {
+                            origin: format!("dataset {}", d.name),
+                            message: "data.prompts: prompts are not applied to \
+                                      cross-encoder training pairs yet"
+                                .into(),
+                        });
+                    }
+                    let loss = config.build_rerank(cross.num_labels())?;
+                    crate::rerank_step::check_fits_data(loss.as_ref(), &set).map_err(in_dataset)?;
+                    (SetLoss::Rerank(loss), cross.tokenizer())
+                }
+                _ => {
+                    return Err(Error::Config {
+                        origin: format!("dataset {}", d.name),
+                        message: "the loss is for the other kind of model than the run trains \
+                                  (bi-encoder losses need a bi-encoder, cross_encoder.… losses \
+                                  [model.cross_encoder])"
+                            .into(),
+                    })
+                }
+            };
             sets.push(TrainSet {
                 name: d.name.clone(),
                 description: format!(
@@ -124,7 +178,7 @@ impl TrainSets {
                         .map(|p| format!(", prompts {p}"))
                         .unwrap_or_default()
                 ),
-                data: TrainData::new(set, model, &prompts)?,
+                data: TrainData::new(set, tokenizer, &prompts)?,
                 loss,
                 loss_json: serde_json::to_string(d.loss).unwrap_or_default(),
                 var_prefix,
@@ -137,9 +191,12 @@ impl TrainSets {
     pub fn named_losses(&self) -> Vec<crate::evaluators::NamedLoss<'_>> {
         self.sets
             .iter()
-            .map(|s| crate::evaluators::NamedLoss {
-                dataset: &s.name,
-                loss: s.loss.as_ref(),
+            .filter_map(|s| match &s.loss {
+                SetLoss::Embedding(loss) => Some(crate::evaluators::NamedLoss {
+                    dataset: &s.name,
+                    loss: loss.as_ref(),
+                }),
+                SetLoss::Rerank(_) => None,
             })
             .collect()
     }

@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use config::{load_training_sets, ModelWeights, Precision, TrainConfig};
 use data::ScheduledBatch;
-use model::{PoolingMode, ResolveDevice, SentenceTransformer};
+use model::{PoolingMode, ResolveDevice};
 use tch::{nn, Device, Kind};
 use tracing::{info, warn};
 
@@ -29,8 +29,9 @@ use crate::metrics::{MetricsLog, MetricsRecord};
 use crate::optimizer::{AdamW, AdamWSettings};
 use crate::output_lock::OutputLock;
 use crate::plan::StepPlan;
+use crate::run_model::RunModel;
 use crate::schedule::linear_warmup_decay;
-use crate::train_sets::TrainSets;
+use crate::train_sets::{SetLoss, TrainSets};
 
 /// Where a run starts.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -97,7 +98,7 @@ pub struct Trainer<'c> {
     config: &'c TrainConfig,
     config_toml: String,
     sets: TrainSets,
-    model: SentenceTransformer,
+    model: RunModel,
     base_dir: PathBuf,
     loss_vars: nn::VarStore,
     device: Device,
@@ -149,9 +150,9 @@ impl<'c> Trainer<'c> {
             Some(dir) => dir.join("model"),
             None => base_dir.clone(),
         };
-        let mut model = SentenceTransformer::load(&model_dir, device)?;
-        if let Some(name) = &config.model.pooling {
-            model.set_pooling_modes(vec![pooling_mode(name)?])?;
+        let mut model = RunModel::load(config, &model_dir, device)?;
+        if let (Some(name), RunModel::Bi(bi)) = (&config.model.pooling, &mut model) {
+            bi.set_pooling_modes(vec![pooling_mode(name)?])?;
         }
         // A resumed run continues from its checkpoint's weights, never from a new draw.
         if config.model.weights == ModelWeights::Random && resumed_from.is_none() {
@@ -165,9 +166,14 @@ impl<'c> Trainer<'c> {
                 Ok(other) => return Err(bad(format!("not a table: {other}"))),
                 Err(err) => return Err(bad(err.to_string())),
             };
-            model = model
-                .reinitialized_with(&changes)
-                .map_err(|err| bad(err.to_string()))?;
+            model = match model {
+                RunModel::Bi(bi) => RunModel::Bi(
+                    bi.reinitialized_with(&changes)
+                        .map_err(|err| bad(err.to_string()))?,
+                ),
+                // Refused by the config's validation: a cross-encoder starts pretrained.
+                cross => cross,
+            };
         }
 
         tch::manual_seed(t.seed as i64);
@@ -272,7 +278,7 @@ impl<'c> Trainer<'c> {
         &self.state
     }
 
-    pub fn model(&self) -> &SentenceTransformer {
+    pub fn model(&self) -> &RunModel {
         &self.model
     }
 
@@ -370,13 +376,37 @@ impl<'c> Trainer<'c> {
         for (micro, scheduled) in micro_batches.iter().enumerate() {
             tch::manual_seed(step_seed(seed, self.state.global_step, micro));
             let set = self.sets.get(scheduled.dataset)?;
-            let batch = set
-                .data
-                .micro_batch(&self.model, &scheduled.indices, self.device)?;
-            let targets = batch.targets(set.data.set().target());
-            let (model, loss) = (&self.model, &set.loss);
-            let value =
-                loss.forward_backward(model, &batch.columns, targets, loss_scale * share)?;
+            let value = match (&set.loss, &self.model) {
+                (SetLoss::Embedding(loss), RunModel::Bi(model)) => {
+                    let batch = set
+                        .data
+                        .micro_batch(model, &scheduled.indices, self.device)?;
+                    let targets = batch.targets(set.data.set().target());
+                    loss.forward_backward(model, &batch.columns, targets, loss_scale * share)?
+                }
+                (SetLoss::Rerank(loss), RunModel::Cross(model)) => {
+                    let target = crate::train_data::target_tensor(
+                        set.data.set().target(),
+                        &scheduled.indices,
+                        self.device,
+                    )?;
+                    crate::rerank_step::forward_backward(
+                        model,
+                        loss.as_ref(),
+                        set.data.set(),
+                        &scheduled.indices,
+                        target.as_ref(),
+                        loss_scale * share,
+                        step_seed(seed, self.state.global_step, micro),
+                    )?
+                }
+                _ => {
+                    return Err(Error::Dataset(format!(
+                        "dataset {}: its loss is for the other kind of model",
+                        set.name
+                    )))
+                }
+            };
             if !value.is_finite() {
                 return Err(Error::NonFiniteLoss {
                     value,
@@ -578,8 +608,11 @@ impl<'c> Trainer<'c> {
             return Ok(last.map(|(_, r)| r).unwrap_or_default());
         }
         info!(step = best_step, "loading the best model");
-        self.model =
-            SentenceTransformer::load(&self.config.output.dir.join(BEST_MODEL_DIR), self.device)?;
+        self.model = RunModel::load(
+            self.config,
+            &self.config.output.dir.join(BEST_MODEL_DIR),
+            self.device,
+        )?;
         Ok(self.reports_at(best_step))
     }
 
@@ -672,11 +705,7 @@ fn autocast_kind(precision: Precision, use_fp16: bool) -> Option<Kind> {
     }
 }
 
-fn build_optimizer(
-    config: &TrainConfig,
-    model: &SentenceTransformer,
-    loss_vars: &nn::VarStore,
-) -> AdamW {
+fn build_optimizer(config: &TrainConfig, model: &RunModel, loss_vars: &nn::VarStore) -> AdamW {
     let t = &config.training;
     let mut params = checkpoint::named_variables(model.var_store());
     params.extend(

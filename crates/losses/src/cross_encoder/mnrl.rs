@@ -301,6 +301,10 @@ impl RerankLoss for CachedMultipleNegativesRankingLoss {
     fn forward_chunks(&self, _batch: usize, num_pairs: usize) -> Vec<Range<usize>> {
         chunks(num_pairs, self.config.mini_batch_size)
     }
+
+    fn caches_gradients(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]

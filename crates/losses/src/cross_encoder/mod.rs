@@ -19,6 +19,7 @@
 
 mod activation;
 mod binary_cross_entropy;
+mod build;
 mod cross_entropy;
 mod input;
 mod lambda_loss;
@@ -36,6 +37,7 @@ use crate::error::Result;
 
 pub use activation::Activation;
 pub use binary_cross_entropy::{BinaryCrossEntropyConfig, BinaryCrossEntropyLoss};
+pub use build::BuildRerankLoss;
 pub use cross_entropy::{CrossEntropyConfig, CrossEntropyLoss};
 pub use lambda_loss::{
     LambdaLoss, LambdaLossConfig, LambdaWeighting, RankNetConfig, RankNetLoss, ReductionLog,
@@ -126,6 +128,14 @@ pub trait RerankLoss: std::fmt::Debug {
     /// every pair unless the loss says otherwise.
     fn forward_chunks(&self, _batch: usize, num_pairs: usize) -> Vec<Range<usize>> {
         chunks(num_pairs, num_pairs)
+    }
+
+    /// Whether a training step should run it with GradCache: score every chunk of
+    /// [`RerankLoss::forward_chunks`] without a graph, take the loss and its gradient with
+    /// respect to the logits, then score each chunk again with a graph and back-propagate its
+    /// slice of that gradient. The value and gradients are those of one pass with a graph.
+    fn caches_gradients(&self) -> bool {
+        false
     }
 }
 

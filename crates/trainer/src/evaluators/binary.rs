@@ -2,11 +2,11 @@
 
 use config::{load_training_set, TaskEvaluatorConfig};
 use eval::{BinaryClassificationConfig, BinaryClassificationEvaluator, MetricValues, NamedMetrics};
-use model::SentenceTransformer;
 
 use super::embed::{binary_labels, encode, text_columns, view};
 use super::Evaluator;
 use crate::error::{Error, Result};
+use crate::run_model::RunModel;
 
 pub struct BinaryEvaluator {
     name: String,
@@ -53,7 +53,8 @@ impl Evaluator for BinaryEvaluator {
         &self.primary_metric
     }
 
-    fn evaluate(&self, model: &SentenceTransformer, batch_size: usize) -> Result<MetricValues> {
+    fn evaluate(&self, model: &RunModel, batch_size: usize) -> Result<MetricValues> {
+        let model = model.expect_bi(&format!("evaluator {}", self.name()))?;
         let first = encode(model, &self.first, batch_size)?;
         let second = encode(model, &self.second, batch_size)?;
         Ok(self

@@ -12,6 +12,7 @@ use tch::{Kind, Tensor};
 use super::embed::{encode, text_columns};
 use super::{Evaluator, NamedLoss};
 use crate::error::{Error, Result};
+use crate::run_model::RunModel;
 
 pub struct LabelAccuracyEvaluator {
     name: String,
@@ -123,7 +124,8 @@ impl Evaluator for LabelAccuracyEvaluator {
         Ok(())
     }
 
-    fn evaluate(&self, model: &SentenceTransformer, batch_size: usize) -> Result<MetricValues> {
+    fn evaluate(&self, model: &RunModel, batch_size: usize) -> Result<MetricValues> {
+        let model = model.expect_bi(&format!("evaluator {}", self.name()))?;
         let accuracy = self.accuracy(model, batch_size)?;
         let mut metrics = MetricValues::new();
         metrics.push("accuracy", accuracy);

@@ -3,6 +3,7 @@
 //! selection, the plot, the model card and the CLI read only those.
 
 mod binary;
+mod cross_encoder;
 mod embed;
 mod label_accuracy;
 mod paraphrase;
@@ -12,9 +13,9 @@ mod triplet;
 
 use config::{EvaluationConfig, EvaluatorConfig};
 use eval::MetricValues;
-use model::SentenceTransformer;
 
 pub use binary::BinaryEvaluator;
+pub use cross_encoder::{CrossEncoderClassification, CrossEncoderCorrelation};
 pub use label_accuracy::LabelAccuracyEvaluator;
 pub use paraphrase::ParaphraseEvaluator;
 pub use retrieval::RetrievalEvaluator;
@@ -22,6 +23,7 @@ pub use sts::StsEvaluator;
 pub use triplet::TripletEvaluator;
 
 use crate::error::{Error, Result};
+use crate::run_model::RunModel;
 
 /// An evaluation run on the model while (and after) training.
 pub trait Evaluator {
@@ -31,8 +33,10 @@ pub trait Evaluator {
     fn metric_names(&self) -> Vec<String>;
     /// The unprefixed key sentence-transformers calls this evaluator's `primary_metric`.
     fn primary_metric(&self) -> &str;
-    /// Scores the model in inference mode; keys as [`Evaluator::metric_names`].
-    fn evaluate(&self, model: &SentenceTransformer, batch_size: usize) -> Result<MetricValues>;
+    /// Scores the model in inference mode; keys as [`Evaluator::metric_names`]. Embedding
+    /// evaluators take a bi-encoder, the cross-encoder ones a cross-encoder; the other kind is
+    /// an error.
+    fn evaluate(&self, model: &RunModel, batch_size: usize) -> Result<MetricValues>;
     /// Called once the run's losses exist, before training, for evaluators that score a
     /// loss's own parameters (LabelAccuracy: SoftmaxLoss's classifier).
     fn attach_losses(&mut self, _losses: &[NamedLoss<'_>]) -> Result<()> {
@@ -159,7 +163,7 @@ impl EvaluatorSet {
     }
 
     /// Runs every evaluator in order.
-    pub fn evaluate(&self, model: &SentenceTransformer) -> Result<Vec<EvalReport>> {
+    pub fn evaluate(&self, model: &RunModel) -> Result<Vec<EvalReport>> {
         self.evaluators
             .iter()
             .map(|e| {
@@ -182,6 +186,12 @@ pub fn build(client: &hub::HubClient, config: &EvaluatorConfig) -> Result<Box<dy
         EvaluatorConfig::Triplet(c) => Box::new(TripletEvaluator::load(client, c)?),
         EvaluatorConfig::ParaphraseMining(c) => Box::new(ParaphraseEvaluator::load(client, c)?),
         EvaluatorConfig::LabelAccuracy(c) => Box::new(LabelAccuracyEvaluator::load(client, c)?),
+        EvaluatorConfig::CrossEncoderCorrelation(c) => {
+            Box::new(CrossEncoderCorrelation::load(client, c)?)
+        }
+        EvaluatorConfig::CrossEncoderClassification(c) => {
+            Box::new(CrossEncoderClassification::load(client, c)?)
+        }
     })
 }
 

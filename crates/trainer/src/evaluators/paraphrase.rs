@@ -5,11 +5,11 @@ use std::collections::HashMap;
 
 use config::{load_training_set, TaskEvaluatorConfig};
 use eval::{MetricValues, NamedMetrics, ParaphraseMiningConfig, ParaphraseMiningEvaluator};
-use model::SentenceTransformer;
 
 use super::embed::{binary_labels, encode, text_columns, view};
 use super::Evaluator;
 use crate::error::{Error, Result};
+use crate::run_model::RunModel;
 
 pub struct ParaphraseEvaluator {
     name: String,
@@ -71,7 +71,8 @@ impl Evaluator for ParaphraseEvaluator {
         "average_precision"
     }
 
-    fn evaluate(&self, model: &SentenceTransformer, batch_size: usize) -> Result<MetricValues> {
+    fn evaluate(&self, model: &RunModel, batch_size: usize) -> Result<MetricValues> {
+        let model = model.expect_bi(&format!("evaluator {}", self.name()))?;
         let embeddings = encode(model, &self.sentences, batch_size)?;
         Ok(self.evaluator.evaluate(view(&embeddings)?)?.metric_values())
     }

@@ -5,11 +5,11 @@ use std::num::NonZeroUsize;
 use config::{load_training_set, resolve_dataset_file, RetrievalEvaluatorConfig, RetrievalSource};
 use data::{NliColumns, RetrievalSet, UnlabeledRows};
 use eval::{InformationRetrievalEvaluator, MetricValues, NamedMetrics};
-use model::SentenceTransformer;
 
 use super::embed::{encode, text_columns, view};
 use super::Evaluator;
 use crate::error::Result;
+use crate::run_model::RunModel;
 
 pub struct RetrievalEvaluator {
     name: String,
@@ -89,7 +89,8 @@ impl Evaluator for RetrievalEvaluator {
         &self.primary_metric
     }
 
-    fn evaluate(&self, model: &SentenceTransformer, batch_size: usize) -> Result<MetricValues> {
+    fn evaluate(&self, model: &RunModel, batch_size: usize) -> Result<MetricValues> {
+        let model = model.expect_bi(&format!("evaluator {}", self.name()))?;
         let queries = encode(model, &self.queries, batch_size)?;
         let corpus = encode(model, &self.corpus, batch_size)?;
         let metrics = self.evaluator.evaluate(view(&queries)?, view(&corpus)?)?;

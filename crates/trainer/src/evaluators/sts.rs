@@ -9,6 +9,7 @@ use model::{EncodeOptions, SentenceTransformer};
 
 use super::Evaluator;
 use crate::error::Result;
+use crate::run_model::RunModel;
 
 /// Sentence pairs with gold scores in `[0, 1]`.
 #[derive(Debug, Clone)]
@@ -91,7 +92,8 @@ impl Evaluator for StsEvaluator {
         "spearman_cosine"
     }
 
-    fn evaluate(&self, model: &SentenceTransformer, batch_size: usize) -> Result<MetricValues> {
+    fn evaluate(&self, model: &RunModel, batch_size: usize) -> Result<MetricValues> {
+        let model = model.expect_bi(&format!("evaluator {}", self.name()))?;
         Ok(self.evaluate_sts(model, batch_size)?.metric_values())
     }
 }

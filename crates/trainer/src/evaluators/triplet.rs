@@ -2,11 +2,11 @@
 
 use config::{load_training_set, TaskEvaluatorConfig};
 use eval::{MetricValues, NamedMetrics, TripletConfig, TripletEvaluator as Triplets};
-use model::SentenceTransformer;
 
 use super::embed::{encode, text_columns, view};
 use super::Evaluator;
 use crate::error::Result;
+use crate::run_model::RunModel;
 
 pub struct TripletEvaluator {
     name: String,
@@ -46,7 +46,8 @@ impl Evaluator for TripletEvaluator {
         &self.primary_metric
     }
 
-    fn evaluate(&self, model: &SentenceTransformer, batch_size: usize) -> Result<MetricValues> {
+    fn evaluate(&self, model: &RunModel, batch_size: usize) -> Result<MetricValues> {
+        let model = model.expect_bi(&format!("evaluator {}", self.name()))?;
         let [a, p, n] = &self.columns;
         let (a, p, n) = (
             encode(model, a, batch_size)?,

@@ -1,0 +1,167 @@
+//! sentence-transformers' cross-encoder evaluators while training a cross-encoder: the
+//! model's `predict` scores of each pair (its default activation, as sentence-transformers'
+//! evaluators call `predict`) handed to `eval`'s `CrossEncoderCorrelationEvaluator` and
+//! `CrossEncoderClassificationEvaluator`.
+
+use config::{
+    load_sts_pairs, load_training_set, NoSettings, StsEvaluatorConfig, TaskEvaluatorConfig,
+};
+use data::TargetColumn;
+use eval::{
+    normalize_sts_scores, CrossEncoderClassificationEvaluator, CrossEncoderCorrelationEvaluator,
+    MetricValues, NamedMetrics,
+};
+use model::{CrossEncoder, PredictOptions};
+
+use super::embed::text_columns;
+use super::Evaluator;
+use crate::error::{Error, Result};
+use crate::run_model::RunModel;
+
+fn predict(model: &CrossEncoder, pairs: &[(&str, &str)], batch_size: usize) -> Result<Vec<f32>> {
+    let options = PredictOptions {
+        batch_size,
+        ..Default::default()
+    };
+    Ok(model.predict(pairs, &options)?.data)
+}
+
+/// `CrossEncoderCorrelationEvaluator`: Pearson and Spearman of the pair scores against gold
+/// scores (STS-like pairs, the gold divided by `score_max`).
+pub struct CrossEncoderCorrelation {
+    name: String,
+    evaluator: CrossEncoderCorrelationEvaluator,
+}
+
+impl CrossEncoderCorrelation {
+    pub fn load(client: &hub::HubClient, config: &StsEvaluatorConfig) -> Result<Self> {
+        let pairs = load_sts_pairs(client, config)?;
+        let raw: Vec<f32> = pairs.iter().map(|p| p.score).collect();
+        let gold = normalize_sts_scores(&raw, config.score_max)?;
+        let texts = pairs
+            .into_iter()
+            .map(|p| (p.sentence1, p.sentence2))
+            .collect();
+        Ok(Self {
+            name: config.name(),
+            evaluator: CrossEncoderCorrelationEvaluator::new(texts, gold)?,
+        })
+    }
+}
+
+impl Evaluator for CrossEncoderCorrelation {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn metric_names(&self) -> Vec<String> {
+        self.evaluator.metric_names()
+    }
+
+    fn primary_metric(&self) -> &str {
+        "spearman"
+    }
+
+    fn evaluate(&self, model: &RunModel, batch_size: usize) -> Result<MetricValues> {
+        let model = model.expect_cross(&format!("evaluator {}", self.name))?;
+        let scores = predict(model, &self.evaluator.pairs(), batch_size)?;
+        Ok(self.evaluator.evaluate(&scores)?.metric_values())
+    }
+}
+
+/// `CrossEncoderClassificationEvaluator`: binary metrics (accuracy, F1, precision, recall,
+/// average precision at the best thresholds) for a one-label model on 0/1 labels; macro,
+/// micro and weighted F1 of the arg-max class for a model with several labels.
+pub struct CrossEncoderClassification {
+    name: String,
+    pairs: Vec<(String, String)>,
+    labels: Vec<i64>,
+    /// Built for the label count the data suggests (1 for 0/1 labels, else the largest
+    /// class + 1) so that the metric names are known before the model; rebuilt for the model's
+    /// own count if that differs.
+    evaluator: CrossEncoderClassificationEvaluator,
+    primary: String,
+}
+
+impl CrossEncoderClassification {
+    pub fn load(client: &hub::HubClient, config: &TaskEvaluatorConfig<NoSettings>) -> Result<Self> {
+        let name = config.name();
+        let set = load_training_set(client, &config.data, 0)?;
+        let columns = text_columns(&set, 2, &name)?;
+        let labels: Vec<i64> = match set.target() {
+            TargetColumn::Classes { values, .. } => values.clone(),
+            TargetColumn::Scores(scores) => scores
+                .iter()
+                .enumerate()
+                .map(|(row, &s)| {
+                    if s == 0.0 || s == 1.0 {
+                        Ok(s as i64)
+                    } else {
+                        Err(Error::Dataset(format!(
+                            "evaluator {name} needs class labels or 0/1 scores, but row {row} \
+                             has {s}"
+                        )))
+                    }
+                })
+                .collect::<Result<_>>()?,
+            TargetColumn::None => {
+                return Err(Error::Dataset(format!(
+                    "evaluator {name} needs a label per pair (e.g. format = \"labelled_pairs\", \
+                     or \"scored_pairs\" with neutral = \"drop\"), but its data has none"
+                )))
+            }
+        };
+        let pairs: Vec<(String, String)> = columns[0]
+            .iter()
+            .cloned()
+            .zip(columns[1].iter().cloned())
+            .collect();
+        let largest = labels.iter().copied().max().unwrap_or(0);
+        let num_labels = if largest <= 1 {
+            1
+        } else {
+            largest as usize + 1
+        };
+        let evaluator =
+            CrossEncoderClassificationEvaluator::new(pairs.clone(), &labels, num_labels)?;
+        Ok(Self {
+            primary: evaluator.primary_metric(),
+            name,
+            pairs,
+            labels,
+            evaluator,
+        })
+    }
+}
+
+impl Evaluator for CrossEncoderClassification {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn metric_names(&self) -> Vec<String> {
+        self.evaluator.metric_names()
+    }
+
+    fn primary_metric(&self) -> &str {
+        &self.primary
+    }
+
+    fn evaluate(&self, model: &RunModel, batch_size: usize) -> Result<MetricValues> {
+        let model = model.expect_cross(&format!("evaluator {}", self.name))?;
+        let num_labels = model.num_labels() as usize;
+        let rebuilt;
+        let evaluator = if num_labels == self.evaluator.num_labels() {
+            &self.evaluator
+        } else {
+            rebuilt = CrossEncoderClassificationEvaluator::new(
+                self.pairs.clone(),
+                &self.labels,
+                num_labels,
+            )?;
+            &rebuilt
+        };
+        let scores = predict(model, &evaluator.pairs(), batch_size)?;
+        Ok(evaluator.evaluate(&scores)?.metric_values())
+    }
+}
