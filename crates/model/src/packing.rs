@@ -26,7 +26,7 @@ use crate::tokenizer::PaddingSide;
 /// into many tiny chunks for a few tokens of padding saved. Measured with `cargo xtask bench
 /// train` (MNLI triplets, batch 32, 2 CPU threads): 0 gave 12 examples/s, 8 gave 20,
 /// 16–32 gave 18–23, 96 gave 19, 256 gave 18.
-const CHUNK_OVERHEAD_TOKENS: usize = 32;
+pub(crate) const CHUNK_OVERHEAD_TOKENS: usize = 32;
 
 /// One text of the pooled batch: its column, its row in the column, its token count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,7 +39,7 @@ struct Text {
 /// Splits texts sorted by length into contiguous chunks minimising the padded tokens plus
 /// `overhead` per chunk (exact, by dynamic programming over the cut points). Returns the chunk
 /// end indices.
-fn partition(sorted_lens: &[usize], overhead: usize) -> Vec<usize> {
+pub(crate) fn partition(sorted_lens: &[usize], overhead: usize) -> Vec<usize> {
     let n = sorted_lens.len();
     // cost[i]: the cheapest packing of the first i texts; cut[i]: where its last chunk starts.
     let mut cost = vec![0usize; n + 1];

@@ -9,7 +9,7 @@
 
 use data::TrainingSet;
 use losses::cross_encoder::{RerankLayout, RerankLoss, RerankScores};
-use model::{CrossEncoder, TokenBatch, TokenizedText};
+use model::{CrossEncoder, TokenizedText};
 use tch::{Kind, Tensor};
 
 use crate::error::{Error, Result};
@@ -174,12 +174,11 @@ pub(crate) fn forward_backward(
         (Some(t), _) => Some(t.f_to_kind(Kind::Float).map_err(torch("labels"))?),
         (None, _) => None,
     };
-    let device = model.device();
     let score = |range: &std::ops::Range<usize>, chunk: usize| -> Result<Tensor> {
         tch::manual_seed(seed.wrapping_add(chunk as i64));
         let members: Vec<&TokenizedText> = tokens[range.clone()].iter().collect();
-        let batch = TokenBatch::from_encoded(&model.tokenizer().collate(&members), device);
-        let logits = model.forward_t(&batch, true)?;
+        // Length-packed and token-major, as the bi-encoder's columns train.
+        let logits = model.forward_packed_t(&members, true)?;
         Ok(match per_row {
             Some(_) => logits.f_reshape([-1]).map_err(torch("pair logits"))?,
             None => logits,

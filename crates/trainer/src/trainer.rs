@@ -150,6 +150,8 @@ impl<'c> Trainer<'c> {
             Some(dir) => dir.join("model"),
             None => base_dir.clone(),
         };
+        // A cross-encoder's new head is drawn while loading: from the run's seed.
+        tch::manual_seed(t.seed as i64);
         let mut model = RunModel::load(config, &model_dir, device)?;
         if let (Some(name), RunModel::Bi(bi)) = (&config.model.pooling, &mut model) {
             bi.set_pooling_modes(vec![pooling_mode(name)?])?;

@@ -167,6 +167,30 @@ fn binary_cross_entropy_trains_and_saves_a_cross_encoder_folder() {
     assert!(st_config.contains("CrossEncoder"), "{st_config}");
 }
 
+/// A base without a head gets a new one drawn from `training.seed`: two runs of one config
+/// train to the same weights.
+#[test]
+fn the_new_head_is_drawn_from_the_seed() {
+    let _serial = serial();
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    for (other_seed, dir) in [(1, &a), (2, &b)] {
+        let cfg = config(
+            dir.path(),
+            16,
+            SCORED,
+            "cross_encoder.binary_cross_entropy",
+            &[("training.max_steps", "1")],
+        );
+        // Whatever the generator held before, the run draws from its own seed.
+        tch::manual_seed(other_seed);
+        run(&cfg, dir.path());
+    }
+    assert_eq!(
+        weights(&a.path().join("out")),
+        weights(&b.path().join("out"))
+    );
+}
+
 /// MultipleNegativesRankingLoss (in-batch negatives drawn per step) stopped after 3 steps and
 /// resumed ends with the weights of the uninterrupted run.
 #[test]
@@ -307,6 +331,40 @@ fn margin_mse_and_three_label_cross_entropy_train() {
     let model = CrossEncoder::load(&dir.path().join("out"), tch::Device::Cpu).unwrap();
     assert_eq!(model.num_labels(), 3);
     assert_eq!(model.activation(), ScoreActivation::Identity);
+}
+
+/// bf16 autocast covers the cross-encoder's training forwards; the saved weights stay
+/// float32 and the loss stays within a few percent of the float32 run's.
+#[test]
+fn bf16_training_keeps_float32_weights() {
+    let _serial = serial();
+    let losses = |precision: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(
+            dir.path(),
+            32,
+            SCORED,
+            "cross_encoder.binary_cross_entropy",
+            &[
+                ("training.max_steps", "3"),
+                ("training.precision", precision),
+            ],
+        );
+        run(&cfg, dir.path());
+        let model = CrossEncoder::load(&dir.path().join("out"), tch::Device::Cpu).unwrap();
+        for (name, var) in model.var_store().variables() {
+            assert_eq!(var.kind(), tch::Kind::Float, "{name}");
+        }
+        train_losses(&dir.path().join("out"))
+    };
+    let (fp32, bf16) = (losses("fp32"), losses("bf16"));
+    assert_eq!(fp32.len(), bf16.len());
+    for (a, b) in fp32.iter().zip(&bf16) {
+        assert!(
+            (a - b).abs() <= 0.05 * a.abs(),
+            "fp32 {fp32:?} vs bf16 {bf16:?}"
+        );
+    }
 }
 
 /// Configs and data that do not fit a cross-encoder loss fail before training, naming what is

@@ -23,7 +23,7 @@ use crate::error::{write_json, Error, Result};
 use crate::layers::sub;
 use crate::prompts::Prompts;
 use crate::token_batch::TokenBatch;
-use crate::tokenizer::SentenceTokenizer;
+use crate::tokenizer::{SentenceTokenizer, TokenizedText};
 use crate::transformer_folder::{save_atomically, write_config_and_tokenizer, TransformerFolder};
 use crate::weights::{load_encoder_tensors, read_tensors, save_task_weights, task_variables};
 use head::{ClassificationHead, HEAD_SCOPE};
@@ -260,6 +260,53 @@ impl CrossEncoder {
             self.head.forward_t(&xs, batch, train)
         })??;
         Ok(logits.f_to_kind(Kind::Float)?)
+    }
+
+    /// The logits of tokenised pairs, as [`forward_t`](Self::forward_t) of their collated
+    /// batch gives them (equal up to float rounding), computed over length-packed chunks: the
+    /// pairs sorted by token count and cut where padding would cost more than another chunk,
+    /// every layer but attention run once over all real tokens (the token-major forward the
+    /// bi-encoder trains with). Dropout draws chunk by chunk in a fixed order, so a seeded
+    /// call is reproducible.
+    ///
+    /// # Shapes
+    /// `pairs.len()` pairs → `[pairs, num_labels]`, in the order of `pairs`
+    pub fn forward_packed_t(&self, pairs: &[&TokenizedText], train: bool) -> Result<Tensor> {
+        if pairs.is_empty() {
+            return Err(Error::InvalidInput("no pairs to score".into()));
+        }
+        let mut order: Vec<usize> = (0..pairs.len()).collect();
+        order.sort_by_key(|&i| (pairs[i].ids.len(), i));
+        let lens: Vec<usize> = order.iter().map(|&i| pairs[i].ids.len().max(1)).collect();
+        let device = self.device();
+        let mut chunks = Vec::new();
+        let mut start = 0;
+        for end in crate::packing::partition(&lens, crate::packing::CHUNK_OVERHEAD_TOKENS) {
+            let members: Vec<&TokenizedText> =
+                order[start..end].iter().map(|&i| pairs[i]).collect();
+            chunks.push(TokenBatch::from_encoded(
+                &self.tokenizer.collate(&members),
+                device,
+            ));
+            start = end;
+        }
+        let kind = self.training_autocast.filter(|_| train);
+        let logits = torch_ext::autocast(device, kind, || -> Result<Vec<Tensor>> {
+            let xs = self.encoder.forward_chunks_t(&chunks, train)?;
+            chunks
+                .iter()
+                .zip(xs)
+                .map(|(batch, xs)| self.head.forward_t(&xs, batch, train))
+                .collect()
+        })??;
+        let sorted = Tensor::f_cat(&logits, 0)?;
+        // Pair i sits at position_of[i] of the sorted logits.
+        let mut position_of = vec![0i64; pairs.len()];
+        for (position, &i) in order.iter().enumerate() {
+            position_of[i] = position as i64;
+        }
+        let index = Tensor::from_slice(&position_of).f_to_device(device)?;
+        Ok(sorted.f_index_select(0, &index)?.f_to_kind(Kind::Float)?)
     }
 
     /// Makes the model compute in `dtype` by casting its weights (bf16: faster inference on
