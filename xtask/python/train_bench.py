@@ -10,7 +10,10 @@ Usage: python train_bench.py MODEL_DIR TRAIN_JSONL EVAL_JSONL OUT_DIR LOSS BATCH
        LEARNING_RATE WARMUP_STEPS WEIGHT_DECAY SEED THREADS [cuda] [sequential] [bf16]
 LOSS: mnrl | cosine | softmax | multi (MNRL on TRAIN_JSONL and CosineSimilarityLoss on the STS-B pairs
 of stsb=PATH, two datasets with sentence-transformers' default proportional sampler) | tsdae
-(DenoisingAutoEncoderLoss with a tied decoder on (noisy, original) rows, CLS pooling)
+(DenoisingAutoEncoderLoss with a tied decoder on (noisy, original) rows, CLS pooling) |
+cross-encoder (MODEL_DIR is a CrossEncoder folder: CrossEncoderTrainer with
+BinaryCrossEntropyLoss on (sentence1, sentence2, score in 0..1) rows, scored by
+CrossEncoderCorrelationEvaluator on STS-B validation; "spearman_*" are its Spearman)
 bf16: the Trainer's bf16 mixed precision (autocast, on the CPU too).
 sequential: batches in file order (the file is pre-shuffled), so both sides see the same
 batches; otherwise sentence-transformers' default seeded RandomSampler.
@@ -42,6 +45,7 @@ COLUMNS = {
     "softmax": ["premise", "hypothesis", "label"],
     "multi": ["anchor", "positive", "negative"],
     "tsdae": ["noisy", "original"],
+    "cross-encoder": ["sentence1", "sentence2", "score"],
 }
 
 
@@ -62,6 +66,58 @@ evaluator = EmbeddingSimilarityEvaluator(
     sentences1=sts["sentence1"], sentences2=sts["sentence2"],
     scores=[s / 5.0 for s in sts["score"]], main_similarity=SimilarityFunction.COSINE,
     name="sts-dev", batch_size=32)
+
+if loss_name == "cross-encoder":
+    from sentence_transformers.cross_encoder import (
+        CrossEncoder, CrossEncoderTrainer, CrossEncoderTrainingArguments)
+    from sentence_transformers.cross_encoder.evaluation import CrossEncoderCorrelationEvaluator
+    from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
+
+    evaluator = CrossEncoderCorrelationEvaluator(
+        sentence_pairs=list(zip(sts["sentence1"], sts["sentence2"])),
+        scores=[s / 5.0 for s in sts["score"]], name="sts-dev", batch_size=32)
+    model = CrossEncoder(model_dir, device="cuda" if cuda else "cpu")
+    torch.manual_seed(int(seed))
+    loss = BinaryCrossEntropyLoss(model)
+    before = evaluator(model)["sts-dev_spearman"]
+    args = CrossEncoderTrainingArguments(
+        output_dir=out_dir + "-trainer", num_train_epochs=int(epochs),
+        per_device_train_batch_size=int(batch_size), learning_rate=float(lr),
+        warmup_steps=int(warmup), weight_decay=float(weight_decay), max_grad_norm=1.0,
+        seed=int(seed), eval_strategy="no", save_strategy="no", logging_steps=10,
+        report_to="none", disable_tqdm=True, use_cpu=not cuda, bf16=bf16)
+
+    class InOrderCrossEncoderTrainer(CrossEncoderTrainer):
+        """Batches in dataset order (the file is pre-shuffled), as InOrderTrainer below."""
+
+        def get_batch_sampler(self, dataset, batch_size, drop_last, valid_label_columns=None,
+                              generator=None, seed=0):
+            return DefaultBatchSampler(SequentialSampler(dataset), batch_size=batch_size,
+                                       drop_last=drop_last,
+                                       valid_label_columns=valid_label_columns,
+                                       generator=generator, seed=seed)
+
+    trainer_class = InOrderCrossEncoderTrainer if sequential else CrossEncoderTrainer
+    trainer = trainer_class(model=model, args=args, train_dataset=train, loss=loss)
+    start = time.perf_counter()
+    result = trainer.train()
+    if cuda:
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - start
+    after = evaluator(model)["sts-dev_spearman"]
+    model.save(out_dir)
+    examples = len(train) * int(epochs)
+    print(json.dumps({
+        "side": "python", "loss": loss_name, "examples": examples,
+        "steps": result.global_step, "train_seconds": seconds, "rate": examples / seconds,
+        "train_loss": result.training_loss, "spearman_before": before,
+        "spearman_after": after, "threads": int(threads),
+        "loss_log": [[e["step"], e["loss"]] for e in trainer.state.log_history if "loss" in e],
+        "versions": {"torch": torch.__version__,
+                     "sentence_transformers": __import__("sentence_transformers").__version__,
+                     "transformers": __import__("transformers").__version__},
+    }))
+    sys.exit(0)
 
 model = SentenceTransformer(model_dir, device="cuda" if cuda else "cpu")
 if loss_name == "tsdae":

@@ -291,6 +291,20 @@ fn ensure_model(
     Ok(model_dir)
 }
 
+/// The cross-encoder `bench predict` scores with (made on first use), for the training bench
+/// to start both sides from.
+pub(crate) fn bench_cross_encoder(
+    root: &Path,
+    client: &hub::HubClient,
+    python: &Path,
+    threads: u64,
+) -> Result<PathBuf> {
+    let out_dir = root.join("target").join("bench").join("predict");
+    std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    let script = root.join("xtask").join("python").join("predict_bench.py");
+    ensure_model(client, python, &script, &out_dir, threads)
+}
+
 pub fn predict(root: &Path, opts: &PredictBench) -> Result<()> {
     let n = usize::try_from(opts.pairs)?;
     let client = hub::HubClient::from_env()?;

@@ -36,6 +36,12 @@ pub enum BenchLoss {
     /// deleted (the noise drawn once by the data crate, so both sides see the same damaged
     /// texts), CLS pooling, as configs/tsdae.toml (whose batch is `--batch-size 16`)
     Tsdae,
+    /// A cross-encoder (`--cross-encoder`): BinaryCrossEntropyLoss on STS-B train pairs (the
+    /// first `--rows`, gold / 5), sentence-transformers' STS-B cross-encoder recipe as
+    /// configs/cross-encoder-stsb.toml, from the cross-encoder `bench predict` makes (MiniLM
+    /// under a seeded new head, saved by sentence-transformers, so both sides start from the
+    /// same weights), scored by CrossEncoderCorrelationEvaluator on STS-B validation
+    CrossEncoder,
 }
 
 impl BenchLoss {
@@ -46,12 +52,23 @@ impl BenchLoss {
             Self::Softmax => "softmax",
             Self::Multi => "multi",
             Self::Tsdae => "tsdae",
+            Self::CrossEncoder => "cross-encoder",
         }
     }
 
     /// The book's rows for this loss, as the data config the trainer would read them by: the
     /// first `rows` MNLI train rows (entailment pairs for the triplets).
     fn data_config(self, rows: usize) -> DataConfig {
+        if self == Self::CrossEncoder {
+            return DataConfig {
+                dataset: "glue/stsb".into(),
+                split: "train".into(),
+                format: DataFormat::StsPairs,
+                score_max: 5.0,
+                max_rows: Some(rows),
+                ..DataConfig::default()
+            };
+        }
         DataConfig {
             dataset: "glue/mnli".into(),
             split: "train".into(),
@@ -60,6 +77,7 @@ impl BenchLoss {
                 Self::Cosine => DataFormat::ScoredPairs,
                 Self::Softmax => DataFormat::LabelledPairs,
                 Self::Tsdae => DataFormat::Sentences,
+                Self::CrossEncoder => DataFormat::StsPairs,
             },
             neutral: NeutralChoice::Zero,
             max_rows: Some(rows),
@@ -75,7 +93,7 @@ impl BenchLoss {
     fn json_keys(self) -> &'static [&'static str] {
         match self {
             Self::Mnrl | Self::Multi => &["anchor", "positive", "negative"],
-            Self::Cosine => &["sentence1", "sentence2", "score"],
+            Self::Cosine | Self::CrossEncoder => &["sentence1", "sentence2", "score"],
             Self::Softmax => &["premise", "hypothesis", "label"],
             Self::Tsdae => &["noisy", "original"],
         }
@@ -85,7 +103,9 @@ impl BenchLoss {
     fn columns(self) -> &'static str {
         match self {
             Self::Mnrl | Self::Multi => "anchor=anchor,positive=positive,negative=negative",
-            Self::Cosine => "sentence1=sentence1,sentence2=sentence2,score=score",
+            Self::Cosine | Self::CrossEncoder => {
+                "sentence1=sentence1,sentence2=sentence2,score=score"
+            }
             Self::Softmax => "premise=premise,hypothesis=hypothesis,label=label",
             Self::Tsdae => "noisy=noisy,original=original",
         }
@@ -97,6 +117,7 @@ impl BenchLoss {
             Self::Cosine => "type = \"cosine_similarity\"\n",
             Self::Softmax => "type = \"softmax\"\nnum_labels = 3\n",
             Self::Tsdae => "type = \"denoising_auto_encoder\"\n",
+            Self::CrossEncoder => "type = \"cross_encoder.binary_cross_entropy\"\n",
         }
     }
 
@@ -104,7 +125,17 @@ impl BenchLoss {
     fn model_toml(self) -> &'static str {
         match self {
             Self::Tsdae => "pooling = \"cls\"\n",
+            Self::CrossEncoder => "cross_encoder = { num_labels = 1 }\n",
             _ => "",
+        }
+    }
+
+    /// The evaluator table and the metric the bench reads from it: STS-B validation scored
+    /// by embeddings, or by the cross-encoder's pair scores.
+    fn evaluator_toml(self) -> (&'static str, &'static str) {
+        match self {
+            Self::CrossEncoder => ("cross_encoder_correlation", "spearman"),
+            _ => ("embedding_similarity", "spearman_cosine"),
         }
     }
 }
@@ -181,12 +212,29 @@ pub fn train(root: &Path, opts: &TrainBench) -> Result<()> {
         for (loss, runs) in per_loss.iter_mut() {
             let loss = *loss;
             let train_file = write_training_rows(&client, loss, seed, opts, &out_dir)?;
+            // The cross-encoder starts both sides from one saved folder (its head's draw is
+            // sentence-transformers'); the bi-encoders from the hub model.
+            let (base_dir, base) = if loss == BenchLoss::CrossEncoder {
+                let python = match &python {
+                    Some(p) => p.clone(),
+                    None => reference_python(root, opts.python.as_deref())?,
+                };
+                let dir = crate::bench_predict::bench_cross_encoder(
+                    root,
+                    &client,
+                    &python,
+                    opts.threads as u64,
+                )?;
+                (dir.clone(), dir.display().to_string())
+            } else {
+                (model_dir.clone(), BENCH_MODEL.to_string())
+            };
             if loss == BenchLoss::Multi {
                 write_stsb_train(&client, seed, opts, &out_dir)?;
             }
             print_header(loss, seed, opts, &sides);
             let files = RunFiles {
-                model_dir: &model_dir,
+                model_dir: &base_dir,
                 train_file: &train_file,
                 eval_file: &eval_file,
                 out_dir: &out_dir,
@@ -199,7 +247,12 @@ pub fn train(root: &Path, opts: &TrainBench) -> Result<()> {
                             run_python(python, root, &files, loss, seed, side.dtype, opts)?
                         }
                         (Implementation::Rust, _, Some(bin)) => {
-                            run_rust(bin, &train_file, &out_dir, loss, seed, side.dtype, opts)?
+                            let run = RustRun {
+                                base: &base,
+                                train_file: &train_file,
+                                out_dir: &out_dir,
+                            };
+                            run_rust(bin, &run, loss, seed, side.dtype, opts)?
                         }
                         _ => continue,
                     };
@@ -479,15 +532,24 @@ fn run_python(
         .context("reading the Python side's report")
 }
 
+/// What a run of this project trains from and on, and where it writes.
+struct RustRun<'a> {
+    /// A hub id or folder.
+    base: &'a str,
+    train_file: &'a Path,
+    out_dir: &'a Path,
+}
+
 fn run_rust(
     bin: &Path,
-    train_file: &Path,
-    out_dir: &Path,
+    run: &RustRun<'_>,
     loss: BenchLoss,
     seed: u64,
     dtype: BenchDtype,
     opts: &TrainBench,
 ) -> Result<Value> {
+    let (train_file, out_dir) = (run.train_file, run.out_dir);
+    let (evaluator, metric) = loss.evaluator_toml();
     let model_out = out_dir.join(format!("rust-{}-{}", loss.name(), dtype.arg()));
     if model_out.exists() {
         std::fs::remove_dir_all(&model_out)
@@ -531,7 +593,7 @@ threads = {threads}
 eval_steps = 0
 
 [[evaluation.evaluators]]
-type = "embedding_similarity"
+type = {evaluator:?}
 dataset = "glue/stsb"
 split = "validation"
 
@@ -541,8 +603,9 @@ logging_steps = 10
 save_steps = 0
 progress = false
 "#,
-        model = BENCH_MODEL,
+        model = run.base,
         model_extra = loss.model_toml(),
+        evaluator = evaluator,
         epochs = opts.epochs,
         batch = opts.batch_size,
         lr = opts.learning_rate,
@@ -582,7 +645,7 @@ progress = false
         .find(|r| r["kind"] == "train")
         .context("metrics.jsonl has no training record")?;
     let spearman = |r: Option<&&Value>| {
-        r.and_then(|r| r["metrics"]["spearman_cosine"].as_f64())
+        r.and_then(|r| r["metrics"][metric].as_f64())
             .unwrap_or(f64::NAN)
     };
     Ok(json!({

@@ -100,6 +100,10 @@ enum BenchKind {
         /// Losses to run, each with the book's data for it
         #[arg(long, value_enum, value_delimiter = ',', default_values_t = [bench_train::BenchLoss::Mnrl])]
         loss: Vec<bench_train::BenchLoss>,
+        /// Train a cross-encoder instead (`--loss cross-encoder`): BinaryCrossEntropyLoss on
+        /// STS-B train pairs against sentence-transformers' CrossEncoderTrainer
+        #[arg(long, conflicts_with = "loss")]
+        cross_encoder: bool,
         /// Training rows (the first N entailment pairs for mnrl, the first N rows otherwise)
         #[arg(long, default_value_t = 3200)]
         rows: usize,
@@ -190,6 +194,7 @@ fn main() -> Result<()> {
             which:
                 BenchKind::Train {
                     loss,
+                    cross_encoder,
                     rows,
                     stsb_rows,
                     batch_size,
@@ -209,7 +214,11 @@ fn main() -> Result<()> {
         } => bench_train::train(
             &root,
             &bench_train::TrainBench {
-                losses: loss,
+                losses: if cross_encoder {
+                    vec![bench_train::BenchLoss::CrossEncoder]
+                } else {
+                    loss
+                },
                 rows,
                 stsb_rows,
                 batch_size,
