@@ -55,6 +55,46 @@ def read_jsonl(path, columns):
     return {key: [row[key] for row in rows] for key in columns}
 
 
+def in_order(trainer_class):
+    """trainer_class with the documented hook for a custom batch sampler: batches in dataset
+    order (the file is pre-shuffled, so both sides see the same batches)."""
+
+    class InOrder(trainer_class):
+        def get_batch_sampler(self, dataset, batch_size, drop_last, valid_label_columns=None,
+                              generator=None, seed=0):
+            return DefaultBatchSampler(SequentialSampler(dataset), batch_size=batch_size,
+                                       drop_last=drop_last,
+                                       valid_label_columns=valid_label_columns,
+                                       generator=generator, seed=seed)
+
+    return InOrder
+
+
+def train_and_report(trainer_class, model, args, loss, evaluate, before):
+    """Trains (timing `trainer.train()` alone), scores again, saves, prints the JSON line."""
+    trainer = (in_order(trainer_class) if sequential else trainer_class)(
+        model=model, args=args, train_dataset=train, loss=loss)
+    start = time.perf_counter()
+    result = trainer.train()
+    if cuda:
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - start
+    after = evaluate(model)
+    model.save(out_dir)
+    examples = (sum(len(d) for d in train.values()) if isinstance(train, dict)
+                else len(train)) * int(epochs)
+    print(json.dumps({
+        "side": "python", "loss": loss_name, "examples": examples,
+        "steps": result.global_step, "train_seconds": seconds, "rate": examples / seconds,
+        "train_loss": result.training_loss, "spearman_before": before,
+        "spearman_after": after, "threads": int(threads),
+        "loss_log": [[e["step"], e["loss"]] for e in trainer.state.log_history if "loss" in e],
+        "versions": {"torch": torch.__version__,
+                     "sentence_transformers": __import__("sentence_transformers").__version__,
+                     "transformers": __import__("transformers").__version__},
+    }))
+
+
 if loss_name not in COLUMNS:
     sys.exit(f"unknown loss {loss_name!r}")
 train = Dataset.from_dict(read_jsonl(train_file, COLUMNS[loss_name]))
@@ -87,36 +127,8 @@ if loss_name == "cross-encoder":
         seed=int(seed), eval_strategy="no", save_strategy="no", logging_steps=10,
         report_to="none", disable_tqdm=True, use_cpu=not cuda, bf16=bf16)
 
-    class InOrderCrossEncoderTrainer(CrossEncoderTrainer):
-        """Batches in dataset order (the file is pre-shuffled), as InOrderTrainer below."""
-
-        def get_batch_sampler(self, dataset, batch_size, drop_last, valid_label_columns=None,
-                              generator=None, seed=0):
-            return DefaultBatchSampler(SequentialSampler(dataset), batch_size=batch_size,
-                                       drop_last=drop_last,
-                                       valid_label_columns=valid_label_columns,
-                                       generator=generator, seed=seed)
-
-    trainer_class = InOrderCrossEncoderTrainer if sequential else CrossEncoderTrainer
-    trainer = trainer_class(model=model, args=args, train_dataset=train, loss=loss)
-    start = time.perf_counter()
-    result = trainer.train()
-    if cuda:
-        torch.cuda.synchronize()
-    seconds = time.perf_counter() - start
-    after = evaluator(model)["sts-dev_spearman"]
-    model.save(out_dir)
-    examples = len(train) * int(epochs)
-    print(json.dumps({
-        "side": "python", "loss": loss_name, "examples": examples,
-        "steps": result.global_step, "train_seconds": seconds, "rate": examples / seconds,
-        "train_loss": result.training_loss, "spearman_before": before,
-        "spearman_after": after, "threads": int(threads),
-        "loss_log": [[e["step"], e["loss"]] for e in trainer.state.log_history if "loss" in e],
-        "versions": {"torch": torch.__version__,
-                     "sentence_transformers": __import__("sentence_transformers").__version__,
-                     "transformers": __import__("transformers").__version__},
-    }))
+    train_and_report(CrossEncoderTrainer, model, args, loss,
+                     lambda m: evaluator(m)["sts-dev_spearman"], before)
     sys.exit(0)
 
 model = SentenceTransformer(model_dir, device="cuda" if cuda else "cpu")
@@ -166,33 +178,5 @@ args = SentenceTransformerTrainingArguments(
     use_cpu=not cuda,
     bf16=bf16,
 )
-class InOrderTrainer(SentenceTransformerTrainer):
-    """The documented hook for a custom batch sampler: batches in dataset order."""
-
-    def get_batch_sampler(self, dataset, batch_size, drop_last, valid_label_columns=None,
-                          generator=None, seed=0):
-        return DefaultBatchSampler(SequentialSampler(dataset), batch_size=batch_size,
-                                   drop_last=drop_last, valid_label_columns=valid_label_columns,
-                                   generator=generator, seed=seed)
-
-
-trainer_class = InOrderTrainer if sequential else SentenceTransformerTrainer
-trainer = trainer_class(model=model, args=args, train_dataset=train, loss=loss)
-start = time.perf_counter()
-result = trainer.train()
-if cuda:
-    torch.cuda.synchronize()
-seconds = time.perf_counter() - start
-
-after = evaluator(model)["sts-dev_spearman_cosine"]
-model.save(out_dir)
-examples = (sum(len(d) for d in train.values()) if isinstance(train, dict) else len(train)) * int(epochs)
-print(json.dumps({
-    "side": "python", "loss": loss_name, "examples": examples, "steps": result.global_step,
-    "train_seconds": seconds, "rate": examples / seconds, "train_loss": result.training_loss,
-    "spearman_before": before, "spearman_after": after, "threads": int(threads),
-    "loss_log": [[e["step"], e["loss"]] for e in trainer.state.log_history if "loss" in e],
-    "versions": {"torch": torch.__version__,
-                 "sentence_transformers": __import__("sentence_transformers").__version__,
-                 "transformers": __import__("transformers").__version__},
-}))
+train_and_report(SentenceTransformerTrainer, model, args, loss,
+                 lambda m: evaluator(m)["sts-dev_spearman_cosine"], before)
