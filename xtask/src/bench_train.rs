@@ -380,9 +380,12 @@ fn write_training_rows(
     let set = config::load_training_set(client, &loss.data_config(opts.rows), seed)
         .with_context(|| format!("reading the {} rows", loss.name()))?;
     let lines = json_rows(&set, loss.json_keys())?;
+    let data = loss.data_config(opts.rows);
     ensure!(
         lines.len() == opts.rows,
-        "MNLI train gives {} rows for {}, not the {} asked for",
+        "{} {} gives {} rows for {}, not the {} asked for",
+        data.dataset,
+        data.split,
         lines.len(),
         loss.name(),
         opts.rows

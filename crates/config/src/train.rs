@@ -61,6 +61,10 @@ pub struct ModelConfig {
     pub cross_encoder: Option<CrossEncoderSettings>,
 }
 
+/// The most scores per pair a cross-encoder head may have: far beyond any label set, and a
+/// bound that keeps a mistyped count from asking for a head of many gigabytes.
+pub const MAX_NUM_LABELS: usize = 100_000;
+
 /// `[model.cross_encoder]`: the head and scores of a cross-encoder run.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -572,10 +576,7 @@ impl TrainConfig {
             };
             match (cross, d.loss) {
                 (true, LossChoice::Embedding(loss)) => {
-                    let name = toml::Value::try_from(loss)
-                        .ok()
-                        .and_then(|v| v.get("type").and_then(|t| t.as_str().map(String::from)))
-                        .unwrap_or_default();
+                    let name = loss.type_name();
                     return Err(format!(
                         "{key}: model.cross_encoder trains a cross-encoder, which needs a \
                          cross-encoder loss ({}); {name:?} is a bi-encoder loss",
@@ -601,8 +602,13 @@ impl TrainConfig {
                         .into(),
                 );
             }
-            if self.model.cross_encoder.as_ref().and_then(|c| c.num_labels) == Some(0) {
-                return Err("model.cross_encoder.num_labels must be at least 1".into());
+            if let Some(n) = self.model.cross_encoder.as_ref().and_then(|c| c.num_labels) {
+                if !(1..=MAX_NUM_LABELS).contains(&n) {
+                    return Err(format!(
+                        "model.cross_encoder.num_labels must be between 1 and {MAX_NUM_LABELS}, \
+                         got {n}"
+                    ));
+                }
             }
         }
         Ok(())
@@ -951,6 +957,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("num_labels"), "{err}");
+        let err = parse(cross, &[("model.cross_encoder.num_labels", "1000000000")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("num_labels") && err.contains("1000000000"), "{err}");
     }
 
     #[test]

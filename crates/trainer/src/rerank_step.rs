@@ -115,7 +115,17 @@ fn layout_pairs<'a>(
             for k in 0..width {
                 for (i, &r) in rows.iter().enumerate() {
                     // Candidate `column * batch + row`: the document column after the query.
-                    let candidate = picks[i * width + k] as usize;
+                    let candidate = picks
+                        .get(i * width + k)
+                        .and_then(|&c| usize::try_from(c).ok())
+                        .filter(|&c| c < batch * documents)
+                        .ok_or_else(|| {
+                            Error::Dataset(format!(
+                                "{} picked a candidate outside the batch's {} documents",
+                                loss.name(),
+                                batch * documents
+                            ))
+                        })?;
                     let document = text(1 + candidate / batch, rows[candidate % batch])?;
                     pairs.push((text(0, r)?, document));
                 }
@@ -168,15 +178,26 @@ pub(crate) fn forward_backward(
     let Pairs { pairs, per_row } = layout_pairs(loss, set, rows)?;
     let tokens = model.tokenizer().tokenize_pairs(&pairs)?;
     let chunks = loss.forward_chunks(batch, tokens.len());
-    let labels = match (target, loss.name()) {
-        // Classes for CrossEntropyLoss; every other loss compares float scores.
-        (Some(t), "CrossEntropyLoss") => Some(t.shallow_clone()),
-        (Some(t), _) => Some(t.f_to_kind(Kind::Float).map_err(torch("labels"))?),
-        (None, _) => None,
+    // Several scores per pair train with CrossEntropyLoss alone (losses refuse other counts),
+    // which takes the classes as they are; every one-score loss compares float scores.
+    let labels = match target {
+        Some(t) if model.num_labels() > 1 => Some(t.shallow_clone()),
+        Some(t) => Some(t.f_to_kind(Kind::Float).map_err(torch("labels"))?),
+        None => None,
     };
     let score = |range: &std::ops::Range<usize>, chunk: usize| -> Result<Tensor> {
         tch::manual_seed(seed.wrapping_add(chunk as i64));
-        let members: Vec<&TokenizedText> = tokens[range.clone()].iter().collect();
+        let members: Vec<&TokenizedText> = tokens
+            .get(range.clone())
+            .ok_or_else(|| {
+                Error::Dataset(format!(
+                    "{} split {} pairs into a pass over {range:?}",
+                    loss.name(),
+                    tokens.len()
+                ))
+            })?
+            .iter()
+            .collect();
         // Length-packed and token-major, as the bi-encoder's columns train.
         let logits = model.forward_packed_t(&members, true)?;
         Ok(match per_row {

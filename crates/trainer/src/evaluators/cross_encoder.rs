@@ -13,7 +13,7 @@ use eval::{
 };
 use model::{CrossEncoder, PredictOptions};
 
-use super::embed::text_columns;
+use super::embed::{binary_labels, text_columns};
 use super::Evaluator;
 use crate::error::{Error, Result};
 use crate::run_model::RunModel;
@@ -88,29 +88,17 @@ impl CrossEncoderClassification {
         let name = config.name();
         let set = load_training_set(client, &config.data, 0)?;
         let columns = text_columns(&set, 2, &name)?;
-        let labels: Vec<i64> = match set.target() {
-            TargetColumn::Classes { values, .. } => values.clone(),
-            TargetColumn::Scores(scores) => scores
-                .iter()
-                .enumerate()
-                .map(|(row, &s)| {
-                    if s == 0.0 || s == 1.0 {
-                        Ok(s as i64)
-                    } else {
-                        Err(Error::Dataset(format!(
-                            "evaluator {name} needs class labels or 0/1 scores, but row {row} \
-                             has {s}"
-                        )))
-                    }
-                })
-                .collect::<Result<_>>()?,
-            TargetColumn::None => {
-                return Err(Error::Dataset(format!(
-                    "evaluator {name} needs a label per pair (e.g. format = \"labelled_pairs\", \
-                     or \"scored_pairs\" with neutral = \"drop\"), but its data has none"
-                )))
-            }
-        };
+        // Classes as they are (several labels); scores must be 0/1 (one label).
+        let labels = match set.target() {
+            TargetColumn::Classes { values, .. } => Some(values.clone()),
+            _ => binary_labels(&set, &name)?,
+        }
+        .ok_or_else(|| {
+            Error::Dataset(format!(
+                "evaluator {name} needs a label per pair (e.g. format = \"labelled_pairs\", or \
+                 \"scored_pairs\" with neutral = \"drop\"), but its data has none"
+            ))
+        })?;
         let pairs: Vec<(String, String)> = columns[0]
             .iter()
             .cloned()
