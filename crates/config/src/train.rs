@@ -960,7 +960,10 @@ mod tests {
         let err = parse(cross, &[("model.cross_encoder.num_labels", "1000000000")])
             .unwrap_err()
             .to_string();
-        assert!(err.contains("num_labels") && err.contains("1000000000"), "{err}");
+        assert!(
+            err.contains("num_labels") && err.contains("1000000000"),
+            "{err}"
+        );
     }
 
     #[test]
