@@ -95,6 +95,16 @@ pub struct EvalArgs {
     /// stage's ranking, best first)
     #[arg(long)]
     pub samples: Option<PathBuf>,
+    /// cross-encoder-reranking: the candidates from a first stage instead of --samples: this
+    /// bi-encoder (hub id or folder) retrieves each query's --top-k documents of a retrieval
+    /// task (--dataset, an NLI dataset: premises as queries, hypotheses as the corpus; or
+    /// --beir) by cosine similarity, exactly; the positives are the task's relevant documents
+    #[arg(long, conflicts_with = "samples")]
+    pub retriever: Option<String>,
+    /// cross-encoder-reranking with --retriever: the documents each query's first stage hands
+    /// to the cross-encoder
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    pub top_k: u32,
     /// cross-encoder-reranking: the cut-off of MRR and NDCG
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
     pub at_k: u32,
@@ -104,7 +114,7 @@ pub struct EvalArgs {
     pub rerank_found_only: bool,
 }
 
-fn parse_format(text: &str) -> Result<DataFormat, String> {
+pub(crate) fn parse_format(text: &str) -> Result<DataFormat, String> {
     toml::Value::String(text.to_string())
         .try_into::<DataFormat>()
         .map_err(|_| {

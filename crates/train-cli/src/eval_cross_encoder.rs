@@ -2,15 +2,18 @@
 //! (`CrossEncoderCorrelationEvaluator`, `CrossEncoderClassificationEvaluator`,
 //! `CrossEncoderRerankingEvaluator`) on the model's `predict` scores.
 
+use std::num::NonZeroUsize;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use eval::{
-    CrossEncoderClassificationEvaluator, CrossEncoderCorrelationEvaluator,
+    Candidates, CrossEncoderClassificationEvaluator, CrossEncoderCorrelationEvaluator,
     CrossEncoderRerankingConfig, CrossEncoderRerankingEvaluator, NamedMetrics, RerankingSample,
 };
 use model::{CrossEncoder, CrossEncoderOptions, PredictOptions};
-use trainer::DataFormat;
+use retrieval::search::{exact_search, Corpus};
+use retrieval::{embed_texts, EmbedOptions, Role, DEFAULT_MAX_CHUNK_ELEMENTS};
+use trainer::{DataFormat, RetrievalSource};
 
 use crate::eval::{EvalArgs, Task};
 use crate::predict::read_pairs;
@@ -108,14 +111,19 @@ pub fn run(args: &EvalArgs) -> Result<()> {
             (Evaluator::Classification(evaluator), model)
         }
         Task::CrossEncoderReranking => {
-            let Some(path) = &args.samples else {
-                bail!(
-                    "--task cross-encoder-reranking needs --samples: a .jsonl file of \
-                     sentence-transformers' samples ({{\"query\", \"positive\", \"negative\" or \
-                     \"documents\"}})"
-                );
+            let (mut samples, origin) = match (&args.samples, &args.retriever) {
+                (Some(path), _) => (read_samples(path)?, path.display().to_string()),
+                (None, Some(retriever)) => (
+                    first_stage_samples(&client, args, retriever)?,
+                    format!("{retriever}'s top {}", args.top_k),
+                ),
+                (None, None) => bail!(
+                    "--task cross-encoder-reranking needs --samples (a .jsonl file of \
+                     sentence-transformers' samples: {{\"query\", \"positive\", \"negative\" or \
+                     \"documents\"}}) or --retriever (a bi-encoder whose top --top-k documents \
+                     of a retrieval task are reranked)"
+                ),
             };
-            let mut samples = read_samples(path)?;
             if let Some(n) = max_rows {
                 samples.truncate(n as usize);
             }
@@ -123,10 +131,8 @@ pub fn run(args: &EvalArgs) -> Result<()> {
                 at_k: args.at_k as usize,
                 always_rerank_positives: !args.rerank_found_only,
             };
-            let evaluator =
-                CrossEncoderRerankingEvaluator::new(samples, config).with_context(|| {
-                    format!("preparing the reranking evaluation of {}", path.display())
-                })?;
+            let evaluator = CrossEncoderRerankingEvaluator::new(samples, config)
+                .with_context(|| format!("preparing the reranking evaluation of {origin}"))?;
             (Evaluator::Reranking(evaluator), load(args)?)
         }
         other => bail!("--task {other:?} is not a cross-encoder task"),
@@ -147,6 +153,90 @@ pub fn run(args: &EvalArgs) -> Result<()> {
 fn load(args: &EvalArgs) -> Result<CrossEncoder> {
     args.model
         .load_cross_encoder(&CrossEncoderOptions::default())
+}
+
+/// Reranking samples from a first stage: `retriever`'s exact cosine top `--top-k` of each
+/// query of the retrieval task the flags name, with the task's relevant documents as the
+/// positives.
+fn first_stage_samples(
+    client: &hub::HubClient,
+    args: &EvalArgs,
+    retriever: &str,
+) -> Result<Vec<RerankingSample>> {
+    let source = match &args.beir {
+        Some(dir) => RetrievalSource::Beir {
+            dir: dir.clone(),
+            split: args.split.clone(),
+        },
+        None => RetrievalSource::Nli {
+            dataset: args.dataset.clone().unwrap_or_else(|| "snli".into()),
+            split: args.split.clone(),
+        },
+    };
+    let mut set = trainer::load_retrieval_set(client, &source, "first stage")
+        .context("reading the retrieval task")?;
+    if let Some(n) = args.max_queries.and_then(|n| NonZeroUsize::new(n as usize)) {
+        set.truncate_queries(n);
+    }
+    let bi = crate::load::ModelArgs {
+        model: retriever.to_string(),
+        runtime: args.model.runtime.clone(),
+    }
+    .load()?;
+    let queries: Vec<String> = set.queries().iter().map(|(_, t)| t.clone()).collect();
+    let corpus: Vec<String> = set.corpus().iter().map(|(_, t)| t.clone()).collect();
+    let batch = args.model.runtime.batch_size as usize;
+    let embed = |texts: &[String], role| -> Result<model::EmbeddingMatrix> {
+        Ok(embed_texts(
+            &bi,
+            texts,
+            role,
+            &EmbedOptions::default(),
+            batch,
+            false,
+        )?)
+    };
+    let corpus_embeddings = embed(&corpus, Role::Document)?;
+    let query_embeddings = embed(&queries, Role::Query)?;
+    let index = Corpus::quantize_from(view(&corpus_embeddings)?, eval::Precision::Float32, None)?;
+    let hits = exact_search(
+        &index,
+        &index.quantize(view(&query_embeddings)?)?,
+        args.top_k as usize,
+        DEFAULT_MAX_CHUNK_ELEMENTS,
+    )?;
+    eprintln!(
+        "first stage: {retriever}, top {} of {} documents for {} queries",
+        args.top_k,
+        corpus.len(),
+        queries.len()
+    );
+    let text = |row: usize| -> Result<String> {
+        corpus.get(row).cloned().with_context(|| {
+            format!(
+                "the first stage returned document {row} of {}",
+                corpus.len()
+            )
+        })
+    };
+    queries
+        .into_iter()
+        .zip(hits)
+        .zip(set.relevant())
+        .map(|((query, hits), relevant)| {
+            Ok(RerankingSample {
+                query,
+                positive: relevant.iter().map(|&d| text(d)).collect::<Result<_>>()?,
+                candidates: Candidates::Documents(
+                    hits.iter().map(|h| text(h.row)).collect::<Result<_>>()?,
+                ),
+            })
+        })
+        .collect()
+}
+
+fn view(m: &model::EmbeddingMatrix) -> Result<eval::Embeddings<'_>> {
+    Ok(eval::Embeddings::new(&m.data, m.rows, m.dim)?)
 }
 
 /// sentence-transformers' reranking samples, one JSON object a line.

@@ -41,9 +41,10 @@ pub use config::{
 };
 pub use error::{Error, Result};
 pub use evaluators::{
-    build as build_evaluator, BinaryEvaluator, CrossEncoderClassification, CrossEncoderCorrelation,
-    EvalReport, Evaluator, EvaluatorSet, LabelAccuracyEvaluator, NamedLoss, ParaphraseEvaluator,
-    RetrievalEvaluator, SelectionMetric, StsEvaluator, TripletEvaluator,
+    build as build_evaluator, load_retrieval_set, BinaryEvaluator, CrossEncoderClassification,
+    CrossEncoderCorrelation, EvalReport, Evaluator, EvaluatorSet, LabelAccuracyEvaluator,
+    NamedLoss, ParaphraseEvaluator, RetrievalEvaluator, SelectionMetric, StsEvaluator,
+    TripletEvaluator,
 };
 pub use metrics::MetricsRecord;
 pub use optimizer::{AdamW, AdamWSettings};

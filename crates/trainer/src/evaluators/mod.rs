@@ -18,7 +18,7 @@ pub use binary::BinaryEvaluator;
 pub use cross_encoder::{CrossEncoderClassification, CrossEncoderCorrelation};
 pub use label_accuracy::LabelAccuracyEvaluator;
 pub use paraphrase::ParaphraseEvaluator;
-pub use retrieval::RetrievalEvaluator;
+pub use retrieval::{load_retrieval_set, RetrievalEvaluator};
 pub use sts::StsEvaluator;
 pub use triplet::TripletEvaluator;
 

@@ -22,7 +22,7 @@ pub struct RetrievalEvaluator {
 impl RetrievalEvaluator {
     pub fn load(client: &hub::HubClient, config: &RetrievalEvaluatorConfig) -> Result<Self> {
         let name = config.name();
-        let mut set = retrieval_set(client, &config.source, &name)?;
+        let mut set = load_retrieval_set(client, &config.source, &name)?;
         if let Some(n) = config.max_queries.and_then(NonZeroUsize::new) {
             set.truncate_queries(n);
         }
@@ -55,7 +55,9 @@ impl RetrievalEvaluator {
     }
 }
 
-fn retrieval_set(
+/// The queries, corpus and relevance judgements `source` names (`name` is the evaluator's, for
+/// errors).
+pub fn load_retrieval_set(
     client: &hub::HubClient,
     source: &RetrievalSource,
     name: &str,
