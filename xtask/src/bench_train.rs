@@ -436,6 +436,9 @@ fn json_rows(set: &TrainingSet, keys: &[&str]) -> Result<Vec<Value>> {
                 TargetColumn::None => None,
                 TargetColumn::Scores(scores) => Some(json!(scores[i])),
                 TargetColumn::Classes { values, .. } => Some(json!(values[i])),
+                TargetColumn::Vectors { values, dim } => {
+                    Some(json!(values[i * dim..(i + 1) * dim]))
+                }
             };
             if let (Some(key), Some(value)) = (target_key, value) {
                 row.insert((*key).to_string(), value);

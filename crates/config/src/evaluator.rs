@@ -39,6 +39,53 @@ pub enum EvaluatorConfig {
     /// with `neutral = "drop"` (entailment 1, contradiction 0) for a one-label model, or
     /// columns with `label=`.
     CrossEncoderClassification(TaskEvaluatorConfig<NoSettings>),
+    /// `CrossEncoderRerankingEvaluator` (cross-encoder runs): MAP, MRR@k and NDCG@k of each
+    /// sample's candidates reranked by the model (and `base_*` of a first stage's order), on
+    /// sentence-transformers' samples, one JSON object a line: `{"query", "positive": […],
+    /// "negative": […]}` or `{…, "documents": […]}` (`train-cli eval --task
+    /// cross-encoder-reranking --retriever … --write-samples` writes a first stage's).
+    CrossEncoderReranking(RerankingEvaluatorConfig),
+}
+
+/// A reranking evaluation's samples and sentence-transformers' arguments.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RerankingEvaluatorConfig {
+    /// Metric key prefix (default: the samples file's stem).
+    pub name: Option<String>,
+    /// The samples, a .jsonl file.
+    pub samples: PathBuf,
+    /// The cut-off of MRR and NDCG.
+    pub at_k: usize,
+    /// Rank every positive, found by the first stage or not (sentence-transformers' default),
+    /// or (`false`) only a sample's `documents` as given.
+    pub always_rerank_positives: bool,
+    /// Evaluate on the first this many samples only.
+    pub max_samples: Option<usize>,
+}
+
+impl Default for RerankingEvaluatorConfig {
+    fn default() -> Self {
+        Self {
+            name: None,
+            samples: PathBuf::new(),
+            at_k: 10,
+            always_rerank_positives: true,
+            max_samples: None,
+        }
+    }
+}
+
+impl RerankingEvaluatorConfig {
+    pub fn name(&self) -> String {
+        self.name.clone().unwrap_or_else(|| {
+            self.samples
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("reranking")
+                .to_string()
+        })
+    }
 }
 
 /// An evaluator without arguments of its own (an empty `settings`, or none).
@@ -66,6 +113,7 @@ impl EvaluatorConfig {
             EvaluatorConfig::LabelAccuracy(c) => c.name(),
             EvaluatorConfig::CrossEncoderCorrelation(c) => c.name(),
             EvaluatorConfig::CrossEncoderClassification(c) => c.name(),
+            EvaluatorConfig::CrossEncoderReranking(c) => c.name(),
         }
     }
 
@@ -75,6 +123,7 @@ impl EvaluatorConfig {
             self,
             EvaluatorConfig::CrossEncoderCorrelation(_)
                 | EvaluatorConfig::CrossEncoderClassification(_)
+                | EvaluatorConfig::CrossEncoderReranking(_)
         )
     }
 
@@ -119,6 +168,13 @@ impl EvaluatorConfig {
             }
             EvaluatorConfig::CrossEncoderClassification(c) => {
                 positive("data.max_rows", c.data.max_rows)
+            }
+            EvaluatorConfig::CrossEncoderReranking(c) => {
+                if c.samples.as_os_str().is_empty() {
+                    return Err("samples: name the .jsonl file of reranking samples".into());
+                }
+                positive("at_k", Some(c.at_k))?;
+                positive("max_samples", c.max_samples)
             }
         }
     }

@@ -22,16 +22,19 @@ pub use dataset::{
 pub use device::DeviceChoice;
 pub use error::{Error, Result};
 pub use evaluator::{
-    EvaluatorConfig, LabelAccuracySettings, NoSettings, RetrievalEvaluatorConfig, RetrievalSource,
-    StsEvaluatorConfig, TaskEvaluatorConfig,
+    EvaluatorConfig, LabelAccuracySettings, NoSettings, RerankingEvaluatorConfig,
+    RetrievalEvaluatorConfig, RetrievalSource, StsEvaluatorConfig, TaskEvaluatorConfig,
 };
 pub use loss::{
-    BatchTripletDistance, ContrastiveDistance, HardnessMode, LossConfig, MarginStrategy,
-    PairwiseSimilarity, TripletDistance,
+    BatchTripletDistance, ContrastiveDistance, DistillDistance, HardnessMode, LossConfig,
+    MarginStrategy, PairwiseSimilarity, TripletDistance,
 };
 pub use loss_choice::LossChoice;
 pub use pairing::SentencePairing;
-pub use rerank_loss::{RerankActivation, RerankLossConfig, RERANK_LOSS_PREFIX};
+pub use rerank_loss::{
+    LambdaWeightingScheme, PListMleWeighting, RerankActivation, RerankLossConfig,
+    RerankReductionLog, RERANK_LOSS_PREFIX,
+};
 pub use train::{
     BatchSampler, CrossEncoderSettings, DataConfig, DataFormat, DatasetConfig, EvaluationConfig,
     ModelConfig, ModelWeights, NeutralChoice, OutputConfig, Precision, TrainConfig, TrainingConfig,

@@ -169,6 +169,18 @@ pub enum LossConfig {
         #[serde(default)]
         similarity_fct: PairwiseSimilarity,
     },
+    /// MSELoss, distillation from a teacher's embeddings (the multilingual-distillation
+    /// recipe): the mean squared error between each column's embedding and the row's teacher
+    /// embedding (one for every column, or one per column), averaged over the columns.
+    /// sentence-transformers 6.3's `MSELoss`, EmbedDistillLoss with `distance_metric="mse"`.
+    #[serde(deserialize_with = "defaults::no_fields")]
+    Mse,
+    /// EmbedDistillLoss: as `mse`, with the distance `distance_metric` (cosine by default:
+    /// `1 − cos(student, teacher)`; `l2`: the Euclidean norm of the difference; `mse`).
+    EmbedDistill {
+        #[serde(default)]
+        distance_metric: DistillDistance,
+    },
     /// Applies `loss` to the embeddings truncated to each of `dims` and re-normalised, as
     /// sentence-transformers does (weights default to 1). Cannot wrap the cached MNRL.
     Matryoshka {
@@ -177,6 +189,30 @@ pub enum LossConfig {
         #[serde(default)]
         weights: Option<Vec<f64>>,
     },
+}
+
+/// How EmbedDistillLoss compares a student embedding with its teacher embedding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DistillDistance {
+    /// Mean squared error over every dimension of every row.
+    Mse,
+    /// The Euclidean norm of the difference, averaged over the rows.
+    L2,
+    /// `1 − cosine similarity`, averaged over the rows.
+    #[default]
+    Cosine,
+}
+
+impl DistillDistance {
+    /// sentence-transformers' `distance_metric` string.
+    pub fn name(self) -> &'static str {
+        match self {
+            DistillDistance::Mse => "mse",
+            DistillDistance::L2 => "l2",
+            DistillDistance::Cosine => "cosine",
+        }
+    }
 }
 
 /// Which negatives of MNRL get the hardness penalty (sentence-transformers' `hardness_mode`).
@@ -321,6 +357,8 @@ impl LossConfig {
             }
             LossConfig::GistEmbed { .. } => "gist_embed",
             LossConfig::MarginMse { .. } => "margin_mse",
+            LossConfig::Mse => "mse",
+            LossConfig::EmbedDistill { .. } => "embed_distill",
             LossConfig::Matryoshka { .. } => "matryoshka",
         }
     }

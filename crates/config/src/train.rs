@@ -589,6 +589,10 @@ impl TrainConfig {
                          [model.cross_encoder] (e.g. `num_labels = 1`) to train one"
                     ));
                 }
+                (true, LossChoice::Rerank(loss)) => {
+                    loss.validate()
+                        .map_err(|message| format!("{key}.{message}"))?;
+                }
                 _ => {}
             }
         }
@@ -962,6 +966,31 @@ mod tests {
             .to_string();
         assert!(
             err.contains("num_labels") && err.contains("1000000000"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn listwise_losses_validate_with_the_key() {
+        let lists = "[model]\ncross_encoder = { num_labels = 1 }\n\
+            [data]\nformat = \"columns\"\ndataset = \"lists.jsonl\"\n\
+            columns = \"query=q,documents=d,labels=l\"\n\
+            [loss]\ntype = \"cross_encoder.lambda\"\n";
+        let c = parse(lists, &[("loss.k", "10")]).unwrap();
+        assert_eq!(
+            c.loss.rerank().map(|l| l.type_name()),
+            Some("cross_encoder.lambda")
+        );
+        assert_eq!(parse(&c.to_toml().unwrap(), &[]).unwrap(), c);
+        let err = parse(lists, &[("loss.sigma", "inf")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("loss.sigma must be finite"), "{err}");
+        let err = parse(lists, &[("loss.mini_batch_size", "0")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("loss.mini_batch_size must be at least 1"),
             "{err}"
         );
     }

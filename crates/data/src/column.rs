@@ -1,11 +1,15 @@
-//! Typed access to arrow column arrays: strings and numbers, checked once per batch.
+//! Typed access to arrow column arrays: strings and numbers, and lists of them, checked once
+//! per batch.
 //!
 //! The arrow type is matched once per record batch; the per-row loops are
 //! monomorphised over the concrete array type.
 
 use std::path::Path;
 
-use arrow::array::{Array, ArrayAccessor, ArrayIter, ArrowPrimitiveType, AsArray, PrimitiveArray};
+use arrow::array::{
+    Array, ArrayAccessor, ArrayIter, ArrowPrimitiveType, AsArray, GenericListArray,
+    OffsetSizeTrait, PrimitiveArray,
+};
 use arrow::datatypes::{
     DataType, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, UInt16Type,
     UInt32Type, UInt64Type, UInt8Type,
@@ -22,6 +26,10 @@ pub(crate) enum ColumnKind {
     Number,
     /// Any integer type.
     Integer,
+    /// A list (`List` or `LargeList`) of [`ColumnKind::Text`] items.
+    TextList,
+    /// A list (`List` or `LargeList`) of [`ColumnKind::Number`] items.
+    NumberList,
 }
 
 impl ColumnKind {
@@ -35,6 +43,8 @@ impl ColumnKind {
                 matches!(data_type, DataType::Float32 | DataType::Float64) || data_type.is_integer()
             }
             Self::Integer => data_type.is_integer(),
+            Self::TextList => list_item(data_type).is_some_and(|t| Self::Text.accepts(t)),
+            Self::NumberList => list_item(data_type).is_some_and(|t| Self::Number.accepts(t)),
         }
     }
 
@@ -43,7 +53,19 @@ impl ColumnKind {
             Self::Text => "a string (Utf8, LargeUtf8 or Utf8View)",
             Self::Number => "a number (float or integer)",
             Self::Integer => "an integer",
+            Self::TextList => "a list of strings (list<string>)",
+            Self::NumberList => "a list of numbers (list<float|double|int>)",
         }
+    }
+}
+
+/// The item type of a `List` or `LargeList` type.
+fn list_item(data_type: &DataType) -> Option<&DataType> {
+    match data_type {
+        DataType::List(item) | DataType::LargeList(item) | DataType::FixedSizeList(item, _) => {
+            Some(item.data_type())
+        }
+        _ => None,
     }
 }
 
@@ -119,6 +141,133 @@ where
             Some(text) => out.push(text.to_owned()),
             None => return Err(column.null(first_row + i)),
         }
+    }
+    Ok(())
+}
+
+/// Calls `f(row, items)` for every row of a list-of-strings column; a null row is an error, a
+/// null item `None`.
+pub(crate) fn for_each_string_list(
+    array: &dyn Array,
+    column: ColumnRef<'_>,
+    first_row: usize,
+    mut f: impl FnMut(usize, Vec<Option<String>>) -> Result<()>,
+) -> Result<()> {
+    let kind = ColumnKind::TextList;
+    for_each_list(array, column, first_row, kind, |row, items| {
+        let mut texts = Vec::with_capacity(items.len());
+        let mut push = |item: Option<&str>| texts.push(item.map(str::to_owned));
+        let mismatch = || column.type_error(kind, array.data_type());
+        match items.data_type() {
+            DataType::Utf8 => items
+                .as_string_opt::<i32>()
+                .ok_or_else(mismatch)?
+                .iter()
+                .for_each(&mut push),
+            DataType::LargeUtf8 => items
+                .as_string_opt::<i64>()
+                .ok_or_else(mismatch)?
+                .iter()
+                .for_each(&mut push),
+            DataType::Utf8View => items
+                .as_string_view_opt()
+                .ok_or_else(mismatch)?
+                .iter()
+                .for_each(&mut push),
+            _ => return Err(mismatch()),
+        }
+        f(row, texts)
+    })
+}
+
+/// Calls `f(row, items)` for every row of a list-of-numbers column, widened to `f64`; a null
+/// row is an error, a null item `None`.
+pub(crate) fn for_each_f64_list(
+    array: &dyn Array,
+    column: ColumnRef<'_>,
+    first_row: usize,
+    mut f: impl FnMut(usize, Vec<Option<f64>>) -> Result<()>,
+) -> Result<()> {
+    let kind = ColumnKind::NumberList;
+    for_each_list(array, column, first_row, kind, |row, items| {
+        let mismatch = || column.type_error(kind, array.data_type());
+        let values = match items.data_type() {
+            DataType::Float32 => widen::<Float32Type>(items, f64::from),
+            DataType::Float64 => widen::<Float64Type>(items, |v| v),
+            DataType::Int8 => widen::<Int8Type>(items, f64::from),
+            DataType::Int16 => widen::<Int16Type>(items, f64::from),
+            DataType::Int32 => widen::<Int32Type>(items, f64::from),
+            DataType::Int64 => widen::<Int64Type>(items, |v| v as f64),
+            DataType::UInt8 => widen::<UInt8Type>(items, f64::from),
+            DataType::UInt16 => widen::<UInt16Type>(items, f64::from),
+            DataType::UInt32 => widen::<UInt32Type>(items, f64::from),
+            DataType::UInt64 => widen::<UInt64Type>(items, |v| v as f64),
+            _ => None,
+        };
+        f(row, values.ok_or_else(mismatch)?)
+    })
+}
+
+fn widen<T: ArrowPrimitiveType>(
+    items: &dyn Array,
+    convert: impl Fn(T::Native) -> f64,
+) -> Option<Vec<Option<f64>>> {
+    let items: &PrimitiveArray<T> = items.as_primitive_opt::<T>()?;
+    Some(items.iter().map(|v| v.map(&convert)).collect())
+}
+
+/// Calls `f(row, items)` with the items array of every row of a `List`, `LargeList` or
+/// `FixedSizeList` column.
+fn for_each_list(
+    array: &dyn Array,
+    column: ColumnRef<'_>,
+    first_row: usize,
+    kind: ColumnKind,
+    f: impl FnMut(usize, &dyn Array) -> Result<()>,
+) -> Result<()> {
+    let mismatch = || column.type_error(kind, array.data_type());
+    match array.data_type() {
+        DataType::List(_) => rows_of(
+            array.as_list_opt::<i32>().ok_or_else(mismatch)?,
+            column,
+            first_row,
+            f,
+        ),
+        DataType::LargeList(_) => rows_of(
+            array.as_list_opt::<i64>().ok_or_else(mismatch)?,
+            column,
+            first_row,
+            f,
+        ),
+        // What `train-cli encode --output X.parquet` writes for embeddings.
+        DataType::FixedSizeList(_, _) => {
+            let list = array.as_fixed_size_list_opt().ok_or_else(mismatch)?;
+            let mut f = f;
+            for i in 0..list.len() {
+                let row = first_row + i;
+                if list.is_null(i) {
+                    return Err(column.null(row));
+                }
+                f(row, list.value(i).as_ref())?;
+            }
+            Ok(())
+        }
+        _ => Err(mismatch()),
+    }
+}
+
+fn rows_of<O: OffsetSizeTrait>(
+    list: &GenericListArray<O>,
+    column: ColumnRef<'_>,
+    first_row: usize,
+    mut f: impl FnMut(usize, &dyn Array) -> Result<()>,
+) -> Result<()> {
+    for i in 0..list.len() {
+        let row = first_row + i;
+        if list.is_null(i) {
+            return Err(column.null(row));
+        }
+        f(row, list.value(i).as_ref())?;
     }
     Ok(())
 }
@@ -249,6 +398,51 @@ mod tests {
         })
         .unwrap();
         assert_eq!(ints, [-1, 2]);
+    }
+
+    #[test]
+    fn lists_of_strings_and_numbers() {
+        use arrow::array::{Int32Builder, LargeListBuilder, ListBuilder, StringBuilder};
+
+        let mut texts = ListBuilder::new(StringBuilder::new());
+        texts.values().append_value("a");
+        texts.values().append_null();
+        texts.append(true);
+        texts.append(true);
+        let texts = texts.finish();
+        assert!(ColumnKind::TextList.accepts(texts.data_type()));
+        assert!(!ColumnKind::NumberList.accepts(texts.data_type()));
+        let mut seen = Vec::new();
+        for_each_string_list(&texts, col(), 4, |row, items| {
+            seen.push((row, items));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(seen, [(4, vec![Some("a".into()), None]), (5, vec![])]);
+
+        let mut numbers = LargeListBuilder::new(Int32Builder::new());
+        numbers.values().append_slice(&[1, 2]);
+        numbers.append(true);
+        numbers.append(false);
+        let numbers = numbers.finish();
+        assert!(ColumnKind::NumberList.accepts(numbers.data_type()));
+        let mut seen = Vec::new();
+        let err = for_each_f64_list(&numbers, col(), 0, |row, items| {
+            seen.push((row, items));
+            Ok(())
+        })
+        .unwrap_err();
+        assert_eq!(seen, [(0, vec![Some(1.0), Some(2.0)])]);
+        assert_eq!(err.to_string(), "f.parquet: row 1, column `c`: null value");
+
+        let err = for_each_f64_list(&texts, col(), 0, |_, _| Ok(())).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("expected a list of numbers (list<float|double|int>)"),
+            "{err}"
+        );
+        let plain = StringArray::from(vec!["x"]);
+        assert!(for_each_string_list(&plain, col(), 0, |_, _| Ok(())).is_err());
     }
 
     #[test]

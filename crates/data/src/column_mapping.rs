@@ -1,5 +1,6 @@
 //! Which column of a user's file plays which role in training: `anchor=question,positive=answer`,
-//! `sentence1=s1,sentence2=s2,score=label`, `premise=p,hypothesis=h,label=gold`.
+//! `sentence1=s1,sentence2=s2,score=label`, `premise=p,hypothesis=h,label=gold`,
+//! `query=query,documents=docs,labels=labels` (lists).
 
 use std::str::FromStr;
 
@@ -7,6 +8,12 @@ use std::str::FromStr;
 pub const SCORE_ROLE: &str = "score";
 /// The role name that makes a column the class target ([`crate::TargetColumn::Classes`]).
 pub const LABEL_ROLE: &str = "label";
+/// The role name that makes a column the label lists of a list set
+/// ([`crate::TrainingSet::from_lists`]).
+pub const LABELS_ROLE: &str = "labels";
+/// The role name that makes a column a teacher's embedding per row
+/// ([`crate::TargetColumn::Vectors`]).
+pub const EMBEDDING_ROLE: &str = "embedding";
 
 /// The kind of supervision a target column holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,6 +22,11 @@ pub enum TargetRole {
     Score,
     /// A class index per row, `0..num_labels`.
     Label,
+    /// A list of numbers per row, one per document of the row's document list (the second
+    /// text role); the first text role is the query.
+    LabelLists,
+    /// A list of numbers per row of one length for every row: a teacher's embedding.
+    Embedding,
 }
 
 impl TargetRole {
@@ -22,6 +34,8 @@ impl TargetRole {
         match self {
             Self::Score => SCORE_ROLE,
             Self::Label => LABEL_ROLE,
+            Self::LabelLists => LABELS_ROLE,
+            Self::Embedding => EMBEDDING_ROLE,
         }
     }
 
@@ -29,6 +43,8 @@ impl TargetRole {
         match role {
             SCORE_ROLE => Some(Self::Score),
             LABEL_ROLE => Some(Self::Label),
+            LABELS_ROLE => Some(Self::LabelLists),
+            EMBEDDING_ROLE => Some(Self::Embedding),
             _ => None,
         }
     }
@@ -41,6 +57,12 @@ impl TargetRole {
 /// and `label` is a text role; text roles become the training set's columns in the order they
 /// are written (the order a loss consumes them: anchor, positive, negative). `score` (a float)
 /// or `label` (a class index) becomes the target; at most one of them.
+///
+/// `labels` (a list of numbers per row) makes a list set for the listwise cross-encoder
+/// losses: it needs exactly two text roles, the query (a text) and then the documents (a list
+/// of texts, one per label), e.g. `query=query,documents=docs,labels=labels` (what `train-cli
+/// mine --format labeled-list` writes). Lists need a JSONL (arrays) or parquet (list columns)
+/// file; the identity mapping never makes one.
 ///
 /// [`ColumnMapping::identity`] (also the `Default`) maps every text column of the file to a
 /// role of the same name, in file order, and a column named `score` or `label` to the target
@@ -83,6 +105,18 @@ pub enum MappingError {
     NoTextRole,
     #[error("both `score` and `label` are mapped; a dataset has one target")]
     BothTargets,
+    /// `labels` and another target role.
+    #[error("both `{first}` and `{second}` are mapped; a dataset has one target")]
+    TwoTargets {
+        first: &'static str,
+        second: &'static str,
+    },
+    /// `labels` with other than two text roles.
+    #[error(
+        "`labels` (a list of labels per row) needs exactly two text roles, the query and then \
+         the documents list (e.g. query=query,documents=docs,labels=labels), got {found}"
+    )]
+    ListRoles { found: usize },
 }
 
 /// A mapping applied to one file: concrete column names for every role.
@@ -90,6 +124,14 @@ pub enum MappingError {
 pub(crate) struct ResolvedMapping {
     pub(crate) texts: Vec<(String, String)>,
     pub(crate) target: Option<(TargetRole, String)>,
+}
+
+impl ResolvedMapping {
+    /// Whether the rows are (query, documents, labels) lists: text role 0 is the query, text
+    /// role 1 the documents.
+    pub(crate) fn lists(&self) -> bool {
+        matches!(self.target, Some((TargetRole::LabelLists, _)))
+    }
 }
 
 impl ColumnMapping {
@@ -110,6 +152,11 @@ impl ColumnMapping {
 
     pub fn is_identity(&self) -> bool {
         self.explicit.is_none()
+    }
+
+    /// Whether it maps (query, documents, labels) lists (a `labels` role).
+    pub fn is_lists(&self) -> bool {
+        matches!(self.target(), Some((TargetRole::LabelLists, _)))
     }
 
     /// (role, column) of every text role, in order; empty for the identity mapping.
@@ -143,7 +190,7 @@ impl ColumnMapping {
         }
         let mut texts = Vec::new();
         for &column in columns {
-            if TargetRole::from_role(column).is_none()
+            if ![SCORE_ROLE, LABEL_ROLE].contains(&column)
                 && is_text(column)
                 && !texts
                     .iter()
@@ -201,14 +248,27 @@ impl FromStr for ColumnMapping {
                     role: role.to_owned(),
                 });
             }
-            match TargetRole::from_role(role) {
-                Some(_) if target.is_some() => return Err(MappingError::BothTargets),
-                Some(kind) => target = Some((kind, column.to_owned())),
-                None => texts.push((role.to_owned(), column.to_owned())),
+            match (TargetRole::from_role(role), &target) {
+                (Some(kind), Some((first, _))) => {
+                    let lists = [kind, *first].contains(&TargetRole::LabelLists);
+                    return Err(if lists {
+                        MappingError::TwoTargets {
+                            first: first.name(),
+                            second: kind.name(),
+                        }
+                    } else {
+                        MappingError::BothTargets
+                    });
+                }
+                (Some(kind), None) => target = Some((kind, column.to_owned())),
+                (None, _) => texts.push((role.to_owned(), column.to_owned())),
             }
         }
         if texts.is_empty() {
             return Err(MappingError::NoTextRole);
+        }
+        if matches!(target, Some((TargetRole::LabelLists, _))) && texts.len() != 2 {
+            return Err(MappingError::ListRoles { found: texts.len() });
         }
         Ok(Self {
             explicit: Some(Explicit { texts, target }),
@@ -279,6 +339,46 @@ mod tests {
             parse("anchor").unwrap_err().to_string(),
             "`anchor` has no `=`; expected role=column"
         );
+    }
+
+    #[test]
+    fn labels_make_lists_of_a_query_and_documents() {
+        let m = parse("query=q,documents=docs,labels=grades").unwrap();
+        assert!(m.is_lists());
+        assert_eq!(m.target(), Some((TargetRole::LabelLists, "grades")));
+        assert_eq!(
+            m.text_roles().collect::<Vec<_>>(),
+            [("query", "q"), ("documents", "docs")]
+        );
+        let resolved = m.resolve(&[], |_| false).unwrap();
+        assert!(resolved.lists());
+        assert!(!parse("a=q,score=s").unwrap().is_lists());
+        assert_eq!(
+            parse("query=q,labels=l").unwrap_err(),
+            MappingError::ListRoles { found: 1 }
+        );
+        assert_eq!(
+            parse("query=q,documents=d,other=o,labels=l").unwrap_err(),
+            MappingError::ListRoles { found: 3 }
+        );
+        let err = parse("q=q,d=d,labels=l,score=s").unwrap_err();
+        assert_eq!(
+            err,
+            MappingError::TwoTargets {
+                first: "labels",
+                second: "score"
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "both `labels` and `score` are mapped; a dataset has one target"
+        );
+        // The identity mapping keeps a text column named `labels` a text column.
+        let resolved = ColumnMapping::identity()
+            .resolve(&["q", "labels"], |_| true)
+            .unwrap();
+        assert_eq!(resolved.texts.len(), 2);
+        assert!(!resolved.lists());
     }
 
     #[test]

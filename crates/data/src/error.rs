@@ -215,6 +215,39 @@ pub enum Error {
         problem: ValueProblem,
     },
 
+    /// A list row's documents and labels differ in number.
+    #[error(
+        "{}: {at}, columns `{documents_column}` and `{labels_column}`: {documents} documents \
+         but {labels} labels (one label per document)",
+        path.display()
+    )]
+    ListLength {
+        path: PathBuf,
+        at: Position,
+        documents_column: String,
+        labels_column: String,
+        documents: usize,
+        labels: usize,
+    },
+
+    /// A mapping with `labels` lists over a CSV/TSV file, which holds only texts.
+    #[error(
+        "{}: csv/tsv files cannot hold lists; (query, documents, labels) rows need a .jsonl file \
+         (documents as an array of strings, labels as an array of numbers) or a .parquet file \
+         (list<string> and list<float|double|int> columns)",
+        path.display()
+    )]
+    ListsInTextFile { path: PathBuf },
+
+    /// A mapping with an `embedding` target over a CSV/TSV file, which holds only texts.
+    #[error(
+        "{}: column `{column}`: csv/tsv files cannot hold embeddings; teacher embeddings need a \
+         .jsonl file (an array of numbers per row) or a .parquet file (a list of floats, as \
+         `train-cli encode --output X.parquet` writes)",
+        path.display()
+    )]
+    EmbeddingsInTextFile { path: PathBuf, column: String },
+
     /// A CSV/TSV record has a different number of fields than the header.
     #[error("{}: {at}: record has {found} fields, the header has {expected}", path.display())]
     FieldCount {
@@ -360,4 +393,23 @@ pub enum ValueProblem {
     NegativeLabel { value: i64 },
     #[error("label {value} is outside 0..{num_labels}")]
     LabelOutOfRange { value: i64, num_labels: usize },
+    /// A list row without documents.
+    #[error("empty list (a row needs at least one document)")]
+    EmptyList,
+    /// One item of a list value (0-based).
+    #[error("item {index}: {problem}")]
+    Item {
+        index: usize,
+        problem: Box<ValueProblem>,
+    },
+    #[error("label {value:e} is not finite (as f32)")]
+    NonFiniteLabel { value: f64 },
+    /// A teacher embedding without values.
+    #[error("empty embedding")]
+    EmptyEmbedding,
+    #[error("embedding value {value:e} is not finite (as f32)")]
+    NonFiniteEmbedding { value: f64 },
+    /// A teacher embedding of another length than the file's first row's.
+    #[error("an embedding of {found} values, but the first row's has {expected}")]
+    EmbeddingLength { expected: usize, found: usize },
 }

@@ -86,6 +86,11 @@ impl GroupByLabelSampler {
                 reason: "group-by-label batches need a label column; the training set has none"
                     .into(),
             }),
+            TargetColumn::Vectors { .. } => Err(Error::Sampler {
+                reason: "group-by-label batches need a class or score per row; the training set \
+                         has teacher embeddings"
+                    .into(),
+            }),
         }
     }
 

@@ -2,7 +2,8 @@
 //!
 //! This crate has no tensor dependency: it reads files into typed records
 //! ([`ScoredPair`], [`NliPair`], plain strings), users' CSV/TSV/JSONL/parquet files into a
-//! [`TrainingSet`] ([`read_user_dataset`]), and pads token ids into [`EncodedBatch`]es.
+//! [`TrainingSet`] ([`read_user_dataset`]; (query, documents, labels) lists for the listwise
+//! cross-encoder losses too), and pads token ids into [`EncodedBatch`]es.
 //! Single sentences ([`read_unique_texts`], [`read_sentence_lines`], [`read_user_sentences`])
 //! become unsupervised training rows: TSDAE's word-deletion noise ([`denoising_pairs`],
 //! [`delete_words`]), SimCSE's identical pairs, Contrastive Tension's rows.
@@ -53,7 +54,9 @@ pub use beir::{
     BeirQuery, Qrel, BEIR_QRELS_HEADER,
 };
 pub use collate::{collate, collate_many, EncodedBatch, TokenizedText};
-pub use column_mapping::{ColumnMapping, MappingError, TargetRole, LABEL_ROLE, SCORE_ROLE};
+pub use column_mapping::{
+    ColumnMapping, MappingError, TargetRole, EMBEDDING_ROLE, LABELS_ROLE, LABEL_ROLE, SCORE_ROLE,
+};
 pub use embeddings_parquet::{write_embeddings_parquet, write_embeddings_parquet_as};
 pub use epoch_iter::{EpochIter, EpochSource};
 pub use error::{Error, Position, Result, ValueProblem};
@@ -83,5 +86,5 @@ pub use sentence_pairing::{
 pub use sentences::{read_sentence_lines, read_unique_texts, read_user_sentences};
 pub use table_out::{write_table, TableColumn};
 pub use text_column::read_text_column;
-pub use training_set::{TargetColumn, TrainingSet};
+pub use training_set::{DocumentLists, TargetColumn, TrainingSet};
 pub use user_dataset::{read_user_dataset, DatasetFormat};

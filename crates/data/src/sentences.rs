@@ -66,10 +66,12 @@ pub fn read_sentence_lines(path: impl AsRef<Path>) -> Result<Vec<String>> {
 pub fn read_user_sentences(path: impl AsRef<Path>, mapping: &ColumnMapping) -> Result<Vec<String>> {
     let path = path.as_ref();
     let set = read_user_dataset(path, mapping)?;
-    if set.column_names().len() != 1 {
+    if set.column_names().len() != 1 || set.lists().is_some() {
+        let mut columns = set.column_names().to_vec();
+        columns.extend(set.lists().map(|l| l.name().to_owned()));
         return Err(Error::SentenceColumns {
             path: path.to_path_buf(),
-            columns: set.column_names().to_vec(),
+            columns,
         });
     }
     Ok(set.into_columns().into_iter().next().unwrap_or_default())

@@ -15,6 +15,7 @@ use crate::contrastive_tension::{ContrastiveTensionLoss, ContrastiveTensionLossI
 use crate::cosent::CoSentLoss;
 use crate::cosine_similarity::CosineSimilarityLoss;
 use crate::denoising_auto_encoder::DenoisingAutoEncoderLoss;
+use crate::embed_distill::EmbedDistillLoss;
 use crate::error::{Error, Result};
 use crate::gist_embed::{GistEmbedLoss, GistSettings};
 use crate::loss::Loss;
@@ -206,6 +207,10 @@ impl BuildLoss for LossConfig {
             }
             LossConfig::MarginMse { similarity_fct } => {
                 Box::new(MarginMseLoss::new(similarity_fct))
+            }
+            LossConfig::Mse => Box::new(EmbedDistillLoss::mse()),
+            LossConfig::EmbedDistill { distance_metric } => {
+                Box::new(EmbedDistillLoss::new(distance_metric))
             }
             LossConfig::DenoisingAutoEncoder { .. }
             | LossConfig::ContrastiveTension

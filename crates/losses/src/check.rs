@@ -105,6 +105,12 @@ pub(crate) fn scores(loss: &'static str, targets: Targets<'_>, at: BatchShape) -
                 message: "expects float scores but got class labels".into(),
             })
         }
+        Targets::Vectors(_) => {
+            return Err(Error::Targets {
+                loss,
+                message: "expects one value per row but got teacher embeddings".into(),
+            })
+        }
         Targets::None => {
             return Err(Error::Targets {
                 loss,
@@ -135,6 +141,12 @@ pub(crate) fn classes(
             return Err(Error::Targets {
                 loss,
                 message: "expects int64 class labels but got float scores".into(),
+            })
+        }
+        Targets::Vectors(_) => {
+            return Err(Error::Targets {
+                loss,
+                message: "expects one value per row but got teacher embeddings".into(),
             })
         }
         Targets::None => {
@@ -180,6 +192,12 @@ pub(crate) fn labels(loss: &'static str, targets: Targets<'_>, at: BatchShape) -
             return Err(Error::Targets {
                 loss,
                 message: "expects int64 class labels but got float scores".into(),
+            })
+        }
+        Targets::Vectors(_) => {
+            return Err(Error::Targets {
+                loss,
+                message: "expects one value per row but got teacher embeddings".into(),
             })
         }
         Targets::None => {

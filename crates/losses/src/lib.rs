@@ -23,6 +23,7 @@ mod cosent;
 mod cosine_similarity;
 pub mod cross_encoder;
 mod denoising_auto_encoder;
+mod embed_distill;
 mod error;
 mod gist_embed;
 mod loss;
@@ -51,14 +52,15 @@ pub use build::BuildLoss;
 pub use cached_mnrl::CachedMultipleNegativesRankingLoss;
 // The configs moved to the tch-free config crate; re-exported so `losses::LossConfig` still works.
 pub use config::{
-    BatchTripletDistance, ContrastiveDistance, HardnessMode, LossConfig, MarginStrategy,
-    PairwiseSimilarity, TripletDistance,
+    BatchTripletDistance, ContrastiveDistance, DistillDistance, HardnessMode, LossConfig,
+    MarginStrategy, PairwiseSimilarity, TripletDistance,
 };
 pub use contrastive::ContrastiveLoss;
 pub use contrastive_tension::{ContrastiveTensionLoss, ContrastiveTensionLossInBatchNegatives};
 pub use cosent::CoSentLoss;
 pub use cosine_similarity::CosineSimilarityLoss;
 pub use denoising_auto_encoder::DenoisingAutoEncoderLoss;
+pub use embed_distill::EmbedDistillLoss;
 pub use error::{Error, Result};
 pub use gist_embed::{GistEmbedLoss, GistSettings};
 pub use loss::{Loss, TargetKind, Targets};

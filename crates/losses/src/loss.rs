@@ -15,6 +15,8 @@ pub enum TargetKind {
     /// A float similarity score per row (CosineSimilarityLoss, CoSENT, AnglE; 0/1 pair labels for
     /// the contrastive losses).
     Score,
+    /// A teacher's embedding per row (MSELoss, EmbedDistillLoss).
+    Vector,
 }
 
 impl TargetKind {
@@ -33,6 +35,9 @@ pub enum Targets<'a> {
     Classes(&'a Tensor),
     /// `[batch]` float
     Scores(&'a Tensor),
+    /// A teacher's embeddings: `[batch, dim]` (one per row, every column's target) or
+    /// `[batch, columns, dim]` (one per column).
+    Vectors(&'a Tensor),
 }
 
 /// A training objective over sentence embeddings.

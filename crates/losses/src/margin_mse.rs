@@ -62,6 +62,12 @@ fn teacher_margins(targets: Targets<'_>, at: BatchShape, negatives: i64) -> Resu
                 message: "expects float teacher margins but got class labels".into(),
             })
         }
+        Targets::Vectors(_) => {
+            return Err(Error::Targets {
+                loss: NAME,
+                message: "expects float teacher margins but got teacher embeddings".into(),
+            })
+        }
         Targets::None => {
             return Err(Error::Targets {
                 loss: NAME,

@@ -16,13 +16,15 @@ pub fn check_loss_fits_data(loss: &dyn Loss, set: &TrainingSet) -> Result<()> {
                 TargetColumn::None => "no label column".to_string(),
                 TargetColumn::Classes { num_labels, .. } => format!("{num_labels}-class labels"),
                 TargetColumn::Scores(_) => "float scores".to_string(),
+                TargetColumn::Vectors { dim, .. } =>
+                    format!("{dim}-dimensional teacher embeddings"),
             }
         ))
     };
     match (loss.target_kind(), set.target()) {
-        (TargetKind::None, TargetColumn::None) | (TargetKind::Score, TargetColumn::Scores(_)) => {
-            Ok(())
-        }
+        (TargetKind::None, TargetColumn::None)
+        | (TargetKind::Score, TargetColumn::Scores(_))
+        | (TargetKind::Vector, TargetColumn::Vectors { .. }) => Ok(()),
         (TargetKind::Class { num_labels }, TargetColumn::Classes { num_labels: n, .. })
             if *n <= num_labels =>
         {
@@ -37,6 +39,9 @@ pub fn check_loss_fits_data(loss: &dyn Loss, set: &TrainingSet) -> Result<()> {
             Err(mismatch(&format!("class labels in 0..{num_labels}")))
         }
         (TargetKind::Score, _) => Err(mismatch("a float score per row")),
+        (TargetKind::Vector, _) => Err(mismatch(
+            "a teacher's embedding per row (an `embedding=<column>` of numbers)",
+        )),
         (TargetKind::None, _) => Err(mismatch("only text columns (no labels)")),
     }
 }

@@ -41,15 +41,16 @@ pub use config::{
 };
 pub use error::{Error, Result};
 pub use evaluators::{
-    build as build_evaluator, load_retrieval_set, BinaryEvaluator, CrossEncoderClassification,
-    CrossEncoderCorrelation, EvalReport, Evaluator, EvaluatorSet, LabelAccuracyEvaluator,
-    NamedLoss, ParaphraseEvaluator, RetrievalEvaluator, SelectionMetric, StsEvaluator,
-    TripletEvaluator,
+    build as build_evaluator, load_retrieval_set, read_reranking_samples, BinaryEvaluator,
+    CrossEncoderClassification, CrossEncoderCorrelation, CrossEncoderReranking, EvalReport,
+    Evaluator, EvaluatorSet, LabelAccuracyEvaluator, NamedLoss, ParaphraseEvaluator,
+    RetrievalEvaluator, SelectionMetric, StsEvaluator, TripletEvaluator,
 };
 pub use metrics::MetricsRecord;
 pub use optimizer::{AdamW, AdamWSettings};
 pub use output_lock::LockOwner;
 pub use plan::StepPlan;
+pub use rerank_step::rerank_micro_batch;
 pub use run_model::RunModel;
 pub use schedule::linear_warmup_decay;
 pub use trainer::{checkpoint_path, train, Resume, TrainOutcome, Trainer};

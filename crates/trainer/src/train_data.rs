@@ -14,7 +14,8 @@ pub struct TrainData {
     tokens: Vec<Vec<TokenizedText>>,
     /// Tokens of each column's prompt (tokenised with its texts), `None` without one.
     prompt_lengths: Vec<Option<usize>>,
-    /// Tokens of each row over all its columns (length grouping).
+    /// Tokens of each row over all its columns (length grouping); a list row's: over its
+    /// (query, document) pairs.
     lengths: Vec<usize>,
 }
 
@@ -29,6 +30,7 @@ impl MicroBatch {
         match (&self.target, set_target) {
             (Some(t), TargetColumn::Classes { .. }) => Targets::Classes(t),
             (Some(t), TargetColumn::Scores(_)) => Targets::Scores(t),
+            (Some(t), TargetColumn::Vectors { .. }) => Targets::Vectors(t),
             _ => Targets::None,
         }
     }
@@ -59,9 +61,28 @@ impl TrainData {
                 }
             }
         }
-        let lengths = (0..set.len())
+        let mut lengths: Vec<usize> = (0..set.len())
             .map(|i| tokens.iter().map(|c| c[i].ids.len()).sum())
             .collect();
+        if let Some(lists) = set.lists() {
+            let documents: Vec<&str> = lists
+                .documents()
+                .iter()
+                .flatten()
+                .map(String::as_str)
+                .collect();
+            let mut document_lengths = tokenizer
+                .tokenize(&documents)?
+                .into_iter()
+                .map(|t| t.ids.len());
+            for (length, row) in lengths.iter_mut().zip(lists.documents()) {
+                let query = *length;
+                *length = row
+                    .iter()
+                    .map(|_| query + document_lengths.next().unwrap_or(0))
+                    .sum();
+            }
+        }
         Ok(Self {
             set,
             tokens,
@@ -87,11 +108,20 @@ impl TrainData {
                     .drop_last(t.drop_last);
             return Ok(sampler.epoch_batches(epoch));
         }
-        let texts: Vec<Vec<&str>> = if t.batch_sampler == BatchSampler::NoDuplicates {
-            (0..self.set.len()).map(|i| self.set.row_texts(i)).collect()
-        } else {
-            Vec::new()
-        };
+        // sentence-transformers compares every column's value but the labels; a list of
+        // documents is one value.
+        let values: Vec<Vec<std::borrow::Cow<'_, str>>> =
+            if t.batch_sampler == BatchSampler::NoDuplicates {
+                (0..self.set.len())
+                    .map(|i| self.set.row_values(i))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+        let texts: Vec<Vec<&str>> = values
+            .iter()
+            .map(|row| row.iter().map(|v| v.as_ref()).collect())
+            .collect();
         let mut sampler = EpochSampler::new(self.set.len(), t.batch_size, t.seed)?
             .drop_last(t.drop_last)
             .in_order(t.batch_sampler == BatchSampler::Sequential);
@@ -171,6 +201,22 @@ pub(crate) fn target_tensor(
                 Tensor::from_slice(&picked)
                     .to_kind(Kind::Float)
                     .to_device(device),
+            )
+        }
+        TargetColumn::Vectors { values, dim } => {
+            let rows = values.len() / (*dim).max(1);
+            let mut picked = Vec::with_capacity(indices.len() * dim);
+            for i in pick(rows)? {
+                picked.extend_from_slice(&values[i * dim..(i + 1) * dim]);
+            }
+            Some(
+                Tensor::f_from_slice(&picked)
+                    .and_then(|t| t.f_view([indices.len() as i64, *dim as i64]))
+                    .and_then(|t| t.f_to_device(device))
+                    .map_err(|source| Error::Torch {
+                        context: "the teacher embeddings of a batch".into(),
+                        source,
+                    })?,
             )
         }
     })

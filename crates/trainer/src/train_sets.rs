@@ -132,6 +132,14 @@ impl TrainSets {
             };
             let (loss, tokenizer) = match (d.loss, model) {
                 (LossChoice::Embedding(config), RunModel::Bi(bi)) => {
+                    if set.lists().is_some() {
+                        return Err(in_dataset(Error::Dataset(format!(
+                            "loss {:?} trains a bi-encoder, but the training data is {}; \
+                             set [model.cross_encoder] to train a cross-encoder with one of them",
+                            config.type_name(),
+                            crate::rerank_step::describe_data(&set)
+                        ))));
+                    }
                     let loss =
                         with_local_models(config, resolve_model)?.build_for_model(&path, bi)?;
                     crate::compat::check_loss_fits_data(loss.as_ref(), &set).map_err(in_dataset)?;
@@ -160,10 +168,19 @@ impl TrainSets {
                     })
                 }
             };
+            let lists = set
+                .lists()
+                .map(|_| {
+                    format!(
+                        " of (query, documents, labels) lists ({})",
+                        set.describe_columns()
+                    )
+                })
+                .unwrap_or_default();
             sets.push(TrainSet {
                 name: d.name.clone(),
                 description: format!(
-                    "`{}` (split `{}`) as {:?}{}{}",
+                    "`{}` (split `{}`) as {:?}{lists}{}{}",
                     d.data.dataset,
                     d.data.split,
                     d.data.format,

@@ -32,6 +32,17 @@ pub(super) fn read(path: &Path, mapping: &ColumnMapping, delimiter: u8) -> Resul
     }
     let names: Vec<&str> = header.iter().collect();
     let resolved = mapping.resolve(&names, |_| true)?;
+    if resolved.lists() {
+        return Err(Error::ListsInTextFile {
+            path: path.to_path_buf(),
+        });
+    }
+    if let Some((TargetRole::Embedding, column)) = &resolved.target {
+        return Err(Error::EmbeddingsInTextFile {
+            path: path.to_path_buf(),
+            column: column.clone(),
+        });
+    }
     let index_of = |column: &str| -> Result<usize> {
         let mut hits = names.iter().enumerate().filter(|(_, n)| **n == column);
         match (hits.next(), hits.next()) {
@@ -74,7 +85,8 @@ pub(super) fn read(path: &Path, mapping: &ColumnMapping, delimiter: u8) -> Resul
         match target_field {
             Some((TargetRole::Score, i)) => rows.push_score_text(at, field(i))?,
             Some((TargetRole::Label, i)) => rows.push_label_text(at, field(i))?,
-            None => {}
+            // Refused above: a delimited file holds no lists.
+            Some((TargetRole::LabelLists | TargetRole::Embedding, _)) | None => {}
         }
     }
     rows.finish()

@@ -1,4 +1,5 @@
-//! JSON Lines user datasets: one object per line, strings for texts, numbers for targets.
+//! JSON Lines user datasets: one object per line, strings for texts, numbers for targets,
+//! arrays of strings and of numbers for a list set's documents and labels.
 
 use std::fmt;
 use std::fs::File;
@@ -71,6 +72,16 @@ struct Columns {
     target: Option<(TargetRole, String)>,
 }
 
+impl Columns {
+    /// The documents column of a list set: the second text role's.
+    fn documents(&self) -> Option<&str> {
+        match &self.target {
+            Some((TargetRole::LabelLists, _)) => self.texts.get(1).map(String::as_str),
+            _ => None,
+        }
+    }
+}
+
 /// Resolves the mapping against the first object's keys and checks they are all there.
 fn first_rows<'a>(
     path: &'a Path,
@@ -108,7 +119,12 @@ fn push_object(
     at: Position,
     object: &Object,
 ) -> Result<()> {
+    let documents = columns.documents();
     for (index, column) in columns.texts.iter().enumerate() {
+        // A list set's documents are read with its labels.
+        if documents.is_some() && index == 1 {
+            continue;
+        }
         let text = match object.get(column) {
             Some(Value::String(text)) => text.as_str(),
             other => return Err(rows.problem(at, column, unusable(other, "a string"))),
@@ -118,6 +134,25 @@ fn push_object(
     let Some((role, column)) = &columns.target else {
         return Ok(());
     };
+    if let Some(documents) = documents {
+        return push_list(rows, at, object, documents, column);
+    }
+    if *role == TargetRole::Embedding {
+        let values = match object.get(column) {
+            Some(Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .map(|(index, item)| match item {
+                    Value::Number(number) => Ok(number.as_f64().unwrap_or(f64::NAN)),
+                    other => {
+                        Err(rows.item_problem(at, column, index, unusable(Some(other), "a number")))
+                    }
+                })
+                .collect::<Result<Vec<f64>>>()?,
+            other => return Err(rows.problem(at, column, unusable(other, "an array of numbers"))),
+        };
+        return rows.push_vector(at, &values);
+    }
     let number = match object.get(column) {
         Some(Value::Number(number)) => number,
         other => return Err(rows.problem(at, column, unusable(other, "a number"))),
@@ -138,7 +173,49 @@ fn push_object(
                 },
             )),
         },
+        TargetRole::LabelLists | TargetRole::Embedding => Ok(()),
     }
+}
+
+/// A list row's documents (an array of strings) and labels (an array of numbers, one per
+/// document).
+fn push_list(
+    rows: &mut Rows<'_>,
+    at: Position,
+    object: &Object,
+    documents_column: &str,
+    labels_column: &str,
+) -> Result<()> {
+    let array = |column: &str, expected: &'static str| match object.get(column) {
+        Some(Value::Array(items)) => Ok(items),
+        other => Err(rows.problem(at, column, unusable(other, expected))),
+    };
+    let documents = array(documents_column, "an array of strings")?
+        .iter()
+        .enumerate()
+        .map(|(index, item)| match item {
+            Value::String(text) => Ok(text.clone()),
+            other => Err(rows.item_problem(
+                at,
+                documents_column,
+                index,
+                unusable(Some(other), "a string"),
+            )),
+        })
+        .collect::<Result<Vec<String>>>()?;
+    let labels = array(labels_column, "an array of numbers")?
+        .iter()
+        .enumerate()
+        .map(|(index, item)| match item {
+            Value::Number(number) => Ok(number.as_f64().unwrap_or(f64::NAN)),
+            other => {
+                Err(rows.item_problem(at, labels_column, index, unusable(Some(other), "a number")))
+            }
+        })
+        .collect::<Result<Vec<f64>>>()?;
+    rows.push_documents(at, documents)?;
+    rows.push_label_list(at, &labels)?;
+    rows.check_last_list(at)
 }
 
 /// Why `value` is not what the column needs.

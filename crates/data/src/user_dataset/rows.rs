@@ -1,5 +1,6 @@
 //! The rows of a user dataset as they are read, whatever the format: text columns and a
-//! checked target, turned into a [`TrainingSet`] at the end.
+//! checked target (or a query column with checked document and label lists), turned into a
+//! [`TrainingSet`] at the end.
 
 use std::path::Path;
 
@@ -20,6 +21,16 @@ enum Target {
     None,
     Scores(Vec<f32>),
     Labels(Vec<i64>),
+    /// A teacher's embedding per row, row-major; `dim` is the first row's length.
+    Vectors {
+        values: Vec<f32>,
+        dim: Option<usize>,
+    },
+    /// Text role 1's document lists and the target's label lists.
+    Lists {
+        documents: Vec<Vec<String>>,
+        labels: Vec<Vec<f32>>,
+    },
 }
 
 impl<'a> Rows<'a> {
@@ -28,6 +39,14 @@ impl<'a> Rows<'a> {
             None => Target::None,
             Some((TargetRole::Score, _)) => Target::Scores(Vec::new()),
             Some((TargetRole::Label, _)) => Target::Labels(Vec::new()),
+            Some((TargetRole::Embedding, _)) => Target::Vectors {
+                values: Vec::new(),
+                dim: None,
+            },
+            Some((TargetRole::LabelLists, _)) => Target::Lists {
+                documents: Vec::new(),
+                labels: Vec::new(),
+            },
         };
         Self {
             path,
@@ -105,6 +124,133 @@ impl<'a> Rows<'a> {
             )),
             None => Ok(()),
         }
+    }
+
+    /// The error for item `index` of the list value of `column` at `at`.
+    pub(super) fn item_problem(
+        &self,
+        at: Position,
+        column: &str,
+        index: usize,
+        problem: ValueProblem,
+    ) -> Error {
+        self.problem(
+            at,
+            column,
+            ValueProblem::Item {
+                index,
+                problem: Box::new(problem),
+            },
+        )
+    }
+
+    /// The file column of a list set's documents (text role 1).
+    pub(super) fn documents_column(&self) -> &str {
+        self.text_column(1)
+    }
+
+    /// Appends a list row's documents: at least one, none empty.
+    pub(super) fn push_documents(&mut self, at: Position, documents: Vec<String>) -> Result<()> {
+        let column = self.documents_column();
+        if documents.is_empty() {
+            return Err(self.problem(at, column, ValueProblem::EmptyList));
+        }
+        if let Some(index) = documents.iter().position(String::is_empty) {
+            return Err(self.item_problem(at, column, index, ValueProblem::Empty));
+        }
+        if let Target::Lists { documents: all, .. } = &mut self.target {
+            all.push(documents);
+        }
+        Ok(())
+    }
+
+    /// Appends a list row's labels; NaN, infinities and values beyond `f32` are errors.
+    pub(super) fn push_label_list(&mut self, at: Position, values: &[f64]) -> Result<()> {
+        let mut labels = Vec::with_capacity(values.len());
+        for (index, &value) in values.iter().enumerate() {
+            let narrowed = value as f32;
+            if !narrowed.is_finite() {
+                return Err(self.item_problem(
+                    at,
+                    self.target_column(),
+                    index,
+                    ValueProblem::NonFiniteLabel { value },
+                ));
+            }
+            labels.push(narrowed);
+        }
+        if let Target::Lists { labels: all, .. } = &mut self.target {
+            all.push(labels);
+        }
+        Ok(())
+    }
+
+    /// Checks that the list rows from position `from` on have one label per document;
+    /// `position(i)` places the `i`th row.
+    pub(super) fn check_lists_from(
+        &self,
+        from: usize,
+        position: impl Fn(usize) -> Position,
+    ) -> Result<()> {
+        let Target::Lists { documents, labels } = &self.target else {
+            return Ok(());
+        };
+        let rows = documents.iter().zip(labels).enumerate().skip(from);
+        match rows.into_iter().find(|(_, (d, l))| d.len() != l.len()) {
+            Some((i, (d, l))) => Err(Error::ListLength {
+                path: self.path.to_path_buf(),
+                at: position(i),
+                documents_column: self.documents_column().to_owned(),
+                labels_column: self.target_column().to_owned(),
+                documents: d.len(),
+                labels: l.len(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Checks the list row appended last, which sits at `at`.
+    pub(super) fn check_last_list(&self, at: Position) -> Result<()> {
+        let Target::Lists { documents, .. } = &self.target else {
+            return Ok(());
+        };
+        self.check_lists_from(documents.len().saturating_sub(1), |_| at)
+    }
+
+    /// Appends a row's teacher embedding: at least one number, every one finite as `f32`, as
+    /// many as the first row's.
+    pub(super) fn push_vector(&mut self, at: Position, values: &[f64]) -> Result<()> {
+        let column = self.target_column().to_owned();
+        if values.is_empty() {
+            return Err(self.problem(at, &column, ValueProblem::EmptyEmbedding));
+        }
+        if let Some(index) = values.iter().position(|v| !(*v as f32).is_finite()) {
+            return Err(self.item_problem(
+                at,
+                &column,
+                index,
+                ValueProblem::NonFiniteEmbedding {
+                    value: values[index],
+                },
+            ));
+        }
+        let found = values.len();
+        let expected = match &self.target {
+            Target::Vectors { dim: Some(dim), .. } => Some(*dim),
+            _ => None,
+        };
+        if let Some(expected) = expected.filter(|&d| d != found) {
+            return Err(self.problem(
+                at,
+                &column,
+                ValueProblem::EmbeddingLength { expected, found },
+            ));
+        }
+        if let Target::Vectors { values: all, dim } = &mut self.target {
+            all.extend(values.iter().map(|&v| v as f32));
+            *dim = Some(found);
+        }
+        Ok(())
     }
 
     /// Appends a score given as text (CSV/TSV).
@@ -204,6 +350,23 @@ impl<'a> Rows<'a> {
                     .num_labels
                     .unwrap_or_else(|| usize::try_from(largest).map_or(usize::MAX, |l| l + 1));
                 TargetColumn::Classes { values, num_labels }
+            }
+            Target::Vectors { values, dim } => TargetColumn::Vectors {
+                values,
+                dim: dim.unwrap_or(0),
+            },
+            Target::Lists { documents, labels } => {
+                let mut names = self.mapping.texts.into_iter().map(|(role, _)| role);
+                let mut texts = self.texts.into_iter();
+                let query = names.next().unwrap_or_default();
+                let documents_name = names.next().unwrap_or_default();
+                return TrainingSet::from_lists(
+                    query,
+                    texts.next().unwrap_or_default(),
+                    documents_name,
+                    documents,
+                    labels,
+                );
             }
         };
         let names = self

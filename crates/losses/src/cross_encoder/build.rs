@@ -1,12 +1,17 @@
 //! Turns a configured cross-encoder loss (`config::RerankLossConfig`) into a [`RerankLoss`].
 
-use config::{RerankActivation, RerankLossConfig};
+use config::{
+    LambdaWeightingScheme, PListMleWeighting, RerankActivation, RerankLossConfig,
+    RerankReductionLog,
+};
 
 use super::{
     Activation, BinaryCrossEntropyConfig, BinaryCrossEntropyLoss,
     CachedMultipleNegativesRankingConfig, CachedMultipleNegativesRankingLoss, CrossEntropyConfig,
-    CrossEntropyLoss, MarginMseConfig, MarginMseLoss, MseConfig, MseLoss,
-    MultipleNegativesRankingConfig, MultipleNegativesRankingLoss, RerankLoss,
+    CrossEntropyLoss, LambdaLoss, LambdaLossConfig, LambdaWeighting, ListMleConfig, ListMleLoss,
+    ListNetConfig, ListNetLoss, MarginMseConfig, MarginMseLoss, MseConfig, MseLoss,
+    MultipleNegativesRankingConfig, MultipleNegativesRankingLoss, PListMleConfig,
+    PListMleLambdaWeight, PListMleLoss, RankNetConfig, RankNetLoss, ReductionLog, RerankLoss,
 };
 use crate::error::{Error, Result};
 
@@ -23,6 +28,29 @@ fn activation(a: RerankActivation) -> Activation {
         RerankActivation::Sigmoid => Activation::Sigmoid,
         RerankActivation::Tanh => Activation::Tanh,
     }
+}
+
+fn weighting(scheme: LambdaWeightingScheme) -> LambdaWeighting {
+    match scheme {
+        LambdaWeightingScheme::NoWeighting => LambdaWeighting::NoWeighting,
+        LambdaWeightingScheme::NdcgLoss1 => LambdaWeighting::NdcgLoss1,
+        LambdaWeightingScheme::NdcgLoss2 => LambdaWeighting::NdcgLoss2,
+        LambdaWeightingScheme::LambdaRank => LambdaWeighting::LambdaRank,
+        LambdaWeightingScheme::NdcgLoss2Pp { mu } => LambdaWeighting::NdcgLoss2PlusPlus { mu },
+    }
+}
+
+fn reduction_log(log: RerankReductionLog) -> ReductionLog {
+    match log {
+        RerankReductionLog::Natural => ReductionLog::Natural,
+        RerankReductionLog::Binary => ReductionLog::Binary,
+    }
+}
+
+/// A configured pair count per forward pass (at least 1; the config refuses 0) as 6.3's
+/// `mini_batch_size`.
+fn pairs_per_pass(mini_batch_size: Option<usize>) -> Option<i64> {
+    mini_batch_size.map(|n| i64::try_from(n).unwrap_or(i64::MAX))
 }
 
 impl BuildRerankLoss for RerankLossConfig {
@@ -74,6 +102,68 @@ impl BuildRerankLoss for RerankLossConfig {
                     mini_batch_size,
                 },
             )?),
+            RerankLossConfig::ListNet {
+                activation_fn,
+                mini_batch_size,
+            } => Box::new(ListNetLoss::new(ListNetConfig {
+                activation: activation(activation_fn),
+                mini_batch_size: pairs_per_pass(mini_batch_size),
+            })),
+            RerankLossConfig::ListMle {
+                activation_fn,
+                mini_batch_size,
+                respect_input_order,
+            } => Box::new(ListMleLoss::new(ListMleConfig {
+                activation: activation(activation_fn),
+                mini_batch_size: pairs_per_pass(mini_batch_size),
+                respect_input_order,
+            })),
+            RerankLossConfig::PListMle {
+                lambda_weight,
+                activation_fn,
+                mini_batch_size,
+                respect_input_order,
+            } => Box::new(PListMleLoss::new(PListMleConfig {
+                lambda_weight: match lambda_weight {
+                    PListMleWeighting::Exponential => Some(PListMleLambdaWeight::Exponential),
+                    PListMleWeighting::None => None,
+                },
+                activation: activation(activation_fn),
+                mini_batch_size: pairs_per_pass(mini_batch_size),
+                respect_input_order,
+            })),
+            RerankLossConfig::Lambda {
+                weighting_scheme,
+                k,
+                sigma,
+                eps,
+                reduction_log: log,
+                activation_fn,
+                mini_batch_size,
+            } => Box::new(LambdaLoss::new(LambdaLossConfig {
+                weighting_scheme: weighting(weighting_scheme),
+                k,
+                sigma,
+                eps,
+                reduction_log: reduction_log(log),
+                activation: activation(activation_fn),
+                mini_batch_size: pairs_per_pass(mini_batch_size),
+            })?),
+            RerankLossConfig::RankNet {
+                k,
+                sigma,
+                eps,
+                reduction_log: log,
+                activation_fn,
+                mini_batch_size,
+            } => Box::new(RankNetLoss::new(RankNetConfig {
+                k,
+                sigma,
+                eps,
+                reduction_log: reduction_log(log),
+                activation: activation(activation_fn),
+                mini_batch_size: pairs_per_pass(mini_batch_size),
+            })?),
         };
         let is_cross_entropy = matches!(self, RerankLossConfig::CrossEntropy { .. });
         if is_cross_entropy && num_labels < 2 {
@@ -120,5 +210,77 @@ mod tests {
             activation_fn: RerankActivation::Sigmoid,
         };
         assert!(bad.build_rerank(1).is_err());
+    }
+
+    #[test]
+    fn listwise_configs_build_their_losses() {
+        use super::super::RerankLayout;
+        let lambda = RerankLossConfig::Lambda {
+            weighting_scheme: LambdaWeightingScheme::default(),
+            k: None,
+            sigma: 1.0,
+            eps: 1e-10,
+            reduction_log: RerankReductionLog::Binary,
+            activation_fn: RerankActivation::Identity,
+            mini_batch_size: Some(5),
+        };
+        let rank_net = RerankLossConfig::RankNet {
+            k: Some(3),
+            sigma: 1.0,
+            eps: 1e-10,
+            reduction_log: RerankReductionLog::Natural,
+            activation_fn: RerankActivation::Identity,
+            mini_batch_size: None,
+        };
+        let cases = [
+            (
+                RerankLossConfig::ListNet {
+                    activation_fn: RerankActivation::Identity,
+                    mini_batch_size: None,
+                },
+                "ListNetLoss",
+            ),
+            (
+                RerankLossConfig::ListMle {
+                    activation_fn: RerankActivation::Sigmoid,
+                    mini_batch_size: None,
+                    respect_input_order: false,
+                },
+                "ListMLELoss",
+            ),
+            (
+                RerankLossConfig::PListMle {
+                    lambda_weight: PListMleWeighting::Exponential,
+                    activation_fn: RerankActivation::Identity,
+                    mini_batch_size: None,
+                    respect_input_order: true,
+                },
+                "PListMLELoss",
+            ),
+            (lambda.clone(), "LambdaLoss"),
+            (rank_net, "RankNetLoss"),
+        ];
+        for (config, name) in cases {
+            let loss = config.build_rerank(1).unwrap();
+            assert_eq!(loss.name(), name);
+            assert_eq!(loss.layout(), RerankLayout::Lists);
+            assert!(config.build_rerank(2).is_err(), "{name}");
+        }
+        // mini_batch_size pairs per pass; unset: one row count of pairs.
+        let loss = lambda.build_rerank(1).unwrap();
+        assert_eq!(loss.forward_chunks(3, 12), [0..5, 5..10, 10..12]);
+        let err = RerankLossConfig::Lambda {
+            weighting_scheme: LambdaWeightingScheme::default(),
+            k: None,
+            sigma: f64::NAN,
+            eps: 1e-10,
+            reduction_log: RerankReductionLog::Binary,
+            activation_fn: RerankActivation::Identity,
+            mini_batch_size: None,
+        }
+        .build_rerank(1)
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("sigma"), "{err}");
     }
 }

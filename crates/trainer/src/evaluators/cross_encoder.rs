@@ -1,15 +1,20 @@
 //! sentence-transformers' cross-encoder evaluators while training a cross-encoder: the
 //! model's `predict` scores of each pair (its default activation, as sentence-transformers'
 //! evaluators call `predict`) handed to `eval`'s `CrossEncoderCorrelationEvaluator` and
-//! `CrossEncoderClassificationEvaluator`.
+//! `CrossEncoderClassificationEvaluator`, and `CrossEncoderRerankingEvaluator` on samples
+//! read from a file.
+
+use std::path::Path;
 
 use config::{
-    load_sts_pairs, load_training_set, NoSettings, StsEvaluatorConfig, TaskEvaluatorConfig,
+    load_sts_pairs, load_training_set, NoSettings, RerankingEvaluatorConfig, StsEvaluatorConfig,
+    TaskEvaluatorConfig,
 };
 use data::TargetColumn;
 use eval::{
     normalize_sts_scores, CrossEncoderClassificationEvaluator, CrossEncoderCorrelationEvaluator,
-    MetricValues, NamedMetrics,
+    CrossEncoderRerankingConfig, CrossEncoderRerankingEvaluator, MetricValues, NamedMetrics,
+    RerankingSample,
 };
 use model::{CrossEncoder, PredictOptions};
 
@@ -152,4 +157,91 @@ impl Evaluator for CrossEncoderClassification {
         let scores = predict(model, &evaluator.pairs(), batch_size)?;
         Ok(evaluator.evaluate(&scores)?.metric_values())
     }
+}
+
+/// `CrossEncoderRerankingEvaluator`: MAP, MRR@k and NDCG@k of each sample's candidates ranked
+/// by the model's scores.
+pub struct CrossEncoderReranking {
+    name: String,
+    evaluator: CrossEncoderRerankingEvaluator,
+    primary: String,
+}
+
+impl CrossEncoderReranking {
+    pub fn load(config: &RerankingEvaluatorConfig) -> Result<Self> {
+        let name = config.name();
+        let mut samples = read_reranking_samples(&config.samples)?;
+        if let Some(n) = config.max_samples {
+            samples.truncate(n);
+        }
+        let settings = CrossEncoderRerankingConfig {
+            at_k: config.at_k,
+            always_rerank_positives: config.always_rerank_positives,
+        };
+        let evaluator = CrossEncoderRerankingEvaluator::new(samples, settings).map_err(|e| {
+            Error::Dataset(format!(
+                "evaluator {name}: the samples of {}: {e}",
+                config.samples.display()
+            ))
+        })?;
+        Ok(Self {
+            primary: evaluator.primary_metric(),
+            name,
+            evaluator,
+        })
+    }
+}
+
+impl Evaluator for CrossEncoderReranking {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn metric_names(&self) -> Vec<String> {
+        self.evaluator.metric_names()
+    }
+
+    fn primary_metric(&self) -> &str {
+        &self.primary
+    }
+
+    fn evaluate(&self, model: &RunModel, batch_size: usize) -> Result<MetricValues> {
+        let model = model.expect_cross(&format!("evaluator {}", self.name))?;
+        let scores = predict(model, &self.evaluator.pairs(), batch_size)?;
+        Ok(self.evaluator.evaluate(&scores)?.metric_values())
+    }
+}
+
+/// sentence-transformers' reranking samples, one JSON object a line (blank lines skipped); an
+/// unreadable file, a line that is not a sample, or no samples is an error naming the file
+/// (and line).
+pub fn read_reranking_samples(path: &Path) -> Result<Vec<RerankingSample>> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Error::Dataset(format!(
+            "reading the reranking samples {}: {e}",
+            path.display()
+        ))
+    })?;
+    let samples = text
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(i, line)| {
+            serde_json::from_str(line).map_err(|e| {
+                Error::Dataset(format!(
+                    "{} line {} is not a reranking sample ({{\"query\", \"positive\", \
+                     \"negative\" or \"documents\"}}): {e}",
+                    path.display(),
+                    i + 1
+                ))
+            })
+        })
+        .collect::<Result<Vec<RerankingSample>>>()?;
+    if samples.is_empty() {
+        return Err(Error::Dataset(format!(
+            "{} holds no reranking samples",
+            path.display()
+        )));
+    }
+    Ok(samples)
 }

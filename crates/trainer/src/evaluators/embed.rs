@@ -56,7 +56,7 @@ pub fn binary_labels(set: &TrainingSet, evaluator: &str) -> Result<Option<Vec<i6
         }
     };
     Ok(match set.target() {
-        TargetColumn::None => None,
+        TargetColumn::None | TargetColumn::Vectors { .. } => None,
         TargetColumn::Classes { values, .. } => Some(
             values
                 .iter()

@@ -15,7 +15,10 @@ use config::{EvaluationConfig, EvaluatorConfig};
 use eval::MetricValues;
 
 pub use binary::BinaryEvaluator;
-pub use cross_encoder::{CrossEncoderClassification, CrossEncoderCorrelation};
+pub use cross_encoder::{
+    read_reranking_samples, CrossEncoderClassification, CrossEncoderCorrelation,
+    CrossEncoderReranking,
+};
 pub use label_accuracy::LabelAccuracyEvaluator;
 pub use paraphrase::ParaphraseEvaluator;
 pub use retrieval::{load_retrieval_set, RetrievalEvaluator};
@@ -189,6 +192,7 @@ pub fn build(client: &hub::HubClient, config: &EvaluatorConfig) -> Result<Box<dy
         EvaluatorConfig::CrossEncoderCorrelation(c) => {
             Box::new(CrossEncoderCorrelation::load(client, c)?)
         }
+        EvaluatorConfig::CrossEncoderReranking(c) => Box::new(CrossEncoderReranking::load(c)?),
         EvaluatorConfig::CrossEncoderClassification(c) => {
             Box::new(CrossEncoderClassification::load(client, c)?)
         }
