@@ -105,6 +105,11 @@ pub struct EvalArgs {
     /// to the cross-encoder
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
     pub top_k: u32,
+    /// cross-encoder-reranking: also write the samples evaluated (with --retriever: the first
+    /// stage's) to this .jsonl file, for --samples or a `cross_encoder_reranking` evaluator
+    /// while training
+    #[arg(long)]
+    pub write_samples: Option<PathBuf>,
     /// cross-encoder-reranking: the cut-off of MRR and NDCG
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
     pub at_k: u32,

@@ -98,7 +98,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
             let labels: Vec<i64> = match input.target {
                 data::TargetColumn::Classes { values, .. } => values,
                 data::TargetColumn::Scores(scores) => scores.iter().map(|&s| s as i64).collect(),
-                data::TargetColumn::None => {
+                data::TargetColumn::None | data::TargetColumn::Vectors { .. } => {
                     bail!("{dataset} has no labels (use a label= column or an NLI dataset)")
                 }
             };
@@ -112,7 +112,10 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         }
         Task::CrossEncoderReranking => {
             let (mut samples, origin) = match (&args.samples, &args.retriever) {
-                (Some(path), _) => (read_samples(path)?, path.display().to_string()),
+                (Some(path), _) => (
+                    trainer::read_reranking_samples(path)?,
+                    path.display().to_string(),
+                ),
                 (None, Some(retriever)) => (
                     first_stage_samples(&client, args, retriever)?,
                     format!("{retriever}'s top {}", args.top_k),
@@ -126,6 +129,9 @@ pub fn run(args: &EvalArgs) -> Result<()> {
             };
             if let Some(n) = max_rows {
                 samples.truncate(n as usize);
+            }
+            if let Some(path) = &args.write_samples {
+                write_samples(path, &samples)?;
             }
             let config = CrossEncoderRerankingConfig {
                 at_k: args.at_k as usize,
@@ -239,27 +245,15 @@ fn view(m: &model::EmbeddingMatrix) -> Result<eval::Embeddings<'_>> {
     Ok(eval::Embeddings::new(&m.data, m.rows, m.dim)?)
 }
 
-/// sentence-transformers' reranking samples, one JSON object a line.
-fn read_samples(path: &Path) -> Result<Vec<RerankingSample>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let samples = text
-        .lines()
-        .enumerate()
-        .filter(|(_, line)| !line.trim().is_empty())
-        .map(|(i, line)| {
-            serde_json::from_str(line).with_context(|| {
-                format!(
-                    "{} line {} is not a reranking sample ({{\"query\", \"positive\", \
-                     \"negative\" or \"documents\"}})",
-                    path.display(),
-                    i + 1
-                )
-            })
-        })
-        .collect::<Result<Vec<RerankingSample>>>()?;
-    if samples.is_empty() {
-        bail!("{} holds no samples", path.display());
+/// Writes `samples` as sentence-transformers' reranking samples, one JSON object a line (what
+/// `--samples` and the `cross_encoder_reranking` training evaluator read).
+fn write_samples(path: &Path, samples: &[RerankingSample]) -> Result<()> {
+    let mut text = String::new();
+    for sample in samples {
+        text.push_str(&serde_json::to_string(sample).context("writing a reranking sample")?);
+        text.push('\n');
     }
-    Ok(samples)
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+    eprintln!("wrote {} samples to {}", samples.len(), path.display());
+    Ok(())
 }

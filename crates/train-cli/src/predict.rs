@@ -97,27 +97,6 @@ fn read_pairs_of(set: data::TrainingSet) -> Pairs {
     }
 }
 
-/// Leaves out the first `n` rows (and their targets).
-fn skip_rows(set: &mut data::TrainingSet, n: usize) -> Result<()> {
-    let n = n.min(set.len());
-    let names = set.column_names().to_vec();
-    let columns = set
-        .columns()
-        .iter()
-        .map(|c| c[n..].to_vec())
-        .collect::<Vec<_>>();
-    let target = match set.target() {
-        data::TargetColumn::None => data::TargetColumn::None,
-        data::TargetColumn::Classes { values, num_labels } => data::TargetColumn::Classes {
-            values: values[n..].to_vec(),
-            num_labels: *num_labels,
-        },
-        data::TargetColumn::Scores(values) => data::TargetColumn::Scores(values[n..].to_vec()),
-    };
-    *set = data::TrainingSet::new(names, columns, target)?;
-    Ok(())
-}
-
 /// Reads `source` (a hub dataset or a local file with `columns`) as text pairs; `format`
 /// overrides how a hub dataset's rows are read (default: an NLI dataset's labelled pairs, an
 /// STS dataset's scored pairs).
@@ -281,7 +260,7 @@ pub fn run(args: &PredictArgs) -> Result<()> {
         args.max_rows.map(|n| n.saturating_add(args.skip)),
         args.format,
     )?;
-    skip_rows(&mut set, usize::try_from(args.skip).unwrap_or(usize::MAX))?;
+    set.skip(usize::try_from(args.skip).unwrap_or(usize::MAX));
     if set.is_empty() {
         bail!(
             "--pairs {} has no rows after --skip {}",
@@ -441,6 +420,8 @@ fn score_table(input: Pairs, scores: &model::EmbeddingMatrix) -> Vec<(String, da
         data::TargetColumn::Scores(values) => {
             columns.push(("gold_score".into(), TableColumn::Float(values)))
         }
+        // Only pairs come here: a pair file's embedding target is not carried through.
+        data::TargetColumn::Vectors { .. } => {}
     }
     columns
 }

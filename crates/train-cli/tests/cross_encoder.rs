@@ -494,3 +494,186 @@ fn eval_runs_the_cross_encoder_evaluators_on_predict_s_scores() {
     );
     assert_fails_with(&result, &["--samples"]);
 }
+
+/// `predict --skip` scores the rows after the ones a model trained on (the same scores as the
+/// longer run's tail); with 0/1 gold scores and sigmoid scores it prints their agreement;
+/// three columns give the teacher's margin of each row.
+#[test]
+fn predict_scores_a_slice_reports_agreement_and_writes_margins() {
+    let dir = tempfile::tempdir().unwrap();
+    let model_path = model("bert-1");
+    let predict = |out: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "predict",
+            "--model",
+            &model_path,
+            "--pairs",
+            "glue/mnli",
+            "--format",
+            "scored_pairs",
+            "--output",
+        ];
+        let out = s(out).to_string();
+        args.push(&out);
+        args.extend(extra);
+        let result = run(dir.path(), &args);
+        assert!(result.status.success(), "{}", stderr(&result));
+        stderr(&result)
+    };
+    let head = dir.path().join("head.jsonl");
+    predict(&head, &["--max-rows", "15"]);
+    let tail = dir.path().join("tail.jsonl");
+    let log = predict(&tail, &["--skip", "5", "--max-rows", "10"]);
+    let (head, tail) = (rows(&head), rows(&tail));
+    assert_eq!(tail.len(), 10);
+    for (a, b) in head[5..].iter().zip(&tail) {
+        assert_eq!(a["sentence1"], b["sentence1"]);
+        assert!((a["score"].as_f64().unwrap() - b["score"].as_f64().unwrap()).abs() < 1e-6);
+    }
+    let agree = tail
+        .iter()
+        .filter(|r| (r["score"].as_f64().unwrap() >= 0.5) == (r["gold_score"] == 1.0))
+        .count();
+    assert!(
+        log.contains(&format!("{agree} of 10 pairs")),
+        "expected {agree} agreeing: {log}"
+    );
+
+    // Margins: score(q, p) - score(q, n) of the raw logits, as two pair runs give them.
+    let (pairs, _) = reference("bert-1", 12);
+    let triplets = dir.path().join("triplets.jsonl");
+    let lines: Vec<String> = pairs
+        .chunks(2)
+        .map(|c| serde_json::json!({"q": c[0].0, "p": c[0].1, "n": c[1].1}).to_string())
+        .collect();
+    std::fs::write(&triplets, lines.join("\n") + "\n").unwrap();
+    let score = |columns: &str, out: &Path| {
+        let result = run(
+            dir.path(),
+            &[
+                "predict",
+                "--model",
+                &model_path,
+                "--pairs",
+                s(&triplets),
+                "--columns",
+                columns,
+                "--activation",
+                "identity",
+                "--output",
+                s(out),
+            ],
+        );
+        assert!(result.status.success(), "{}", stderr(&result));
+        rows(out)
+    };
+    let margins = score(
+        "query=q,positive=p,negative=n",
+        &dir.path().join("margins.jsonl"),
+    );
+    let positives = score("query=q,positive=p", &dir.path().join("p.jsonl"));
+    let negatives = score("query=q,negative=n", &dir.path().join("n.jsonl"));
+    assert_eq!(margins.len(), 6);
+    for ((m, p), n) in margins.iter().zip(&positives).zip(&negatives) {
+        let want = p["score"].as_f64().unwrap() - n["score"].as_f64().unwrap();
+        assert!(
+            (m["score"].as_f64().unwrap() - want).abs() < 1e-5,
+            "{m} {p} {n}"
+        );
+        assert_eq!(m["negative"], n["negative"]);
+    }
+}
+
+/// `eval --retriever`: a bi-encoder's exact top-k of a retrieval task (a BEIR folder here)
+/// becomes the reranking samples, written with --write-samples and scored with the first
+/// stage's order as `base_*`.
+#[test]
+fn eval_reranks_a_retrievers_first_stage() {
+    let dir = tempfile::tempdir().unwrap();
+    let beir = dir.path().join("beir");
+    std::fs::create_dir_all(beir.join("qrels")).unwrap();
+    let docs = [
+        "a cat sits on the mat",
+        "a dog runs in the park",
+        "music plays in the hall",
+        "a bird sings",
+        "rain falls on the town",
+        "wind blows at night",
+    ];
+    let corpus: String = docs
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            format!(
+                "{}\n",
+                serde_json::json!({"_id": format!("d{i}"), "title": "", "text": t})
+            )
+        })
+        .collect();
+    std::fs::write(beir.join("corpus.jsonl"), corpus).unwrap();
+    let queries = [("q0", "where is the cat", "d0"), ("q1", "a dog", "d1")];
+    let text: String = queries
+        .iter()
+        .map(|(id, t, _)| format!("{}\n", serde_json::json!({"_id": id, "text": t})))
+        .collect();
+    std::fs::write(beir.join("queries.jsonl"), text).unwrap();
+    let qrels: String = queries
+        .iter()
+        .map(|(q, _, d)| format!("{q}\t{d}\t1\n"))
+        .collect();
+    std::fs::write(
+        beir.join("qrels/test.tsv"),
+        format!("query-id\tcorpus-id\tscore\n{qrels}"),
+    )
+    .unwrap();
+    let written = dir.path().join("first-stage.jsonl");
+    let metrics = eval_json(
+        dir.path(),
+        &[
+            "--model",
+            &model("bert-1"),
+            "--task",
+            "cross-encoder-reranking",
+            "--beir",
+            s(&beir),
+            "--split",
+            "test",
+            "--retriever",
+            s(&minilm_dir()),
+            "--top-k",
+            "3",
+            "--rerank-found-only",
+            "--write-samples",
+            s(&written),
+        ],
+    );
+    assert!(metrics.contains_key("base_ndcg@10") && metrics.contains_key("ndcg@10"));
+    let samples = rows(&written);
+    assert_eq!(samples.len(), 2);
+    for (sample, (_, query, doc)) in samples.iter().zip(&queries) {
+        assert_eq!(sample["query"], *query);
+        let want = docs[doc[1..].parse::<usize>().unwrap()];
+        assert_eq!(sample["positive"], serde_json::json!([want]));
+        assert_eq!(sample["documents"].as_array().unwrap().len(), 3);
+    }
+    // MiniLM finds each query's document first, so the first stage is perfect.
+    assert!(
+        (metrics["base_ndcg@10"].as_f64().unwrap() - 1.0).abs() < 1e-12,
+        "{metrics:?}"
+    );
+
+    // The samples it wrote evaluate the same way through --samples.
+    let again = eval_json(
+        dir.path(),
+        &[
+            "--model",
+            &model("bert-1"),
+            "--task",
+            "cross-encoder-reranking",
+            "--samples",
+            s(&written),
+            "--rerank-found-only",
+        ],
+    );
+    assert_eq!(again["ndcg@10"], metrics["ndcg@10"]);
+}

@@ -97,7 +97,7 @@ fn shrunk(example: &[String]) -> Vec<String> {
         Some("rank") => {}
         Some("eval") => {
             set_flag(&mut args, "--max-rows", "16");
-            if args.iter().any(|a| a == "retrieval") {
+            if args.iter().any(|a| a == "retrieval" || a == "--retriever") {
                 set_flag(&mut args, "--max-queries", "4");
             }
         }
@@ -160,6 +160,12 @@ fn lay_out_example_files(dir: &Path, root: &Path) {
         })
         .collect();
     std::fs::write(dir.join("samples.jsonl"), samples.join("\n") + "\n").unwrap();
+    let triplets: Vec<String> = texts
+        .chunks(3)
+        .filter(|c| c.len() == 3)
+        .map(|c| serde_json::json!({ "q": c[0], "p": c[1], "n": c[2] }).to_string())
+        .collect();
+    std::fs::write(dir.join("triplets.jsonl"), triplets.join("\n") + "\n").unwrap();
 
     let mut dups = String::from("question1,question2,is_duplicate\n");
     for (i, pair) in texts.chunks(2).enumerate() {
