@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
-use trainer::{
+use config::{
     DataConfig, DataFormat, EvaluatorConfig, NeutralChoice, RetrievalEvaluatorConfig,
     RetrievalSource, StsEvaluatorConfig, TaskEvaluatorConfig,
 };
@@ -217,11 +217,11 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         .map_err(|message| anyhow::anyhow!("--task {:?}: {message}", args.task))?;
     // The data first: a bad file fails before the (slower) model load.
     let client = hub::HubClient::from_env()?;
-    let evaluator = trainer::build_evaluator(&client, &config)
+    let evaluator = evaluate::build(&client, &config)
         .with_context(|| format!("preparing the {} evaluation", config.name()))?;
     let model = args.model.load()?;
     let dtype = model.dtype().to_string();
-    let model = trainer::RunModel::Bi(model);
+    let model = evaluate::RunModel::Bi(model);
     let metrics = evaluator
         .evaluate(&model, args.model.runtime.batch_size as usize)
         .with_context(|| format!("evaluating {} on {}", args.model.model, config.name()))?;

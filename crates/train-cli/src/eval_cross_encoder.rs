@@ -6,6 +6,7 @@ use std::num::NonZeroUsize;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
+use config::{DataFormat, RetrievalSource};
 use eval::{
     Candidates, CrossEncoderClassificationEvaluator, CrossEncoderCorrelationEvaluator,
     CrossEncoderRerankingConfig, CrossEncoderRerankingEvaluator, NamedMetrics, RerankingSample,
@@ -13,7 +14,6 @@ use eval::{
 use model::{CrossEncoder, CrossEncoderOptions, PredictOptions};
 use retrieval::search::{exact_search, Corpus};
 use retrieval::{embed_texts, EmbedOptions, Role, DEFAULT_MAX_CHUNK_ELEMENTS};
-use trainer::{DataFormat, RetrievalSource};
 
 use crate::eval::{EvalArgs, Task};
 use crate::predict::read_pairs;
@@ -113,7 +113,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         Task::CrossEncoderReranking => {
             let (mut samples, origin) = match (&args.samples, &args.retriever) {
                 (Some(path), _) => (
-                    trainer::read_reranking_samples(path)?,
+                    evaluate::read_reranking_samples(path)?,
                     path.display().to_string(),
                 ),
                 (None, Some(retriever)) => (
@@ -179,7 +179,7 @@ fn first_stage_samples(
             split: args.split.clone(),
         },
     };
-    let mut set = trainer::load_retrieval_set(client, &source, "first stage")
+    let mut set = evaluate::load_retrieval_set(client, &source, "first stage")
         .context("reading the retrieval task")?;
     if let Some(n) = args.max_queries.and_then(|n| NonZeroUsize::new(n as usize)) {
         set.truncate_queries(n);

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
+use config::{DataConfig, DataFormat, NeutralChoice};
 use model::PromptChoice;
 use retrieval::{EmbedOptions, EmbeddingCache, MineParams, MiningTexts, OutputFormat, Sampling};
-use trainer::{DataConfig, DataFormat, NeutralChoice};
 
 use crate::encode::{check_output_folder, read_texts};
 use crate::load::ModelArgs;

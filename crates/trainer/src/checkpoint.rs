@@ -48,7 +48,7 @@ pub struct TrainerState {
 
 /// What a checkpoint holds besides the model.
 pub struct CheckpointParts<'a> {
-    pub model: &'a crate::run_model::RunModel,
+    pub model: &'a evaluate::RunModel,
     pub loss_vars: &'a nn::VarStore,
     pub optimizer: &'a crate::optimizer::AdamW,
     pub state: &'a TrainerState,

@@ -24,6 +24,9 @@ pub enum Error {
     Loss(#[from] losses::Error),
     #[error(transparent)]
     Eval(#[from] eval::Error),
+    /// Boxed: evaluate's errors carry the libraries' own and would make every `Result` large.
+    #[error(transparent)]
+    Evaluate(Box<evaluate::Error>),
     #[error(transparent)]
     Hub(#[from] hub::Error),
     #[error("writing {path}: {message}")]
@@ -75,6 +78,12 @@ pub enum Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<evaluate::Error> for Error {
+    fn from(error: evaluate::Error) -> Self {
+        Error::Evaluate(Box::new(error))
+    }
+}
 
 pub(crate) fn io_error(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     move |source| Error::Io {

@@ -19,7 +19,6 @@ mod plot;
 mod progress;
 mod rerank_step;
 mod resume_check;
-mod run_model;
 mod schedule;
 mod step_profile;
 mod train_data;
@@ -44,13 +43,12 @@ pub use evaluators::{
     build as build_evaluator, load_retrieval_set, read_reranking_samples, BinaryEvaluator,
     CrossEncoderClassification, CrossEncoderCorrelation, CrossEncoderReranking, EvalReport,
     Evaluator, EvaluatorSet, LabelAccuracyEvaluator, NamedLoss, ParaphraseEvaluator,
-    RetrievalEvaluator, SelectionMetric, StsEvaluator, TripletEvaluator,
+    RetrievalEvaluator, RunModel, SelectionMetric, StsEvaluator, TripletEvaluator,
 };
 pub use metrics::MetricsRecord;
 pub use optimizer::{AdamW, AdamWSettings};
 pub use output_lock::LockOwner;
 pub use plan::StepPlan;
 pub use rerank_step::rerank_micro_batch;
-pub use run_model::RunModel;
 pub use schedule::linear_warmup_decay;
 pub use trainer::{checkpoint_path, train, Resume, TrainOutcome, Trainer};

@@ -16,7 +16,7 @@ use crate::trainer::TrainOutcome;
 
 pub(crate) struct OutputParts<'a> {
     pub dir: &'a Path,
-    pub model: &'a crate::run_model::RunModel,
+    pub model: &'a evaluate::RunModel,
     pub loss_vars: &'a nn::VarStore,
     pub sets: &'a crate::train_sets::TrainSets,
     pub config: &'a TrainConfig,
@@ -111,7 +111,7 @@ fn model_card(parts: &OutputParts<'_>) -> String {
     };
     let losses: Vec<&str> = parts.sets.iter().map(|s| s.loss.name()).collect();
     match parts.model {
-        crate::run_model::RunModel::Bi(model) => {
+        evaluate::RunModel::Bi(model) => {
             let _ = writeln!(
                 card,
                 "---\nlibrary_name: sentence-transformers\npipeline_tag: sentence-similarity\ntags:\n- sentence-transformers\n- sentence-similarity\n- feature-extraction\nbase_model: {base}\n---\n"
@@ -129,7 +129,7 @@ fn model_card(parts: &OutputParts<'_>) -> String {
                 parts.dir.display()
             );
         }
-        crate::run_model::RunModel::Cross(model) => {
+        evaluate::RunModel::Cross(model) => {
             let _ = writeln!(
                 card,
                 "---\nlibrary_name: sentence-transformers\npipeline_tag: text-ranking\ntags:\n- sentence-transformers\n- cross-encoder\n- reranker\nbase_model: {base}\n---\n"

@@ -10,8 +10,8 @@ use losses::{BuildLoss, Loss};
 use tch::nn;
 
 use crate::error::{Error, Result};
-use crate::run_model::RunModel;
 use crate::train_data::TrainData;
+use evaluate::RunModel;
 
 /// A dataset's loss: over a bi-encoder's embeddings, or over a cross-encoder's pair scores.
 pub enum SetLoss {

@@ -29,9 +29,9 @@ use crate::metrics::{MetricsLog, MetricsRecord};
 use crate::optimizer::{AdamW, AdamWSettings};
 use crate::output_lock::OutputLock;
 use crate::plan::StepPlan;
-use crate::run_model::RunModel;
 use crate::schedule::linear_warmup_decay;
 use crate::train_sets::{SetLoss, TrainSets};
+use evaluate::RunModel;
 
 /// Where a run starts.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

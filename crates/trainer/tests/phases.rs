@@ -91,7 +91,7 @@ impl Evaluator for Scripted {
     fn primary_metric(&self) -> &str {
         "score"
     }
-    fn evaluate(&self, _: &trainer::RunModel, _: usize) -> trainer::Result<MetricValues> {
+    fn evaluate(&self, _: &trainer::RunModel, _: usize) -> evaluate::Result<MetricValues> {
         let mut calls = self.calls.borrow_mut();
         let mut m = MetricValues::new();
         m.push("score", self.values[*calls % self.values.len()]);

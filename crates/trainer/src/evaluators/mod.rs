@@ -1,57 +1,18 @@
-//! The evaluator seam: every evaluator turns a model into named metrics plus a primary metric
-//! (sentence-transformers' `SentenceEvaluator`); the trainer, metrics.jsonl, best-model
-//! selection, the plot, the model card and the CLI read only those.
+//! The evaluator seam while training: the `evaluate` crate's evaluators (each turns a model
+//! into named metrics plus a primary metric, sentence-transformers' `SentenceEvaluator`) run in
+//! order, and the metric that selects the best model; metrics.jsonl, best-model selection, the
+//! plot and the model card read only their reports.
 
-mod binary;
-mod cross_encoder;
-mod embed;
-mod label_accuracy;
-mod paraphrase;
-mod retrieval;
-mod sts;
-mod triplet;
+use config::EvaluationConfig;
 
-use config::{EvaluationConfig, EvaluatorConfig};
 use eval::MetricValues;
-
-pub use binary::BinaryEvaluator;
-pub use cross_encoder::{
-    read_reranking_samples, CrossEncoderClassification, CrossEncoderCorrelation,
-    CrossEncoderReranking,
+pub use evaluate::{
+    build, load_retrieval_set, read_reranking_samples, BinaryEvaluator, CrossEncoderClassification,
+    CrossEncoderCorrelation, CrossEncoderReranking, Evaluator, LabelAccuracyEvaluator, NamedLoss,
+    ParaphraseEvaluator, RetrievalEvaluator, RunModel, StsEvaluator, TripletEvaluator,
 };
-pub use label_accuracy::LabelAccuracyEvaluator;
-pub use paraphrase::ParaphraseEvaluator;
-pub use retrieval::{load_retrieval_set, RetrievalEvaluator};
-pub use sts::StsEvaluator;
-pub use triplet::TripletEvaluator;
 
 use crate::error::{Error, Result};
-use crate::run_model::RunModel;
-
-/// An evaluation run on the model while (and after) training.
-pub trait Evaluator {
-    /// The prefix of this evaluator's metric keys (`{name}_{metric}`).
-    fn name(&self) -> &str;
-    /// Every metric key [`Evaluator::evaluate`] reports, unprefixed, in its order.
-    fn metric_names(&self) -> Vec<String>;
-    /// The unprefixed key sentence-transformers calls this evaluator's `primary_metric`.
-    fn primary_metric(&self) -> &str;
-    /// Scores the model in inference mode; keys as [`Evaluator::metric_names`]. Embedding
-    /// evaluators take a bi-encoder, the cross-encoder ones a cross-encoder; the other kind is
-    /// an error.
-    fn evaluate(&self, model: &RunModel, batch_size: usize) -> Result<MetricValues>;
-    /// Called once the run's losses exist, before training, for evaluators that score a
-    /// loss's own parameters (LabelAccuracy: SoftmaxLoss's classifier).
-    fn attach_losses(&mut self, _losses: &[NamedLoss<'_>]) -> Result<()> {
-        Ok(())
-    }
-}
-
-/// A training dataset's loss, as evaluators see it.
-pub struct NamedLoss<'a> {
-    pub dataset: &'a str,
-    pub loss: &'a dyn losses::Loss,
-}
 
 /// What one evaluator reported at one step.
 #[derive(Debug, Clone, PartialEq)]
@@ -120,7 +81,7 @@ impl EvaluatorSet {
         let mut evaluators = config
             .evaluators
             .iter()
-            .map(|c| build(client, c))
+            .map(|c| build(client, c).map_err(Error::from))
             .collect::<Result<Vec<_>>>()?;
         evaluators.extend(custom);
         Self::new(evaluators, config)
@@ -162,7 +123,7 @@ impl EvaluatorSet {
     pub fn attach_losses(&mut self, losses: &[NamedLoss<'_>]) -> Result<()> {
         self.evaluators
             .iter_mut()
-            .try_for_each(|e| e.attach_losses(losses))
+            .try_for_each(|e| e.attach_losses(losses).map_err(Error::from))
     }
 
     /// Runs every evaluator in order.
@@ -178,25 +139,6 @@ impl EvaluatorSet {
             })
             .collect()
     }
-}
-
-/// The evaluator `config` describes, its data loaded and checked (no model needed yet).
-pub fn build(client: &hub::HubClient, config: &EvaluatorConfig) -> Result<Box<dyn Evaluator>> {
-    Ok(match config {
-        EvaluatorConfig::EmbeddingSimilarity(c) => Box::new(StsEvaluator::load(client, c)?),
-        EvaluatorConfig::InformationRetrieval(c) => Box::new(RetrievalEvaluator::load(client, c)?),
-        EvaluatorConfig::BinaryClassification(c) => Box::new(BinaryEvaluator::load(client, c)?),
-        EvaluatorConfig::Triplet(c) => Box::new(TripletEvaluator::load(client, c)?),
-        EvaluatorConfig::ParaphraseMining(c) => Box::new(ParaphraseEvaluator::load(client, c)?),
-        EvaluatorConfig::LabelAccuracy(c) => Box::new(LabelAccuracyEvaluator::load(client, c)?),
-        EvaluatorConfig::CrossEncoderCorrelation(c) => {
-            Box::new(CrossEncoderCorrelation::load(client, c)?)
-        }
-        EvaluatorConfig::CrossEncoderReranking(c) => Box::new(CrossEncoderReranking::load(c)?),
-        EvaluatorConfig::CrossEncoderClassification(c) => {
-            Box::new(CrossEncoderClassification::load(client, c)?)
-        }
-    })
 }
 
 fn select_metric(

@@ -3,10 +3,10 @@
 use config::{load_training_set, TaskEvaluatorConfig};
 use eval::{BinaryClassificationConfig, BinaryClassificationEvaluator, MetricValues, NamedMetrics};
 
-use super::embed::{binary_labels, encode, text_columns, view};
-use super::Evaluator;
+use crate::embed::{binary_labels, encode, text_columns, view};
 use crate::error::{Error, Result};
 use crate::run_model::RunModel;
+use crate::Evaluator;
 
 pub struct BinaryEvaluator {
     name: String,

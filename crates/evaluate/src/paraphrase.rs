@@ -6,10 +6,10 @@ use std::collections::HashMap;
 use config::{load_training_set, TaskEvaluatorConfig};
 use eval::{MetricValues, NamedMetrics, ParaphraseMiningConfig, ParaphraseMiningEvaluator};
 
-use super::embed::{binary_labels, encode, text_columns, view};
-use super::Evaluator;
+use crate::embed::{binary_labels, encode, text_columns, view};
 use crate::error::{Error, Result};
 use crate::run_model::RunModel;
+use crate::Evaluator;
 
 pub struct ParaphraseEvaluator {
     name: String,

@@ -6,10 +6,10 @@ use config::{load_training_set, resolve_dataset_file, RetrievalEvaluatorConfig, 
 use data::{NliColumns, RetrievalSet, UnlabeledRows};
 use eval::{InformationRetrievalEvaluator, MetricValues, NamedMetrics};
 
-use super::embed::{encode, text_columns, view};
-use super::Evaluator;
+use crate::embed::{encode, text_columns, view};
 use crate::error::Result;
 use crate::run_model::RunModel;
+use crate::Evaluator;
 
 pub struct RetrievalEvaluator {
     name: String,

@@ -3,10 +3,10 @@
 use config::{load_training_set, TaskEvaluatorConfig};
 use eval::{MetricValues, NamedMetrics, TripletConfig, TripletEvaluator as Triplets};
 
-use super::embed::{encode, text_columns, view};
-use super::Evaluator;
+use crate::embed::{encode, text_columns, view};
 use crate::error::Result;
 use crate::run_model::RunModel;
+use crate::Evaluator;
 
 pub struct TripletEvaluator {
     name: String,

@@ -7,9 +7,9 @@ use eval::{
 };
 use model::{EncodeOptions, SentenceTransformer};
 
-use super::Evaluator;
 use crate::error::Result;
 use crate::run_model::RunModel;
+use crate::Evaluator;
 
 /// Sentence pairs with gold scores in `[0, 1]`.
 #[derive(Debug, Clone)]

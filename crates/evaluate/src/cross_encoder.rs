@@ -18,10 +18,10 @@ use eval::{
 };
 use model::{CrossEncoder, PredictOptions};
 
-use super::embed::{binary_labels, text_columns};
-use super::Evaluator;
+use crate::embed::{binary_labels, text_columns};
 use crate::error::{Error, Result};
 use crate::run_model::RunModel;
+use crate::Evaluator;
 
 fn predict(model: &CrossEncoder, pairs: &[(&str, &str)], batch_size: usize) -> Result<Vec<f32>> {
     let options = PredictOptions {

@@ -9,10 +9,10 @@ use losses::PairClassifier;
 use model::SentenceTransformer;
 use tch::{Kind, Tensor};
 
-use super::embed::{encode, text_columns};
-use super::{Evaluator, NamedLoss};
+use crate::embed::{encode, text_columns};
 use crate::error::{Error, Result};
 use crate::run_model::RunModel;
+use crate::{Evaluator, NamedLoss};
 
 pub struct LabelAccuracyEvaluator {
     name: String,
