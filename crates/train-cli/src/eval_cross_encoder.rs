@@ -117,7 +117,11 @@ pub fn run(args: &EvalArgs) -> Result<()> {
                     path.display().to_string(),
                 ),
                 (None, Some(retriever)) => (
-                    first_stage_samples(&client, args, retriever)?,
+                    {
+                        // The cross-encoder must exist before the (slower) first stage runs.
+                        args.model.resolve_dir()?;
+                        first_stage_samples(&client, args, retriever)?
+                    },
                     format!("{retriever}'s top {}", args.top_k),
                 ),
                 (None, None) => bail!(
