@@ -321,6 +321,17 @@ impl TrainingSet {
         }
     }
 
+    /// Puts `prefix` before every text of text column `column` (a cross-encoder's training
+    /// prompt, which sentence-transformers prepends to the first text of every pair). A column
+    /// the set does not have is left alone.
+    pub fn prepend_to_column(&mut self, column: usize, prefix: &str) {
+        if let Some(texts) = self.columns.get_mut(column) {
+            for text in texts {
+                text.insert_str(0, prefix);
+            }
+        }
+    }
+
     /// Leaves out the first `n` rows (all of them when there are fewer).
     pub fn skip(&mut self, n: usize) {
         let n = n.min(self.len());

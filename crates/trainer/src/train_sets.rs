@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use config::{LossChoice, LossConfig, TrainConfig, TrainingConfig};
+use config::{LossChoice, LossConfig, TrainConfig, TrainingConfig, TrainingPrompts};
 use data::{ScheduledBatch, TrainingSet};
 use losses::cross_encoder::{BuildRerankLoss, RerankLoss};
 use losses::{BuildLoss, Loss};
@@ -105,7 +105,7 @@ impl TrainSets {
         let datasets = config.training_datasets();
         let several = datasets.len() > 1;
         let mut sets = Vec::with_capacity(datasets.len());
-        for (i, (d, set)) in datasets.iter().zip(rows).enumerate() {
+        for (i, (d, mut set)) in datasets.iter().zip(rows).enumerate() {
             let root = loss_vars.root();
             let (path, var_prefix) = if several {
                 (&root / format!("dataset_{i}"), format!("dataset_{i}."))
@@ -119,15 +119,13 @@ impl TrainSets {
                     e
                 }
             };
-            let prompts = match &d.data.prompts {
-                Some(p) => {
-                    let origin = if several {
-                        format!("datasets.{}.data.prompts", d.name)
-                    } else {
-                        "data.prompts".into()
-                    };
-                    p.for_columns(set.column_names(), &origin)?
-                }
+            let prompts_key = if several {
+                format!("datasets.{}.data.prompts", d.name)
+            } else {
+                "data.prompts".into()
+            };
+            let mut prompts = match &d.data.prompts {
+                Some(p) => p.for_columns(set.column_names(), &prompts_key)?,
                 None => Vec::new(),
             };
             let (loss, tokenizer) = match (d.loss, model) {
@@ -146,14 +144,23 @@ impl TrainSets {
                     (SetLoss::Embedding(loss), bi.tokenizer())
                 }
                 (LossChoice::Rerank(config), RunModel::Cross(cross)) => {
-                    if !prompts.is_empty() {
-                        return Err(Error::Config {
-                            origin: format!("dataset {}", d.name),
-                            message: "data.prompts: prompts are not applied to \
-                                      cross-encoder training pairs yet"
-                                .into(),
-                        });
+                    // One prompt before the first text of every pair, as sentence-transformers'
+                    // CrossEncoder trainer applies its `prompts` argument.
+                    match &d.data.prompts {
+                        Some(TrainingPrompts::All(prompt)) => set.prepend_to_column(0, prompt),
+                        Some(TrainingPrompts::PerColumn(_)) => {
+                            return Err(Error::Config {
+                                origin: prompts_key,
+                                message: "a cross-encoder reads each pair as one sequence, so \
+                                          its prompt is one string, put before the first text \
+                                          of every pair (e.g. prompts = \"query: \"), not a \
+                                          table per column"
+                                    .into(),
+                            });
+                        }
+                        None => {}
                     }
+                    prompts.clear();
                     let loss = config.build_rerank(cross.num_labels())?;
                     crate::rerank_step::check_fits_data(loss.as_ref(), &set).map_err(in_dataset)?;
                     (SetLoss::Rerank(loss), cross.tokenizer())

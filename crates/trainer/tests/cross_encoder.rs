@@ -975,3 +975,62 @@ fn the_reranking_evaluator_scores_samples_while_training() {
         "{err:#}"
     );
 }
+
+/// `data.prompts` on a cross-encoder run is one string put before the first text of every pair
+/// (sentence-transformers' CrossEncoder trainer): the same weights as training on a file whose
+/// queries carry it already. A table per column is refused naming the key.
+#[test]
+fn a_prompt_goes_before_the_first_text_of_every_pair() {
+    let _serial = serial();
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let prompted = config(
+        a.path(),
+        24,
+        SCORED,
+        "cross_encoder.binary_cross_entropy",
+        &[("training.max_steps", "3"), ("data.prompts", "\"query: \"")],
+    );
+    run(&prompted, a.path());
+
+    let data = rerank_jsonl(b.path(), 24);
+    let text: String = std::fs::read_to_string(&data)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut row: serde_json::Value = serde_json::from_str(l).unwrap();
+            row["query"] = format!("query: {}", row["query"].as_str().unwrap()).into();
+            format!("{row}\n")
+        })
+        .collect();
+    let by_hand = b.path().join("prefixed.jsonl");
+    std::fs::write(&by_hand, text).unwrap();
+    let plain = config_with_data(
+        b.path(),
+        &by_hand,
+        SCORED,
+        "cross_encoder.binary_cross_entropy",
+        &[("training.max_steps", "3")],
+    );
+    run(&plain, b.path());
+    assert_eq!(
+        weights(&a.path().join("out")),
+        weights(&b.path().join("out"))
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let per_column = config(
+        dir.path(),
+        24,
+        SCORED,
+        "cross_encoder.binary_cross_entropy",
+        &[("data.prompts", "{ anchor = \"query: \" }")],
+    );
+    let err = Trainer::new(&per_column, Resume::Fresh, &offline_client(dir.path()))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("data.prompts") && err.contains("one string"),
+        "{err}"
+    );
+}
