@@ -96,30 +96,14 @@ pub(super) fn read(path: &Path, mapping: &ColumnMapping) -> Result<TrainingSet> 
                 TargetRole::Embedding => {
                     for_each_f64_list(array, column, first_row, |row, items| {
                         let at = Position::Row(row);
-                        let values = items
-                            .into_iter()
-                            .enumerate()
-                            .map(|(i, item)| {
-                                item.ok_or_else(|| {
-                                    rows.item_problem(at, name, i, ValueProblem::Null)
-                                })
-                            })
-                            .collect::<Result<Vec<f64>>>()?;
+                        let values = non_null(&rows, at, name, items)?;
                         rows.push_vector(at, &values)
                     })?
                 }
                 TargetRole::LabelLists => {
                     for_each_f64_list(array, column, first_row, |row, items| {
                         let at = Position::Row(row);
-                        let labels = items
-                            .into_iter()
-                            .enumerate()
-                            .map(|(i, item)| {
-                                item.ok_or_else(|| {
-                                    rows.item_problem(at, name, i, ValueProblem::Null)
-                                })
-                            })
-                            .collect::<Result<Vec<f64>>>()?;
+                        let labels = non_null(&rows, at, name, items)?;
                         rows.push_label_list(at, &labels)
                     })?;
                     // The rows of this batch: their documents were read above.
@@ -130,4 +114,18 @@ pub(super) fn read(path: &Path, mapping: &ColumnMapping) -> Result<TrainingSet> 
         }
     }
     rows.finish()
+}
+
+/// A list value's numbers; a null item is an error naming the row, column and item.
+fn non_null(
+    rows: &Rows<'_>,
+    at: Position,
+    column: &str,
+    items: Vec<Option<f64>>,
+) -> Result<Vec<f64>> {
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| item.ok_or_else(|| rows.item_problem(at, column, i, ValueProblem::Null)))
+        .collect()
 }
