@@ -208,6 +208,19 @@ pub fn run(args: &EvalArgs) -> Result<()> {
             args.task
         );
     }
+    let reranking_flags = [
+        ("--samples", args.samples.is_some()),
+        ("--retriever", args.retriever.is_some()),
+        ("--write-samples", args.write_samples.is_some()),
+    ];
+    if let Some((flag, _)) = reranking_flags.iter().find(|(_, given)| *given) {
+        if args.task != Task::CrossEncoderReranking {
+            anyhow::bail!(
+                "{flag} applies to --task cross-encoder-reranking, not --task {:?}",
+                args.task
+            );
+        }
+    }
     if args.task.is_cross_encoder() {
         return crate::eval_cross_encoder::run(args);
     }

@@ -246,6 +246,20 @@ fn bad_input_is_refused_by_name() {
     );
     assert_fails_with(&result, &["single.jsonl"]);
     assert!(!out.exists());
+    // A reranking flag with another task is refused, not ignored.
+    let result = run(
+        dir.path(),
+        &[
+            "eval",
+            "--model",
+            &model("bert-1"),
+            "--task",
+            "cross-encoder-correlation",
+            "--retriever",
+            "sentence-transformers/all-MiniLM-L6-v2",
+        ],
+    );
+    assert_fails_with(&result, &["--retriever", "cross-encoder-reranking"]);
     // A file without --columns.
     let result = run(
         dir.path(),
