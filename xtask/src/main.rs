@@ -8,6 +8,7 @@ mod bench_mine;
 mod bench_predict;
 mod bench_train;
 mod fetch;
+mod gloo;
 mod python_env;
 mod setup;
 mod test;

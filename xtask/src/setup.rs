@@ -1,4 +1,5 @@
-//! `cargo xtask setup`: installs the libtorch that `tch` links against.
+//! `cargo xtask setup`: installs the libtorch that `tch` links against, and Gloo's headers
+//! (see [`crate::gloo`]).
 //!
 //! download.pytorch.org is not always reachable, PyPI is: the libtorch shared libraries and
 //! headers ship inside the `torch` wheel. For the CPU build we unpack only what torch-sys needs
@@ -41,6 +42,8 @@ pub struct SetupOptions {
 }
 
 pub fn run(root: &Path, opts: &SetupOptions) -> Result<()> {
+    // Gloo's headers are needed whichever libtorch is linked (torch-ext's c10d bindings).
+    crate::gloo::ensure_headers(root, opts.force)?;
     if let Ok(user) = std::env::var("LIBTORCH") {
         let dir = PathBuf::from(&user);
         // `.cargo/config.toml` sets LIBTORCH for cargo-run children, so only a *foreign* value

@@ -9,7 +9,9 @@
 //! - [`dropout`] and [`attention_dropout`]: dropout on the CPU with masks drawn on every
 //!   intra-op thread (libtorch's own CPU `bernoulli_` is serial except on Intel with MKL).
 //! - [`inference_linear`]: dense layers without gradients through oneDNN, activation fused.
+//! - [`c10d`]: PyTorch's distributed engine — stores, the Gloo process group, collectives.
 
+pub mod c10d;
 mod dropout;
 mod linear;
 
@@ -28,6 +30,8 @@ pub enum Error {
     Torch { what: &'static str, message: String },
     #[error("{0}")]
     Invalid(String),
+    #[error(transparent)]
+    Tch(#[from] tch::TchError),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
