@@ -37,6 +37,6 @@ pub use rerank_loss::{
 };
 pub use train::{
     BatchSampler, CrossEncoderSettings, DataConfig, DataFormat, DatasetConfig, EvaluationConfig,
-    ModelConfig, ModelWeights, NeutralChoice, OutputConfig, Precision, TrainConfig, TrainingConfig,
-    TrainingDataset, TrainingPrompts, DEFAULT_CONFIG_TOML,
+    ModelConfig, ModelWeights, NeutralChoice, OutputConfig, Precision, ReportTo, TrainConfig,
+    TrainingConfig, TrainingDataset, TrainingPrompts, DEFAULT_CONFIG_TOML,
 };

@@ -379,6 +379,18 @@ pub struct OutputConfig {
     pub load_best: bool,
     /// Show a progress bar on stderr.
     pub progress: bool,
+    /// Where the logged metrics also go, besides `metrics.jsonl` (the Hugging Face Trainer's
+    /// `report_to`): `["tensorboard"]` writes TensorBoard event files under `runs/` in
+    /// `dir`; `[]` turns it off.
+    pub report_to: Vec<ReportTo>,
+}
+
+/// A destination for the logged metrics (`output.report_to`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportTo {
+    /// TensorBoard event files in `<output.dir>/runs/` (`tensorboard --logdir <dir>/runs`).
+    Tensorboard,
 }
 
 impl Default for OutputConfig {
@@ -390,6 +402,7 @@ impl Default for OutputConfig {
             save_total_limit: Some(2),
             load_best: false,
             progress: true,
+            report_to: vec![ReportTo::Tensorboard],
         }
     }
 }
@@ -838,6 +851,20 @@ mod tests {
     #[test]
     fn built_in_default_config_parses() {
         parse(DEFAULT_CONFIG_TOML, &[]).unwrap();
+    }
+
+    #[test]
+    fn report_to_defaults_to_tensorboard_and_an_empty_list_turns_it_off() {
+        let c = parse("", &[]).unwrap();
+        assert_eq!(c.output.report_to, [ReportTo::Tensorboard]);
+        let c = parse("[output]\nreport_to = []\n", &[]).unwrap();
+        assert!(c.output.report_to.is_empty());
+        let c = parse("", &[("output.report_to", "[]")]).unwrap();
+        assert!(c.output.report_to.is_empty());
+        let c = parse("[output]\nreport_to = [\"tensorboard\"]\n", &[]).unwrap();
+        assert_eq!(c.output.report_to, [ReportTo::Tensorboard]);
+        let err = parse("[output]\nreport_to = [\"wandb\"]\n", &[]).unwrap_err();
+        assert!(err.to_string().contains("report_to"), "{err}");
     }
 
     #[test]

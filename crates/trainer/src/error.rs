@@ -11,6 +11,13 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[error("tensorboard event file {path} is corrupt at byte {offset}")]
+    EventFile {
+        path: PathBuf,
+        offset: u64,
+        #[source]
+        source: crate::tensorboard::CorruptRecord,
+    },
     #[error("dataset: {0}")]
     Dataset(String),
     /// Reading the run config or resolving its data (messages as the config crate words them).

@@ -21,6 +21,7 @@ mod rerank_step;
 mod resume_check;
 mod schedule;
 mod step_profile;
+mod tensorboard;
 mod train_data;
 mod train_sets;
 mod trainer;
@@ -33,10 +34,10 @@ pub use checkpoint::{list_checkpoints, BestEval, TrainerState};
 pub use config::{
     load_training_set, resolve_dataset_file, BatchSampler, CrossEncoderSettings, DataConfig,
     DataFormat, DatasetConfig, EvaluationConfig, EvaluatorConfig, LabelAccuracySettings,
-    LossChoice, ModelConfig, NeutralChoice, NoSettings, OutputConfig, Precision, RerankActivation,
-    RerankLossConfig, RetrievalEvaluatorConfig, RetrievalSource, StsEvaluatorConfig,
-    TaskEvaluatorConfig, TrainConfig, TrainingConfig, TrainingDataset, TrainingPrompts,
-    DEFAULT_CONFIG_TOML,
+    LossChoice, ModelConfig, NeutralChoice, NoSettings, OutputConfig, Precision, ReportTo,
+    RerankActivation, RerankLossConfig, RetrievalEvaluatorConfig, RetrievalSource,
+    StsEvaluatorConfig, TaskEvaluatorConfig, TrainConfig, TrainingConfig, TrainingDataset,
+    TrainingPrompts, DEFAULT_CONFIG_TOML,
 };
 pub use error::{Error, Result};
 pub use evaluators::{
@@ -51,4 +52,5 @@ pub use output_lock::LockOwner;
 pub use plan::StepPlan;
 pub use rerank_step::rerank_micro_batch;
 pub use schedule::linear_warmup_decay;
+pub use tensorboard::{read_event_file, CorruptRecord, EventPayload, TensorBoardEvent};
 pub use trainer::{checkpoint_path, train, Resume, TrainOutcome, Trainer};

@@ -22,6 +22,7 @@ const MAY_CHANGE: &[&str] = &[
     "output.dir",
     "output.logging_steps",
     "output.progress",
+    "output.report_to",
     "output.save_steps",
     "output.save_total_limit",
     "training.threads",
@@ -173,6 +174,10 @@ mod tests {
     #[test]
     fn the_allow_list_matches_keys_and_sections_not_prefixes() {
         assert!(may_change("output.logging_steps"));
+        assert!(
+            may_change("output.report_to"),
+            "checkpoints from before report_to"
+        );
         assert!(may_change("evaluation.evaluators"));
         assert!(may_change("evaluation.eval_steps"));
         assert!(!may_change("output.logging_steps_extra"));

@@ -331,6 +331,7 @@ impl<'c> Trainer<'c> {
         self.metrics = Some(MetricsLog::open(
             &out_dir.join("metrics.jsonl"),
             resume_step,
+            &self.config.output.report_to,
         )?);
         self.throughput.started = Instant::now();
         self.notify(|c, s| c.on_train_begin(s));

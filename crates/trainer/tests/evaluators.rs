@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
 use test_support::WORDS;
-use trainer::{Resume, TrainConfig, Trainer};
+use trainer::{EventPayload, MetricsRecord, Resume, TrainConfig, Trainer};
 
 /// The tiny random BERT the tests train (seed 3).
 fn tiny_bert(dir: &Path) -> PathBuf {
@@ -143,6 +143,70 @@ load_best = true
         card.contains("`qa`") && card.contains("cosine_ndcg@10"),
         "{card}"
     );
+
+    // The same records as TensorBoard scalars in one event file under runs/.
+    let runs: Vec<_> = std::fs::read_dir(dir.path().join("out/runs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    let events = trainer::read_event_file(&runs[0]).unwrap();
+    let scalars = |tag: &str| -> Vec<(u64, f32)> {
+        events
+            .iter()
+            .flat_map(|e| match &e.payload {
+                EventPayload::Scalars(values) => values
+                    .iter()
+                    .filter(|(t, _)| t == tag)
+                    .map(|(_, v)| (e.step, *v))
+                    .collect(),
+                _ => Vec::new(),
+            })
+            .collect()
+    };
+    let records: Vec<MetricsRecord> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let logged_loss: Vec<(u64, f32)> = records
+        .iter()
+        .filter_map(|r| match r {
+            MetricsRecord::Train { step, loss, .. } => Some((*step, *loss as f32)),
+            MetricsRecord::Eval { .. } => None,
+        })
+        .collect();
+    let logged = |name: &str, metric: &str| -> Vec<(u64, f32)> {
+        records
+            .iter()
+            .filter_map(|r| match r {
+                MetricsRecord::Eval {
+                    step,
+                    evaluator,
+                    metrics,
+                    ..
+                } if evaluator == name => metrics.get(metric).map(|v| (*step, v as f32)),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(scalars("train/loss"), logged_loss);
+    assert_eq!(
+        scalars("train/loss"),
+        [(4, logged_loss[0].1)],
+        "logged at the last step"
+    );
+    for tag in [
+        "train/learning_rate",
+        "train/grad_norm",
+        "train/examples_per_second",
+        "train/epoch",
+    ] {
+        assert_eq!(scalars(tag).len(), 1, "{tag}");
+    }
+    let mrr = scalars("eval/qa_cosine_mrr@10");
+    assert_eq!(mrr, logged("qa", "cosine_mrr@10"));
+    assert_eq!(mrr.iter().map(|(s, _)| *s).collect::<Vec<_>>(), [0, 2, 4]);
+    assert_eq!(scalars("eval/dup_cosine_ap").len(), 3);
 }
 
 #[test]

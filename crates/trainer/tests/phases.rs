@@ -12,8 +12,8 @@ use eval::MetricValues;
 use model::SentenceTransformer;
 use test_support::pairs_jsonl;
 use trainer::{
-    list_checkpoints, Callback, EvalReport, Evaluator, EvaluatorSet, MetricsRecord, Resume,
-    StepReport, TrainConfig, Trainer, TrainerState,
+    list_checkpoints, Callback, EvalReport, Evaluator, EvaluatorSet, EventPayload, MetricsRecord,
+    Resume, StepReport, TrainConfig, Trainer, TrainerState,
 };
 
 /// The tiny random BERT the tests train (seed 3).
@@ -340,6 +340,52 @@ fn a_stopped_run_resumes_to_the_uninterrupted_weights_without_duplicate_records(
     );
     let steps = metric_steps(&split.path().join("out"), "train");
     assert_eq!(steps, metric_steps(&whole.path().join("out"), "train"));
+
+    // TensorBoard: the resumed run's own event file, opening with a START at step 8, and
+    // together the same train/loss steps as metrics.jsonl.
+    let files = event_files(&split.path().join("out"));
+    assert_eq!(files.len(), 2, "{files:?}");
+    let resumed_events = trainer::read_event_file(&files[1]).unwrap();
+    assert_eq!(
+        (resumed_events[1].step, &resumed_events[1].payload),
+        (8, &EventPayload::SessionStart)
+    );
+    let loss_steps: Vec<u64> = tensorboard_scalars(&split.path().join("out"), "train/loss")
+        .iter()
+        .map(|(step, _)| *step)
+        .collect();
+    assert_eq!(loss_steps, steps);
+}
+
+/// The event files in `out/runs/`, in name order (the order TensorBoard reads them in).
+fn event_files(out: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(out.join("runs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files
+}
+
+/// `(step, value)` of `tag` as TensorBoard shows it: each `SessionLog` START drops the
+/// events read before it at or after its step (`EventAccumulator._Purge`).
+fn tensorboard_scalars(out: &Path, tag: &str) -> Vec<(u64, f32)> {
+    let mut seen = Vec::new();
+    for file in event_files(out) {
+        for event in trainer::read_event_file(&file).unwrap() {
+            match event.payload {
+                EventPayload::SessionStart => seen.retain(|(step, _)| *step < event.step),
+                EventPayload::Scalars(values) => seen.extend(
+                    values
+                        .into_iter()
+                        .filter(|(t, _)| t == tag)
+                        .map(|(_, v)| (event.step, v)),
+                ),
+                _ => {}
+            }
+        }
+    }
+    seen
 }
 
 /// Starts a second run on the same config (so the same output folder) once the first begins.
