@@ -49,6 +49,12 @@ pub enum LossConfig {
         hardness_mode: Option<HardnessMode>,
         #[serde(default)]
         hardness_strength: f64,
+        /// In a run of several processes, score each process's anchors against the
+        /// candidates of every process (all-gather, exact gradients), as with one process
+        /// over the global batch; without it each process sees only its own share of the
+        /// batch. No effect in one process.
+        #[serde(default)]
+        gather_across_devices: bool,
     },
     /// MNRL with GradCache: memory bounded by `mini_batch_size` rather than the batch size.
     /// The hardness options are MNRL's.
@@ -61,6 +67,9 @@ pub enum LossConfig {
         hardness_mode: Option<HardnessMode>,
         #[serde(default)]
         hardness_strength: f64,
+        /// As for `multiple_negatives_ranking`.
+        #[serde(default)]
+        gather_across_devices: bool,
     },
     /// GISTEmbedLoss: MNRL-style in-batch negatives over cosine similarities divided by
     /// `temperature`, where a frozen `guide` model (a hub id or local folder) scores the same
@@ -371,6 +380,7 @@ impl Default for LossConfig {
             symmetric: false,
             hardness_mode: None,
             hardness_strength: 0.0,
+            gather_across_devices: false,
         }
     }
 }
@@ -408,6 +418,7 @@ mod tests {
                     symmetric: false,
                     hardness_mode: None,
                     hardness_strength: 0.0,
+                    gather_across_devices: false,
                 },
             ),
             (
@@ -417,6 +428,7 @@ mod tests {
                     mini_batch_size: 32,
                     hardness_mode: None,
                     hardness_strength: 0.0,
+                    gather_across_devices: false,
                 },
             ),
             (
@@ -586,6 +598,7 @@ mod tests {
                 symmetric: true,
                 hardness_mode: None,
                 hardness_strength: 0.0,
+                gather_across_devices: false,
             }
         );
     }
@@ -607,6 +620,7 @@ mod tests {
                 mini_batch_size: 32,
                 hardness_mode: Some(expected),
                 hardness_strength: 9.0,
+                gather_across_devices: false,
             };
             assert_eq!(config, expected);
             let saved = toml::to_string(&expected).unwrap();

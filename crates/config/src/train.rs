@@ -925,6 +925,7 @@ mod tests {
                 mini_batch_size: 32,
                 hardness_mode: None,
                 hardness_strength: 0.0,
+                gather_across_devices: false,
             }
             .into()
         );

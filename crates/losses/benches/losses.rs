@@ -37,6 +37,7 @@ fn configs() -> Vec<(&'static str, LossConfig, usize)> {
                 symmetric: true,
                 hardness_mode: None,
                 hardness_strength: 0.0,
+                gather_across_devices: false,
             },
             2,
         ),

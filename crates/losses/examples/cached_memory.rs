@@ -83,6 +83,7 @@ fn run(mode: &str, batch: usize, mini_batch_size: usize) -> Result<()> {
             mini_batch_size,
             hardness_mode: None,
             hardness_strength: 0.0,
+            gather_across_devices: false,
         },
         other => return Err(format!("unknown mode {other:?}: use mnrl or cached").into()),
     };

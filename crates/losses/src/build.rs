@@ -161,11 +161,13 @@ impl BuildLoss for LossConfig {
                 symmetric,
                 hardness_mode,
                 hardness_strength,
+                gather_across_devices,
             } => {
                 let what = "multiple_negatives_ranking";
                 Box::new(
                     MultipleNegativesRankingLoss::new(positive(what, scale)?, symmetric)
-                        .with_hardness(hardness(what, hardness_mode, hardness_strength)?),
+                        .with_hardness(hardness(what, hardness_mode, hardness_strength)?)
+                        .gathering_across_devices(gather_across_devices),
                 )
             }
             LossConfig::CachedMultipleNegativesRanking {
@@ -173,13 +175,17 @@ impl BuildLoss for LossConfig {
                 mini_batch_size,
                 hardness_mode,
                 hardness_strength,
+                gather_across_devices,
             } => {
                 let what = "cached_multiple_negatives_ranking";
                 let loss = CachedMultipleNegativesRankingLoss::new(
                     positive(what, scale)?,
                     mini_batch_size,
                 )?;
-                Box::new(loss.with_hardness(hardness(what, hardness_mode, hardness_strength)?))
+                Box::new(
+                    loss.with_hardness(hardness(what, hardness_mode, hardness_strength)?)
+                        .gathering_across_devices(gather_across_devices),
+                )
             }
             LossConfig::Triplet { distance, margin } => {
                 Box::new(TripletLoss::new(distance, margin))
@@ -288,6 +294,7 @@ mod tests {
             mini_batch_size: 8,
             hardness_mode: None,
             hardness_strength: 0.0,
+            gather_across_devices: false,
         };
         let matryoshka =
             |loss: LossConfig, dims: Vec<i64>, weights: Option<Vec<f64>>| LossConfig::Matryoshka {
@@ -331,6 +338,7 @@ mod tests {
                 mini_batch_size: 0,
                 hardness_mode: None,
                 hardness_strength: 0.0,
+                gather_across_devices: false,
             },
         ];
         for config in bad {

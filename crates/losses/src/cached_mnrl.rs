@@ -24,6 +24,7 @@ use tch::{Device, Kind, TchError, Tensor};
 
 use crate::check;
 use crate::error::{Error, Result};
+use crate::gather::RowGather;
 use crate::loss::{Loss, TargetKind, Targets};
 use crate::mnrl::{Candidates, Hardness, MultipleNegativesRankingLoss};
 
@@ -57,6 +58,15 @@ impl CachedMultipleNegativesRankingLoss {
         }
     }
 
+    /// MNRL's `gather_across_devices`
+    /// ([`MultipleNegativesRankingLoss::gathering_across_devices`]).
+    pub fn gathering_across_devices(self, on: bool) -> Self {
+        CachedMultipleNegativesRankingLoss {
+            mnrl: self.mnrl.gathering_across_devices(on),
+            ..self
+        }
+    }
+
     pub fn mini_batch_size(&self) -> usize {
         self.mini_batch_size as usize
     }
@@ -69,10 +79,17 @@ impl CachedMultipleNegativesRankingLoss {
             .collect()
     }
 
-    /// Stage 2: the loss and d loss / d embeddings, one chunk of anchors at a time so that only
-    /// one chunk's similarity matrix is alive.
-    fn loss_and_embedding_grads(&self, leaves: &[Tensor]) -> Result<(f64, Vec<Tensor>), TchError> {
-        let candidates = Candidates::new(leaves)?;
+    /// Stage 2: the loss and `grad_scale` · d loss / d embeddings, one chunk of anchors at a
+    /// time so that only one chunk's similarity matrix is alive.
+    fn loss_and_embedding_grads(
+        &self,
+        leaves: &[Tensor],
+        grad_scale: f64,
+    ) -> Result<(f64, Vec<Tensor>), TchError> {
+        if let Some(gather) = self.mnrl.gather() {
+            return self.gathered_loss_and_embedding_grads(leaves, gather, grad_scale);
+        }
+        let candidates = Candidates::new(leaves, None, false)?;
         let mut value = 0.0;
         let mut grads: Vec<Option<Tensor>> = leaves.iter().map(|_| None).collect();
         let ranges = self.ranges(candidates.batch);
@@ -92,8 +109,63 @@ impl CachedMultipleNegativesRankingLoss {
         let grads = grads
             .into_iter()
             .zip(leaves)
-            .map(|(g, leaf)| g.map_or_else(|| leaf.f_zeros_like(), Ok))
+            .map(|(g, leaf)| g.map_or_else(|| leaf.f_zeros_like(), |g| g.f_mul_scalar(grad_scale)))
             .collect::<Result<Vec<_>, _>>()?;
+        Ok((value, grads))
+    }
+}
+
+impl CachedMultipleNegativesRankingLoss {
+    /// Stage 2 of a gathering data-parallel run: the candidates of every process are gathered
+    /// once into one detached leaf, the chunks back-propagate into it locally, and one
+    /// reduce-scatter per candidate column then hands each process the summed gradient of its
+    /// own rows. (Back-propagating every chunk through a differentiable all-gather would issue
+    /// one collective per chunk, and processes with different chunk counts would wait for
+    /// each other forever.) Every process scales its gradients by its own `grad_scale` before
+    /// they are summed: processes with different shares of the batch weigh differently.
+    fn gathered_loss_and_embedding_grads(
+        &self,
+        leaves: &[Tensor],
+        gather: &RowGather,
+        grad_scale: f64,
+    ) -> Result<(f64, Vec<Tensor>), TchError> {
+        let layout = gather.layout(leaves[0].size()[0])?;
+        let columns = tch::no_grad(|| {
+            leaves[1..]
+                .iter()
+                .map(|leaf| gather.gather(&leaf.f_detach()?))
+                .collect::<Result<Vec<_>, _>>()
+        })?;
+        let gathered = Tensor::f_cat(&columns, 0)?
+            .f_detach()?
+            .f_set_requires_grad(true)?;
+        let candidates = Candidates::gathered(&leaves[0], &gathered, &layout)?;
+        let inputs = [&leaves[0], &gathered];
+        let mut value = 0.0;
+        let mut sums: [Option<Tensor>; 2] = [None, None];
+        let ranges = self.ranges(candidates.batch);
+        for (i, &(begin, len)) in ranges.iter().enumerate() {
+            let chunk = candidates.chunk_loss(begin, len, &self.mnrl)?;
+            value += chunk.f_double_value(&[])?;
+            let keep_graph = i + 1 < ranges.len();
+            let chunk_grads = Tensor::f_run_backward(&[&chunk], &inputs, keep_graph, false)?;
+            for (sum, g) in sums.iter_mut().zip(chunk_grads) {
+                *sum = Some(match sum.take() {
+                    Some(sum) => sum.f_add(&g)?,
+                    None => g,
+                });
+            }
+        }
+        let [anchor_grad, gathered_grad] = sums;
+        let scaled = |g: Option<Tensor>, like: &Tensor| {
+            g.map_or_else(|| like.f_zeros_like(), |g| g.f_mul_scalar(grad_scale))
+        };
+        let mut grads = vec![scaled(anchor_grad, &leaves[0])?];
+        let gathered_grad = scaled(gathered_grad, &gathered)?;
+        for c in 0..leaves.len() - 1 {
+            let column = gathered_grad.f_narrow(0, c as i64 * layout.total, layout.total)?;
+            grads.push(gather.reduce_scatter_rows(&column, &layout)?);
+        }
         Ok((value, grads))
     }
 }
@@ -138,6 +210,10 @@ impl Loss for CachedMultipleNegativesRankingLoss {
 
     fn columns(&self) -> (usize, Option<usize>) {
         (2, None)
+    }
+
+    fn distribute(&mut self, gather: &RowGather) {
+        self.mnrl.set_gather(gather);
     }
 
     /// Without a model to re-run, this is plain MNRL on the given embeddings (the same value
@@ -204,12 +280,13 @@ impl Loss for CachedMultipleNegativesRankingLoss {
         check::embeddings(NAME, &leaves, self.columns())?;
 
         // Stage 2: the loss and its gradient with respect to every embedding.
-        let (value, grads) = self.loss_and_embedding_grads(&leaves).map_err(&torch)?;
+        let (value, grads) = self
+            .loss_and_embedding_grads(&leaves, grad_scale)
+            .map_err(&torch)?;
         drop(leaves);
 
         // Stage 3: replay each mini-batch with a graph and push its cached gradient through.
         for (c, (column, grad)) in columns.iter().zip(&grads).enumerate() {
-            let grad = grad.f_mul_scalar(grad_scale).map_err(&torch)?;
             for (r, &(begin, len)) in ranges.iter().enumerate() {
                 let mb = mini_batch(column, begin, len).map_err(&torch)?;
                 tch::manual_seed(seed_of(c, r));

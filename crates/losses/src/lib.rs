@@ -25,6 +25,7 @@ pub mod cross_encoder;
 mod denoising_auto_encoder;
 mod embed_distill;
 mod error;
+pub mod gather;
 mod gist_embed;
 mod loss;
 mod margin_mse;

@@ -60,6 +60,11 @@ pub trait Loss: std::fmt::Debug {
         true
     }
 
+    /// Hands the loss the process group of a data-parallel run. Losses configured with
+    /// `gather_across_devices` keep it and score against every process's batch; the others
+    /// ignore it.
+    fn distribute(&mut self, _gather: &crate::gather::RowGather) {}
+
     /// How many text columns the loss accepts: `(min, max)`, `max = None` for any number
     /// (MNRL with any number of hard-negative columns).
     fn columns(&self) -> (usize, Option<usize>);

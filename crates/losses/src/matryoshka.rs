@@ -78,6 +78,10 @@ impl Loss for MatryoshkaLoss {
         self.inner.columns()
     }
 
+    fn distribute(&mut self, gather: &crate::gather::RowGather) {
+        self.inner.distribute(gather);
+    }
+
     /// `Σ weight · inner(shrink(embeddings, dim))` over the dimensions.
     ///
     /// # Shapes

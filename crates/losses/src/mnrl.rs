@@ -7,6 +7,7 @@ use tch::{Kind, TchError, Tensor};
 
 use crate::check;
 use crate::error::{Error, Result};
+use crate::gather::{RowGather, RowLayout};
 use crate::loss::{Loss, TargetKind, Targets};
 use crate::similarity::{cos_sim_normalized, normalize};
 
@@ -29,6 +30,9 @@ pub struct MultipleNegativesRankingLoss {
     scale: f64,
     symmetric: bool,
     hardness: Option<Hardness>,
+    gather_across_devices: bool,
+    /// Set by [`Loss::distribute`] when `gather_across_devices` is on.
+    gather: Option<RowGather>,
 }
 
 impl MultipleNegativesRankingLoss {
@@ -40,7 +44,28 @@ impl MultipleNegativesRankingLoss {
             scale,
             symmetric,
             hardness: None,
+            gather_across_devices: false,
+            gather: None,
         }
+    }
+
+    /// With `on`, a data-parallel run (see [`Loss::distribute`]) scores each process's anchors
+    /// against the candidates of all processes, exactly as one process over the global batch.
+    pub fn gathering_across_devices(self, on: bool) -> Self {
+        MultipleNegativesRankingLoss {
+            gather_across_devices: on,
+            ..self
+        }
+    }
+
+    pub(crate) fn set_gather(&mut self, gather: &RowGather) {
+        if self.gather_across_devices {
+            self.gather = Some(gather.clone());
+        }
+    }
+
+    pub(crate) fn gather(&self) -> Option<&RowGather> {
+        self.gather.as_ref()
     }
 
     /// The same loss with the anchor → candidate logits penalised as `hardness` says (the
@@ -55,24 +80,73 @@ impl MultipleNegativesRankingLoss {
     }
 }
 
-/// The batch's embeddings, normalised once and shared by every chunk of anchors.
+/// The batch's embeddings, normalised once and shared by every chunk of anchors. In a
+/// gathering data-parallel run the candidates are every process's (see [`crate::gather`]) and
+/// the anchors this process's own.
 pub(crate) struct Candidates {
-    /// `[batch, dim]`
+    /// `[batch, dim]`: this process's anchors
     pub anchors: Tensor,
-    /// `[batch * (columns − 1), dim]`: positives first, then each hard-negative column
+    /// `[total * (columns − 1), dim]`: positives first, then each hard-negative column
     pub all: Tensor,
+    /// `[total, dim]`: the anchors the symmetric direction scores positives against
+    pub all_anchors: Tensor,
     pub batch: i64,
+    /// Rows of the (gathered) batch and where this process's rows start in it.
+    pub total: i64,
+    pub offset: i64,
 }
 
 impl Candidates {
-    pub fn new(embeddings: &[Tensor]) -> Result<Self, TchError> {
+    pub fn new(
+        embeddings: &[Tensor],
+        gather: Option<&RowGather>,
+        symmetric: bool,
+    ) -> Result<Self, TchError> {
         let anchors = normalize(&embeddings[0])?;
-        let all = normalize(&Tensor::f_cat(&embeddings[1..], 0)?)?;
         let batch = anchors.size()[0];
+        let Some(gather) = gather else {
+            let all = normalize(&Tensor::f_cat(&embeddings[1..], 0)?)?;
+            return Ok(Candidates {
+                all_anchors: anchors.shallow_clone(),
+                anchors,
+                all,
+                batch,
+                total: batch,
+                offset: 0,
+            });
+        };
+        let layout = gather.layout(batch)?;
+        // Each column gathered on its own keeps the single-process layout.
+        let columns = embeddings[1..]
+            .iter()
+            .map(|column| gather.gather(&normalize(column)?))
+            .collect::<Result<Vec<_>, _>>()?;
+        let all_anchors = if symmetric {
+            gather.gather(&anchors)?
+        } else {
+            anchors.shallow_clone()
+        };
         Ok(Candidates {
             anchors,
-            all,
+            all: Tensor::f_cat(&columns, 0)?,
+            all_anchors,
             batch,
+            total: layout.total,
+            offset: layout.offset,
+        })
+    }
+
+    /// Candidates already gathered (and detached) by the caller: `all` holds every process's
+    /// rows of each candidate column laid out as `layout`, not yet normalised.
+    pub fn gathered(anchors: &Tensor, all: &Tensor, layout: &RowLayout) -> Result<Self, TchError> {
+        let anchors = normalize(anchors)?;
+        Ok(Candidates {
+            all_anchors: anchors.shallow_clone(),
+            batch: anchors.size()[0],
+            anchors,
+            all: normalize(all)?,
+            total: layout.total,
+            offset: layout.offset,
         })
     }
 
@@ -92,13 +166,15 @@ impl Candidates {
             // sentence-transformers adds the penalty after scaling: cos · scale + strength · cos.
             to_candidates = to_candidates.f_add(&self.penalty(&cos, begin, hardness)?)?;
         }
-        let positive = to_candidates.f_narrow(1, begin, len)?.f_diagonal(0, 0, 1)?;
+        let positive = to_candidates
+            .f_narrow(1, self.offset + begin, len)?
+            .f_diagonal(0, 0, 1)?;
         let mut log_z = to_candidates.f_logsumexp([1], false)?;
         if loss.symmetric {
             // Each positive against every anchor of the batch; hard negatives take no part.
-            let positives = self.all.f_narrow(0, begin, len)?;
+            let positives = self.all.f_narrow(0, self.offset + begin, len)?;
             let to_anchors =
-                cos_sim_normalized(&positives, &self.anchors)?.f_mul_scalar(loss.scale)?;
+                cos_sim_normalized(&positives, &self.all_anchors)?.f_mul_scalar(loss.scale)?;
             log_z = log_z
                 .f_add(&to_anchors.f_logsumexp([1], false)?)?
                 .f_div_scalar(2.0)?;
@@ -120,15 +196,16 @@ impl Candidates {
         let (len, width) = cos.size2()?;
         let device = cos.device();
         let candidates = Tensor::f_arange(width, (Kind::Int64, device))?;
+        let first = self.offset + begin;
         let anchors =
-            Tensor::f_arange_start(begin, begin + len, (Kind::Int64, device))?.f_unsqueeze(1)?;
-        // Candidate j belongs to anchor j mod batch: its positive (j < batch) or one of its
+            Tensor::f_arange_start(first, first + len, (Kind::Int64, device))?.f_unsqueeze(1)?;
+        // Candidate j belongs to anchor j mod total: its positive (j < total) or one of its
         // hard negatives.
         let own = candidates
-            .f_remainder(self.batch)?
+            .f_remainder(self.total)?
             .f_unsqueeze(0)?
             .f_eq_tensor(&anchors)?;
-        let positives = candidates.f_lt(self.batch)?.f_unsqueeze(0)?;
+        let positives = candidates.f_lt(self.total)?.f_unsqueeze(0)?;
         let spared = match hardness.mode {
             HardnessMode::InBatchNegatives => own,
             HardnessMode::HardNegatives => own.f_logical_not()?.f_logical_or(&positives)?,
@@ -158,6 +235,10 @@ impl Loss for MultipleNegativesRankingLoss {
         (2, None)
     }
 
+    fn distribute(&mut self, gather: &RowGather) {
+        self.set_gather(gather);
+    }
+
     /// Targets are ignored, as in sentence-transformers.
     ///
     /// # Shapes
@@ -173,7 +254,7 @@ impl Loss for MultipleNegativesRankingLoss {
                 right: vec![1, at.dim],
             });
         }
-        Candidates::new(embeddings)
+        Candidates::new(embeddings, self.gather.as_ref(), self.symmetric)
             .and_then(|c| c.chunk_loss(0, at.batch, self))
             .map_err(Error::torch(name))
     }

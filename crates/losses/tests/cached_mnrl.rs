@@ -115,6 +115,7 @@ fn cached(mini_batch_size: usize) -> LossConfig {
         mini_batch_size,
         hardness_mode: None,
         hardness_strength: 0.0,
+        gather_across_devices: false,
     }
 }
 
@@ -166,6 +167,7 @@ fn cached_matches_mnrl_with_hardness_weighting() {
             symmetric: false,
             hardness_mode: Some(mode),
             hardness_strength: 9.0,
+            gather_across_devices: false,
         };
         let (expected, expected_grads) =
             step(build(config, &model).as_ref(), &model, &columns, 1.0);
@@ -179,6 +181,7 @@ fn cached_matches_mnrl_with_hardness_weighting() {
                 mini_batch_size,
                 hardness_mode: Some(mode),
                 hardness_strength: 9.0,
+                gather_across_devices: false,
             };
             let (value, grads) = step(build(config, &model).as_ref(), &model, &columns, 1.0);
             let d_grad = max_grad_diff(&grads, &expected_grads, 1.0);

@@ -40,12 +40,14 @@ fn all_configs() -> Vec<LossConfig> {
             symmetric: true,
             hardness_mode: None,
             hardness_strength: 0.0,
+            gather_across_devices: false,
         },
         LossConfig::CachedMultipleNegativesRanking {
             scale: 20.0,
             mini_batch_size: 2,
             hardness_mode: None,
             hardness_strength: 0.0,
+            gather_across_devices: false,
         },
         LossConfig::Triplet {
             distance: Default::default(),

@@ -382,6 +382,7 @@ fn bad_options_are_errors_naming_the_key() {
             symmetric: false,
             hardness_mode: Some(losses::HardnessMode::HardNegatives),
             hardness_strength: strength,
+            gather_across_devices: false,
         });
         assert!(
             err.contains("multiple_negatives_ranking: hardness_strength"),
@@ -393,6 +394,7 @@ fn bad_options_are_errors_naming_the_key() {
             mini_batch_size: 4,
             hardness_mode: None,
             hardness_strength: strength,
+            gather_across_devices: false,
         });
         assert!(
             err.contains("cached_multiple_negatives_ranking: hardness_strength"),

@@ -59,6 +59,7 @@ fn mnrl_configs() -> [LossConfig; 2] {
             symmetric: true,
             hardness_mode: None,
             hardness_strength: 0.0,
+            gather_across_devices: false,
         },
     ]
 }
@@ -206,7 +207,7 @@ proptest! {
         let labels = scores.round();
         let cases: Vec<(LossConfig, &[Tensor], Targets<'_>)> = vec![
             (LossConfig::default(), &columns, Targets::None),
-            (LossConfig::MultipleNegativesRanking { scale: 20.0, symmetric: true, hardness_mode: None, hardness_strength: 0.0 }, &columns, Targets::None),
+            (LossConfig::MultipleNegativesRanking { scale: 20.0, symmetric: true, hardness_mode: None, hardness_strength: 0.0, gather_across_devices: false }, &columns, Targets::None),
             (LossConfig::CoSent { scale: 20.0 }, &columns[..2], Targets::Scores(&scores)),
             (LossConfig::AnglE { scale: 20.0 }, &columns, Targets::Scores(&scores)),
             (LossConfig::CosineSimilarity, &columns[..2], Targets::Scores(&scores)),

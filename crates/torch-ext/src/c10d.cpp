@@ -235,6 +235,10 @@ char* torch_ext_store_check(void* store, const char** keys, size_t n, bool* out)
 char* torch_ext_group_gloo(void* store, int rank, int size, int64_t timeout_ms,
                            const char* hostname, int threads, void** out) {
   try {
+    // c10d's flight recorder (a trace buffer for debugging NCCL hangs) is process-global;
+    // with two Gloo groups in one process enqueuing at once it was seen spinning forever in
+    // its record call. Off unless the user asks for it.
+    setenv("TORCH_FR_BUFFER_SIZE", "0", /*overwrite=*/0);
     auto timeout = std::chrono::milliseconds(timeout_ms);
     auto opts = c10d::ProcessGroupGloo::Options::create(timeout);
     opts->devices.push_back(
