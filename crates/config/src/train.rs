@@ -296,8 +296,13 @@ pub struct TrainingConfig {
     /// Batches of similar token lengths (batch order still shuffled): less padding, faster.
     pub group_by_length: bool,
     pub drop_last: bool,
-    /// libtorch CPU threads (default: libtorch's choice).
+    /// libtorch CPU threads (default: libtorch's choice; in a data-parallel run of several
+    /// processes on one machine, the machine's cores shared out among them).
     pub threads: Option<usize>,
+    /// Seconds a process of a data-parallel run waits for the others — to join, in a
+    /// collective, at a barrier (rank 0 may be evaluating) — before it fails (the Hugging
+    /// Face Trainer's `ddp_timeout`). A process that dies is noticed at once, not after this.
+    pub ddp_timeout: u64,
     /// With several `[[datasets]]`: `proportional` (every batch of every dataset once per
     /// epoch, datasets in a seeded random order; sentence-transformers' default) or
     /// `round_robin` (one batch of each in turn, until the smallest runs out).
@@ -325,6 +330,7 @@ impl Default for TrainingConfig {
             group_by_length: false,
             drop_last: false,
             threads: None,
+            ddp_timeout: 1800,
             multi_dataset_sampling: data::MultiDatasetSampling::Proportional,
         }
     }

@@ -7,6 +7,7 @@ mod allocator;
 mod encode;
 mod eval;
 mod eval_cross_encoder;
+mod launch;
 mod load;
 mod mine;
 mod predict;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::Args;
 use model::DeviceChoice;
+use trainer::distributed::{Distributed, LaunchEnv};
 use trainer::{Resume, TrainConfig, DEFAULT_CONFIG_TOML};
 
 #[derive(Args, Debug, Default, Clone)]
@@ -79,6 +80,10 @@ pub struct TrainArgs {
     /// Print the resolved config and exit without training
     #[arg(long)]
     pub dry_run: bool,
+    /// Train as N processes on this machine (data-parallel over c10d/Gloo; each global batch
+    /// split across them). Under torchrun or another launcher that sets RANK, leave it out
+    #[arg(long, value_name = "N")]
+    pub nproc: Option<usize>,
 }
 
 impl TrainArgs {
@@ -154,6 +159,31 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         print!("{}", config.to_toml()?);
         return Ok(());
     }
+    if let Some(nproc) = args.nproc {
+        if nproc > config.training.batch_size {
+            anyhow::bail!(
+                "--nproc {nproc} is more processes than examples per step (training.batch_size \
+                 = {}): every process needs at least one example of each batch",
+                config.training.batch_size
+            );
+        }
+        return crate::launch::run(nproc);
+    }
+    let launch = LaunchEnv::from_env()?;
+    let dist = match &launch {
+        None => None,
+        Some(env) => {
+            if config.training.threads.is_none() {
+                // Each process gets its share of the machine's cores (torchrun sets
+                // OMP_NUM_THREADS=1; sharing them out is faster on CPU-only machines).
+                let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+                tch::set_num_threads((cores / env.local_world_size).max(1) as i32);
+            }
+            let timeout = std::time::Duration::from_secs(config.training.ddp_timeout);
+            Some(Distributed::join(env.clone(), timeout).context("joining the distributed run")?)
+        }
+    };
+    let main = launch.as_ref().is_none_or(|env| env.rank == 0);
     let resume = match args.resume.as_deref() {
         None => Resume::Fresh,
         Some("latest") => Resume::Latest,
@@ -188,13 +218,26 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             )
         })
         .collect();
-    eprintln!(
-        "training {} on {} -> {}",
-        config.model.base,
-        datasets.join(" and "),
-        config.output.dir.display()
-    );
-    let outcome = trainer::train(&config, resume, &client, &stop).context("training failed")?;
+    if main {
+        eprintln!(
+            "training {} on {} -> {}{}",
+            config.model.base,
+            datasets.join(" and "),
+            config.output.dir.display(),
+            launch
+                .as_ref()
+                .map(|env| format!(" ({} processes)", env.world_size))
+                .unwrap_or_default()
+        );
+    }
+    let outcome = trainer::train_distributed(&config, resume, &client, &stop, dist)
+        .context("training failed")?;
+    if !main {
+        if outcome.interrupted.is_some() {
+            std::process::exit(130);
+        }
+        return Ok(());
+    }
     if let Some(checkpoint) = &outcome.interrupted {
         println!(
             "interrupted at step {}/{}; resume with --resume {}",

@@ -74,6 +74,10 @@ pub enum Error {
         /// `key is old in the checkpoint, new now`, one per changed key.
         changes: Vec<String>,
     },
+    /// A data-parallel run that cannot go on: a peer that is gone or never came, ranks that
+    /// disagree. Names this process's rank.
+    #[error("rank {rank}: {message}")]
+    Distributed { rank: usize, message: String },
     #[error(transparent)]
     TorchExt(#[from] torch_ext::Error),
     #[error("libtorch error while {context}")]

@@ -25,6 +25,9 @@ pub enum MetricsRecord {
         learning_rate: f64,
         grad_norm: f64,
         examples_per_second: f64,
+        /// Processes of a data-parallel run (written only when more than one).
+        #[serde(default = "one", skip_serializing_if = "is_one")]
+        world_size: usize,
     },
     /// One evaluator's metrics (unprefixed keys) at one step.
     Eval {
@@ -33,6 +36,14 @@ pub enum MetricsRecord {
         evaluator: String,
         metrics: MetricValues,
     },
+}
+
+fn one() -> usize {
+    1
+}
+
+fn is_one(n: &usize) -> bool {
+    *n == 1
 }
 
 impl MetricsRecord {
@@ -181,6 +192,7 @@ mod tests {
             learning_rate: 1e-4,
             grad_norm: 2.0,
             examples_per_second: 100.0,
+            world_size: 1,
         })
         .unwrap();
         let files: Vec<_> = std::fs::read_dir(dir.path().join("runs"))

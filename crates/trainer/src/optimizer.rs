@@ -105,6 +105,11 @@ impl AdamW {
         Ok(())
     }
 
+    /// The optimised tensors, in name order (the same order in every process of a run).
+    pub(crate) fn parameters(&self) -> impl Iterator<Item = (&str, &Tensor)> {
+        self.params.iter().map(|p| (p.name.as_str(), &p.value))
+    }
+
     /// Gradients of every parameter that has one, in name order.
     fn gradients(&self) -> Vec<Tensor> {
         self.gradients_where(|_| true)

@@ -158,10 +158,11 @@ fn model_card(parts: &OutputParts<'_>) -> String {
     let _ = writeln!(card, "## Training\n");
     let _ = writeln!(
         card,
-        "| hyperparameter | value |\n|---|---|\n| epochs | {} |\n| steps | {} |\n| batch size | {} |\n| gradient accumulation | {} |\n| learning rate | {} |\n| warm-up steps | {} |\n| weight decay | {} |\n| max grad norm | {} |\n| batch sampler | {:?} |\n| precision | {:?} |\n| seed | {} |\n",
+        "| hyperparameter | value |\n|---|---|\n| epochs | {} |\n| steps | {} |\n| batch size | {} |\n| processes | {} |\n| gradient accumulation | {} |\n| learning rate | {} |\n| warm-up steps | {} |\n| weight decay | {} |\n| max grad norm | {} |\n| batch sampler | {:?} |\n| precision | {:?} |\n| seed | {} |\n",
         t.epochs,
         o.steps,
         t.batch_size,
+        o.world_size,
         t.gradient_accumulation_steps,
         t.learning_rate,
         t.warmup_steps,

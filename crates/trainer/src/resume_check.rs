@@ -26,6 +26,7 @@ const MAY_CHANGE: &[&str] = &[
     "output.save_steps",
     "output.save_total_limit",
     "training.threads",
+    "training.ddp_timeout",
     "training.device",
     "evaluation",
 ];

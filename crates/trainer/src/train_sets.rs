@@ -230,6 +230,16 @@ impl TrainSets {
     }
 
     /// Dataset `i` of a scheduled batch.
+    /// Hands every embedding loss the process group of a data-parallel run (those configured
+    /// with `gather_across_devices` keep it).
+    pub fn distribute(&mut self, gather: &losses::gather::RowGather) {
+        for set in &mut self.sets {
+            if let SetLoss::Embedding(loss) = &mut set.loss {
+                loss.distribute(gather);
+            }
+        }
+    }
+
     pub fn get(&self, i: usize) -> Result<&TrainSet> {
         self.sets.get(i).ok_or_else(|| {
             Error::Dataset(format!("a batch names dataset {i} of {}", self.sets.len()))

@@ -22,6 +22,7 @@ use tracing::{info, warn};
 use crate::batches::StepBatches;
 use crate::callbacks::{Callback, ProgressCallback, StepReport, TracingCallback};
 use crate::checkpoint::{self, BestEval, CheckpointParts, TrainerState};
+use crate::distributed::{share_weight, Distributed};
 use crate::error::{io_error, Error, Result};
 use crate::evaluators::{EvalReport, EvaluatorSet};
 use crate::grad_scaler::GradScaler;
@@ -60,6 +61,8 @@ pub struct TrainOutcome {
     pub examples_per_second: f64,
     /// Set when a stop was requested: a checkpoint was written and the run can be resumed.
     pub interrupted: Option<PathBuf>,
+    /// Processes that trained together (1 without distribution).
+    pub world_size: usize,
 }
 
 /// Runs the configured training with the progress bar and tracing events. `stop` is polled
@@ -71,10 +74,27 @@ pub fn train(
     client: &hub::HubClient,
     stop: &AtomicBool,
 ) -> Result<TrainOutcome> {
+    train_distributed(config, resume, client, stop, None)
+}
+
+/// As [`train`], as one rank of a data-parallel run when `dist` is given (the progress bar
+/// and log lines come from rank 0 only).
+pub fn train_distributed(
+    config: &TrainConfig,
+    resume: Resume,
+    client: &hub::HubClient,
+    stop: &AtomicBool,
+    dist: Option<Distributed>,
+) -> Result<TrainOutcome> {
     let mut trainer = Trainer::new(config, resume, client)?;
-    let progress = ProgressCallback::new(trainer.plan().total_steps(), config.output.progress);
-    trainer.add_callback(Box::new(progress));
-    trainer.add_callback(Box::new(TracingCallback));
+    if let Some(dist) = dist {
+        trainer = trainer.distributed(dist)?;
+    }
+    if trainer.is_main() {
+        let progress = ProgressCallback::new(trainer.plan().total_steps(), config.output.progress);
+        trainer.add_callback(Box::new(progress));
+        trainer.add_callback(Box::new(TracingCallback));
+    }
     trainer.run(stop)
 }
 
@@ -115,6 +135,8 @@ pub struct Trainer<'c> {
     throughput: Throughput,
     before: Vec<EvalReport>,
     last_eval: Option<(u64, Vec<EvalReport>)>,
+    /// A data-parallel run's process group; `None` in a single-process run.
+    dist: Option<Distributed>,
     /// `output.dir/.train.lock`, from the first write to the end (dropped last).
     output_lock: Option<OutputLock>,
 }
@@ -224,6 +246,7 @@ impl<'c> Trainer<'c> {
             },
             before: Vec::new(),
             last_eval: None,
+            dist: None,
             output_lock: None,
         };
         if let Some(dir) = resumed_from {
@@ -268,6 +291,50 @@ impl<'c> Trainer<'c> {
         Ok(())
     }
 
+    /// Makes this trainer one rank of a data-parallel run: every rank must run the same
+    /// config (checked through the rendezvous store); the weights and loss parameters start as
+    /// rank 0's; each global batch is split across the ranks and their weighted gradients are
+    /// summed before every optimizer step, so all ranks take the same step and end with the
+    /// weights one process would reach on the same global batches. Rank 0 alone logs,
+    /// evaluates and writes the output folder.
+    pub fn distributed(mut self, mut dist: Distributed) -> Result<Self> {
+        let world = dist.world_size();
+        let batch = self.config.training.batch_size;
+        if batch < world {
+            return Err(Error::Config {
+                origin: "training.batch_size".into(),
+                message: format!(
+                    "{batch} examples per step cannot be split over {world} processes; use at \
+                     least as many examples per step as processes"
+                ),
+            });
+        }
+        dist.check_same_config(&self.config_toml)?;
+        let mut tensors: Vec<tch::Tensor> = checkpoint::named_variables(self.model.var_store())
+            .into_iter()
+            .map(|(_, t)| t)
+            .collect();
+        tensors.extend(
+            checkpoint::named_variables(&self.loss_vars)
+                .into_iter()
+                .map(|(_, t)| t),
+        );
+        dist.broadcast_from_main(&tensors)?;
+        self.sets.distribute(&dist.row_gather());
+        self.dist = Some(dist);
+        Ok(self)
+    }
+
+    /// Whether this process writes the output folder and logs (always, without distribution).
+    pub fn is_main(&self) -> bool {
+        self.dist.as_ref().is_none_or(Distributed::is_main)
+    }
+
+    /// The data-parallel run this trainer is a rank of, if any.
+    pub fn distribution(&self) -> Option<&Distributed> {
+        self.dist.as_ref()
+    }
+
     pub fn add_callback(&mut self, callback: Box<dyn Callback>) {
         self.callbacks.push(callback);
     }
@@ -298,11 +365,14 @@ impl<'c> Trainer<'c> {
                 Ok(report) => report,
                 Err(err) => {
                     self.notify(|c, s| c.on_train_end(s, None));
-                    return Err(err);
+                    return Err(match &self.dist {
+                        Some(dist) => dist.explain_failure(err),
+                        None => err,
+                    });
                 }
             };
             self.after_step(&report)?;
-            let stopping = stop.load(Ordering::SeqCst);
+            let stopping = self.agree_on_stop(stop.load(Ordering::SeqCst))?;
             if stopping || self.save_due() {
                 let path = self.checkpoint()?;
                 if stopping && self.state.global_step < self.plan.total_steps() {
@@ -314,8 +384,16 @@ impl<'c> Trainer<'c> {
         self.finish()
     }
 
+    /// Every rank stops when one was asked to (Ctrl-C reaches one process of a node first).
+    fn agree_on_stop(&mut self, here: bool) -> Result<bool> {
+        match &mut self.dist {
+            None => Ok(here),
+            Some(dist) => Ok(dist.sum(&[f64::from(u8::from(here))])?[0] > 0.0),
+        }
+    }
+
     /// Locks the output folder, opens the metrics log (the first writes of the run) and scores
-    /// the base model.
+    /// the base model. Only rank 0 of a data-parallel run writes.
     fn begin(&mut self) -> Result<()> {
         if self.config.output.load_best && self.evaluators.is_empty() {
             return Err(Error::Config {
@@ -323,6 +401,10 @@ impl<'c> Trainer<'c> {
                 message: "keeping the best model needs at least one [[evaluation.evaluators]]"
                     .into(),
             });
+        }
+        if !self.is_main() {
+            self.throughput.started = Instant::now();
+            return Ok(());
         }
         let out_dir = &self.config.output.dir;
         std::fs::create_dir_all(out_dir).map_err(io_error(out_dir))?;
@@ -375,9 +457,35 @@ impl<'c> Trainer<'c> {
         let seed = self.config.training.seed;
         let loss_scale = self.state.scaler.map_or(1.0, |s| s.scale);
         let share = 1.0 / micro_batches.len() as f64;
+        let (rank, world) = self
+            .dist
+            .as_ref()
+            .map_or((0, 1), |d| (d.rank(), d.world_size()));
         let mut step_loss = 0.0;
-        for (micro, scheduled) in micro_batches.iter().enumerate() {
-            tch::manual_seed(step_seed(seed, self.state.global_step, micro));
+        for (micro, global) in micro_batches.iter().enumerate() {
+            if global.indices.len() < world {
+                // Every rank sees the same schedule, so every rank skips it alike.
+                warn!(
+                    step = self.state.global_step + 1,
+                    examples = global.indices.len(),
+                    processes = world,
+                    "a batch smaller than the number of processes is skipped"
+                );
+                continue;
+            }
+            // Each rank trains on its share; weighting its loss by the share's size makes the
+            // summed gradients those of the whole batch's mean loss.
+            let indices = global.shard(rank, world)?.to_vec();
+            let weight = share_weight(indices.len(), global.indices.len());
+            let scheduled = &data::ScheduledBatch {
+                dataset: global.dataset,
+                indices,
+            };
+            tch::manual_seed(step_seed(
+                seed,
+                self.state.global_step,
+                micro * world + rank,
+            ));
             let set = self.sets.get(scheduled.dataset)?;
             let value = match (&set.loss, &self.model) {
                 (SetLoss::Embedding(loss), RunModel::Bi(model)) => {
@@ -385,7 +493,12 @@ impl<'c> Trainer<'c> {
                         .data
                         .micro_batch(model, &scheduled.indices, self.device)?;
                     let targets = batch.targets(set.data.set().target());
-                    loss.forward_backward(model, &batch.columns, targets, loss_scale * share)?
+                    loss.forward_backward(
+                        model,
+                        &batch.columns,
+                        targets,
+                        loss_scale * share * weight,
+                    )?
                 }
                 (SetLoss::Rerank(loss), RunModel::Cross(model)) => {
                     let target = crate::train_data::target_tensor(
@@ -399,8 +512,8 @@ impl<'c> Trainer<'c> {
                         set.data.set(),
                         &scheduled.indices,
                         target.as_ref(),
-                        loss_scale * share,
-                        step_seed(seed, self.state.global_step, micro),
+                        loss_scale * share * weight,
+                        step_seed(seed, self.state.global_step, micro * world + rank),
                     )?
                 }
                 _ => {
@@ -410,24 +523,31 @@ impl<'c> Trainer<'c> {
                     )))
                 }
             };
-            if !value.is_finite() {
-                return Err(Error::NonFiniteLoss {
-                    value,
-                    step: self.state.global_step + 1,
-                    epoch: self.batches.position().epoch,
-                    last_checkpoint: self.last_checkpoint.clone(),
-                });
-            }
-            step_loss += value * share;
+            step_loss += value * share * weight;
+        }
+        // The ranks' weighted losses add up to the global batch's (so does a NaN on any rank).
+        if let Some(dist) = &mut self.dist {
+            step_loss = dist.sum(&[step_loss])?[0];
+        }
+        if !step_loss.is_finite() {
+            return Err(Error::NonFiniteLoss {
+                value: step_loss,
+                step: self.state.global_step + 1,
+                epoch: self.batches.position().epoch,
+                last_checkpoint: self.last_checkpoint.clone(),
+            });
         }
         Ok(step_loss)
     }
 
     /// Between backward and the update: loss-scale bookkeeping, clipping and the AdamW step.
-    /// (This is where a distributed run averages the gradients across processes.) Returns
+    /// A data-parallel run first sums the ranks' (share-weighted) gradients. Returns
     /// the learning rate and the gradient norm before clipping (NaN for a skipped step).
     fn apply_gradients(&mut self) -> Result<(f64, f64)> {
         self.optimizer.densify_gradients()?;
+        if let Some(dist) = &mut self.dist {
+            dist.sum_gradients(self.optimizer.parameters())?;
+        }
         let t = &self.config.training;
         let mut take_step = true;
         if let Some(scaler) = &mut self.state.scaler {
@@ -463,6 +583,9 @@ impl<'c> Trainer<'c> {
         let last = step == self.plan.total_steps();
         self.window.add(report.loss, report.grad_norm);
         self.notify(|c, s| c.on_step_end(s, report));
+        if !self.is_main() {
+            return Ok(());
+        }
         if step % self.config.output.logging_steps == 0 || last {
             let record = MetricsRecord::Train {
                 step,
@@ -471,6 +594,7 @@ impl<'c> Trainer<'c> {
                 learning_rate: report.learning_rate,
                 grad_norm: self.window.mean_grad_norm(),
                 examples_per_second: self.throughput.per_second(),
+                world_size: self.dist.as_ref().map_or(1, Distributed::world_size),
             };
             self.log(record)?;
             self.window = LossWindow::default();
@@ -530,9 +654,18 @@ impl<'c> Trainer<'c> {
         every > 0 && step % every == 0 && step < self.plan.total_steps()
     }
 
-    /// Writes `checkpoints/checkpoint-{step}` and rotates old ones.
+    /// Writes `checkpoints/checkpoint-{step}` and rotates old ones (rank 0 of a data-parallel
+    /// run, while the others wait, so no rank runs ahead of a checkpoint it may resume from).
     pub fn checkpoint(&mut self) -> Result<PathBuf> {
         let root = checkpoints_root(self.config);
+        if !self.is_main() {
+            let path = checkpoint::checkpoint_dir(&root, self.state.global_step);
+            if let Some(dist) = &self.dist {
+                dist.barrier("after a checkpoint")?;
+            }
+            self.last_checkpoint = Some(path.clone());
+            return Ok(path);
+        }
         let path = checkpoint::write_checkpoint(
             &root,
             &CheckpointParts {
@@ -549,6 +682,9 @@ impl<'c> Trainer<'c> {
         let step = self.state.global_step;
         self.notify(|c, _| c.on_save(step, &path));
         self.last_checkpoint = Some(path.clone());
+        if let Some(dist) = &self.dist {
+            dist.barrier("after a checkpoint")?;
+        }
         Ok(path)
     }
 
@@ -577,6 +713,13 @@ impl<'c> Trainer<'c> {
     /// reports.
     pub fn finish(mut self) -> Result<TrainOutcome> {
         self.notify(|c, s| c.on_train_end(s, None));
+        if !self.is_main() {
+            let outcome = self.outcome(Vec::new());
+            if let Some(dist) = &self.dist {
+                dist.barrier("at the end")?;
+            }
+            return Ok(outcome);
+        }
         let after = self.load_best_weights()?;
         let outcome = self.outcome(after);
         let records = self.metrics.as_ref().map(|m| m.records()).unwrap_or(&[]);
@@ -595,6 +738,9 @@ impl<'c> Trainer<'c> {
         let best_dir = self.config.output.dir.join(BEST_MODEL_DIR);
         if best_dir.exists() {
             std::fs::remove_dir_all(&best_dir).map_err(io_error(&best_dir))?;
+        }
+        if let Some(dist) = &self.dist {
+            dist.barrier("at the end")?;
         }
         Ok(outcome)
     }
@@ -651,6 +797,7 @@ impl<'c> Trainer<'c> {
             best: self.state.best.clone(),
             examples_per_second: self.throughput.per_second(),
             interrupted: None,
+            world_size: self.dist.as_ref().map_or(1, Distributed::world_size),
         }
     }
 }

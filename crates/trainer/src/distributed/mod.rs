@@ -1,0 +1,311 @@
+//! Data-parallel training on c10d (PyTorch's distributed engine, through `torch_ext::c10d`):
+//! the ranks of a run meet at a TCPStore that rank 0 serves at `MASTER_ADDR:MASTER_PORT`,
+//! join one Gloo process group, check that they run the same config, start from rank 0's
+//! weights, and after every backward pass sum their (already weighted) gradients, so each
+//! takes the same optimizer step. See [`LaunchEnv`] for the variables a launcher sets.
+
+mod gradients;
+mod launch_env;
+mod liveness;
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use losses::gather::RowGather;
+use tch::Tensor;
+use torch_ext::c10d::{ProcessGroup, ReduceOp, Store};
+
+pub use gradients::CommStats;
+pub use launch_env::LaunchEnv;
+
+use crate::error::{Error, Result};
+use liveness::Heartbeat;
+
+/// How long a rank waits for its peers (to join, in a collective, at a barrier) before the run
+/// fails, unless the config says otherwise: torch.distributed's default for Gloo.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1800);
+
+/// This process's membership of a data-parallel run.
+pub struct Distributed {
+    env: LaunchEnv,
+    store: Store,
+    group: Rc<ProcessGroup>,
+    heartbeat: Heartbeat,
+    stats: CommStats,
+}
+
+impl std::fmt::Debug for Distributed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Distributed")
+            .field("rank", &self.env.rank)
+            .field("world_size", &self.env.world_size)
+            .finish()
+    }
+}
+
+impl Distributed {
+    /// Joins the run `env` describes. Rank 0 serves the store; the others connect to it,
+    /// retrying until `timeout`. A peer that never comes, an address where nothing listens or
+    /// a port already taken is an error within `timeout`, naming the address.
+    pub fn join(env: LaunchEnv, timeout: Duration) -> Result<Self> {
+        let rank = env.rank;
+        let is_server = rank == 0;
+        let fail = |what: &str, err: torch_ext::Error| Error::Distributed {
+            rank,
+            message: format!(
+                "{what} at {}:{} failed: {err}{}",
+                env.master_addr,
+                env.master_port,
+                if is_server {
+                    " (is the port already in use? MASTER_PORT chooses another)"
+                } else {
+                    " (is rank 0 running, and MASTER_ADDR/MASTER_PORT its address?)"
+                }
+            ),
+        };
+        let (store, _) = Store::tcp(
+            &env.master_addr,
+            env.master_port,
+            env.world_size,
+            is_server,
+            timeout,
+        )
+        .map_err(|e| fail("the rendezvous store", e))?;
+        // As init_process_group: the group's keys under their own prefix.
+        let group_store = store
+            .prefixed("default_pg")
+            .map_err(|e| fail("the rendezvous store", e))?;
+        let hostname = if env.is_loopback() {
+            "127.0.0.1".to_owned()
+        } else {
+            this_host()
+        };
+        let group = ProcessGroup::gloo(&group_store, rank, env.world_size, &hostname, timeout, 2)
+            .map_err(|e| fail("joining the Gloo group", e))?;
+        let ours = store
+            .prefixed("sentence_rs")
+            .map_err(|e| fail("the rendezvous store", e))?;
+        let heartbeat = Heartbeat::start(&env, timeout).map_err(|e| fail("the heartbeat", e))?;
+        Ok(Distributed {
+            env,
+            store: ours,
+            group: Rc::new(group),
+            heartbeat,
+            stats: CommStats::default(),
+        })
+    }
+
+    pub fn rank(&self) -> usize {
+        self.env.rank
+    }
+
+    pub fn world_size(&self) -> usize {
+        self.env.world_size
+    }
+
+    /// Rank 0 writes the output folder, logs and evaluates.
+    pub fn is_main(&self) -> bool {
+        self.env.rank == 0
+    }
+
+    pub fn env(&self) -> &LaunchEnv {
+        &self.env
+    }
+
+    /// What the collectives have cost so far.
+    pub fn stats(&self) -> &CommStats {
+        &self.stats
+    }
+
+    /// The handle losses gather their candidates through (`gather_across_devices`).
+    pub fn row_gather(&self) -> RowGather {
+        RowGather::new(self.group.clone())
+    }
+
+    /// Fails on every rank unless all ranks run `config_toml` (the resolved config): ranks
+    /// started with different configs would train different models while summing their
+    /// gradients.
+    pub fn check_same_config(&self, config_toml: &str) -> Result<()> {
+        let rank = self.rank();
+        let key = |r: usize| format!("config/{r}");
+        self.store
+            .set(&key(rank), config_toml.as_bytes())
+            .map_err(|e| self.error("publishing its config", e))?;
+        for other in 0..self.world_size() {
+            if other == rank {
+                continue;
+            }
+            let theirs = self
+                .store
+                .get(&key(other))
+                .map_err(|e| self.error(&format!("reading rank {other}'s config"), e))?;
+            if theirs != config_toml.as_bytes() {
+                let first = first_difference(config_toml, &String::from_utf8_lossy(&theirs));
+                return Err(Error::Distributed {
+                    rank,
+                    message: format!(
+                        "rank {other} runs another config than rank {rank} ({first}); start \
+                         every rank with the same config and flags"
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Overwrites `tensors` with rank 0's.
+    pub fn broadcast_from_main(&mut self, tensors: &[Tensor]) -> Result<()> {
+        tch::no_grad(|| -> Result<()> {
+            for t in tensors {
+                // Gloo broadcasts contiguous tensors; parameters are.
+                let refs = [t];
+                self.group
+                    .broadcast(&refs, 0)
+                    .map_err(|e| self.lost_peer("broadcasting the initial weights", e))?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Element-wise sums of `values` over the ranks.
+    pub fn sum(&mut self, values: &[f64]) -> Result<Vec<f64>> {
+        let t = Tensor::from_slice(values);
+        self.group
+            .all_reduce(&[&t], ReduceOp::Sum)
+            .map_err(|e| self.lost_peer("summing step values", e))?;
+        Vec::<f64>::try_from(&t).map_err(|source| Error::Torch {
+            context: "reading summed step values".into(),
+            source,
+        })
+    }
+
+    /// Sums the gradients of `parameters` over the ranks, in buckets of flat tensors. A
+    /// parameter with a gradient on some rank but not here gets zeros here first, so every
+    /// rank reduces the same tensors.
+    pub fn sum_gradients<'a>(
+        &mut self,
+        parameters: impl Iterator<Item = (&'a str, &'a Tensor)>,
+    ) -> Result<()> {
+        let parameters: Vec<(&str, &Tensor)> = parameters.collect();
+        let started = std::time::Instant::now();
+        let has: Vec<f64> = parameters
+            .iter()
+            .map(|(_, p)| f64::from(u8::from(p.grad().defined())))
+            .collect();
+        let anywhere = self.sum(&has)?;
+        let mut grads = Vec::new();
+        for ((name, param), count) in parameters.iter().zip(anywhere) {
+            if count == 0.0 {
+                continue;
+            }
+            let mut grad = param.grad();
+            if !grad.defined() {
+                grad = param.f_zeros_like().map_err(|source| Error::Torch {
+                    context: format!("a zero gradient for {name}"),
+                    source,
+                })?;
+                torch_ext::set_grad(param, &grad)?;
+                grad = param.grad();
+            }
+            grads.push(grad);
+        }
+        let bytes = gradients::all_reduce_buckets(&self.group, &grads)
+            .map_err(|e| self.lost_peer("summing gradients", e))?;
+        self.stats.add_step(bytes, started.elapsed());
+        Ok(())
+    }
+
+    /// Waits for every rank (`what` names the point, for the error).
+    pub fn barrier(&self, what: &str) -> Result<()> {
+        self.group
+            .barrier()
+            .map_err(|e| self.lost_peer(&format!("waiting for every rank {what}"), e))
+    }
+
+    fn error(&self, what: &str, err: torch_ext::Error) -> Error {
+        Error::Distributed {
+            rank: self.rank(),
+            message: format!("{what}: {err}"),
+        }
+    }
+
+    /// `err`, which ended this rank's step, with the ranks that stopped answering named when
+    /// there are any (a collective inside a loss fails when a peer dies, with only the peer's
+    /// address in Gloo's message).
+    pub fn explain_failure(&self, err: Error) -> Error {
+        if matches!(err, Error::Distributed { .. }) {
+            return err;
+        }
+        let who = self.lost_ranks();
+        if who.is_empty() {
+            return err;
+        }
+        Error::Distributed {
+            rank: self.rank(),
+            message: format!("{who}{err}"),
+        }
+    }
+
+    /// The error of a failed collective, naming the ranks that stopped answering (their
+    /// heartbeats stopped) when that can be told.
+    fn lost_peer(&self, what: &str, err: torch_ext::Error) -> Error {
+        Error::Distributed {
+            rank: self.rank(),
+            message: format!("{}{what} failed: {err}", self.lost_ranks()),
+        }
+    }
+
+    /// `lost rank N (…); ` for the ranks whose heartbeat stopped, or nothing.
+    fn lost_ranks(&self) -> String {
+        match self.heartbeat.silent_ranks() {
+            Some(ranks) if !ranks.is_empty() => format!(
+                "lost rank {} (it stopped answering); ",
+                ranks
+                    .iter()
+                    .map(usize::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            // The store is served by rank 0: when it is gone, so is rank 0.
+            None => "lost rank 0 (the rendezvous store it serves is gone); ".into(),
+            Some(_) => String::new(),
+        }
+    }
+}
+
+/// The first line where two configs differ, for the error message.
+fn first_difference(ours: &str, theirs: &str) -> String {
+    let mut a = ours.lines();
+    let mut b = theirs.lines();
+    loop {
+        match (a.next(), b.next()) {
+            (Some(x), Some(y)) if x == y => continue,
+            (x, y) => {
+                return format!(
+                    "here `{}`, there `{}`",
+                    x.unwrap_or("<end>").trim(),
+                    y.unwrap_or("<end>").trim()
+                )
+            }
+        }
+    }
+}
+
+/// The name peers on other machines reach this one by (the kernel's host name).
+fn this_host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_owned())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "127.0.0.1".into())
+}
+
+/// The share of a global batch of `len` rows that `rank` of `world` trains on, as weight of
+/// its loss in the summed gradient (rows / global rows).
+pub fn share_weight(local: usize, global: usize) -> f64 {
+    if global == 0 {
+        0.0
+    } else {
+        local as f64 / global as f64
+    }
+}
