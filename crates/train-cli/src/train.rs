@@ -254,6 +254,15 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         outcome.examples_per_second,
         outcome.output_dir.display()
     );
+    if let Some(comm) = &outcome.communication {
+        println!(
+            "{} processes: {:.1} MB of gradients summed per step, {:.3} s per step in that \
+             all-reduce",
+            outcome.world_size,
+            comm.bytes_per_step() / 1e6,
+            comm.seconds_per_step()
+        );
+    }
     let which = if config.output.load_best {
         "best checkpoint"
     } else {

@@ -63,6 +63,8 @@ pub struct TrainOutcome {
     pub interrupted: Option<PathBuf>,
     /// Processes that trained together (1 without distribution).
     pub world_size: usize,
+    /// What summing gradients across processes cost (a data-parallel run only).
+    pub communication: Option<crate::distributed::CommStats>,
 }
 
 /// Runs the configured training with the progress bar and tracing events. `stop` is polled
@@ -798,6 +800,7 @@ impl<'c> Trainer<'c> {
             examples_per_second: self.throughput.per_second(),
             interrupted: None,
             world_size: self.dist.as_ref().map_or(1, Distributed::world_size),
+            communication: self.dist.as_ref().map(|d| d.stats().clone()),
         }
     }
 }

@@ -215,6 +215,13 @@ impl Distributed {
         Ok(())
     }
 
+    /// Every rank's rows of `t` (dim 0), in rank order; ranks may hold different row counts
+    /// (sharded encoding and evaluation put their pieces back together with it).
+    pub fn all_gather_rows(&self, t: &Tensor) -> Result<Tensor> {
+        tch::no_grad(|| self.group.all_gather_rows(&t.detach()))
+            .map_err(|e| self.lost_peer("gathering rows from every rank", e))
+    }
+
     /// Waits for every rank (`what` names the point, for the error).
     pub fn barrier(&self, what: &str) -> Result<()> {
         self.group
