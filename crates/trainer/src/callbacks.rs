@@ -11,9 +11,9 @@ use std::path::Path;
 use indicatif::ProgressBar;
 use tracing::info;
 
-use crate::checkpoint::TrainerState;
 use crate::evaluators::EvalReport;
-use crate::metrics::MetricsRecord;
+use crate::run_folder::checkpoint::TrainerState;
+use crate::run_folder::metrics::MetricsRecord;
 
 /// What one optimizer step did.
 #[derive(Debug, Clone, PartialEq)]

@@ -16,7 +16,7 @@ pub enum Error {
         path: PathBuf,
         offset: u64,
         #[source]
-        source: crate::tensorboard::CorruptRecord,
+        source: crate::run_folder::tensorboard::CorruptRecord,
     },
     #[error("dataset: {0}")]
     Dataset(String),
@@ -60,7 +60,7 @@ pub enum Error {
         lock.display()
     )]
     OutputInUse {
-        owner: Option<crate::output_lock::LockOwner>,
+        owner: Option<crate::run_folder::output_lock::LockOwner>,
         lock: PathBuf,
     },
     #[error(

@@ -4,32 +4,25 @@
 
 mod batches;
 mod callbacks;
-mod checkpoint;
 mod compat;
 pub mod distributed;
 mod error;
 mod evaluators;
 mod grad_scaler;
-mod metrics;
 mod optimizer;
-mod output;
-mod output_dir;
-mod output_lock;
 mod plan;
-mod plot;
 mod progress;
 mod rerank_step;
-mod resume_check;
+mod run_folder;
 mod schedule;
 mod step_profile;
-mod tensorboard;
 mod train_data;
 mod train_sets;
 mod trainer;
 
 pub use batches::StepBatches;
 pub use callbacks::{Callback, ProgressCallback, StepReport, TracingCallback};
-pub use checkpoint::{list_checkpoints, BestEval, TrainerState};
+pub use run_folder::checkpoint::{list_checkpoints, BestEval, TrainerState};
 // The run config and its data resolution live in the tch-free config crate (xtask reads them
 // too); re-exported so `trainer::TrainConfig` and friends keep working.
 pub use config::{
@@ -47,11 +40,11 @@ pub use evaluators::{
     Evaluator, EvaluatorSet, LabelAccuracyEvaluator, NamedLoss, ParaphraseEvaluator,
     RetrievalEvaluator, RunModel, SelectionMetric, StsEvaluator, TripletEvaluator,
 };
-pub use metrics::MetricsRecord;
 pub use optimizer::{AdamW, AdamWSettings};
-pub use output_lock::LockOwner;
 pub use plan::StepPlan;
 pub use rerank_step::rerank_micro_batch;
+pub use run_folder::metrics::MetricsRecord;
+pub use run_folder::output_lock::LockOwner;
+pub use run_folder::tensorboard::{read_event_file, CorruptRecord, EventPayload, TensorBoardEvent};
 pub use schedule::linear_warmup_decay;
-pub use tensorboard::{read_event_file, CorruptRecord, EventPayload, TensorBoardEvent};
 pub use trainer::{checkpoint_path, train, train_distributed, Resume, TrainOutcome, Trainer};

@@ -21,15 +21,15 @@ use tracing::{info, warn};
 
 use crate::batches::StepBatches;
 use crate::callbacks::{Callback, ProgressCallback, StepReport, TracingCallback};
-use crate::checkpoint::{self, BestEval, CheckpointParts, TrainerState};
 use crate::distributed::{share_weight, Distributed};
 use crate::error::{io_error, Error, Result};
 use crate::evaluators::{EvalReport, EvaluatorSet};
 use crate::grad_scaler::GradScaler;
-use crate::metrics::{MetricsLog, MetricsRecord};
 use crate::optimizer::{AdamW, AdamWSettings};
-use crate::output_lock::OutputLock;
 use crate::plan::StepPlan;
+use crate::run_folder::checkpoint::{self, BestEval, CheckpointParts, TrainerState};
+use crate::run_folder::metrics::{MetricsLog, MetricsRecord};
+use crate::run_folder::output_lock::OutputLock;
 use crate::schedule::linear_warmup_decay;
 use crate::train_sets::{SetLoss, TrainSets};
 use evaluate::RunModel;
@@ -157,7 +157,7 @@ impl<'c> Trainer<'c> {
         client: &hub::HubClient,
         custom: Vec<Box<dyn crate::Evaluator>>,
     ) -> Result<Self> {
-        crate::output_dir::check_output_dir(&config.output.dir)?;
+        crate::run_folder::output_dir::check_output_dir(&config.output.dir)?;
         let t = &config.training;
         if let Some(threads) = t.threads {
             tch::set_num_threads(threads as i32);
@@ -260,7 +260,7 @@ impl<'c> Trainer<'c> {
     /// Continues from a checkpoint: weights were loaded already; here the optimizer, the loss
     /// parameters and the position.
     fn restore(&mut self, dir: &Path) -> Result<()> {
-        crate::resume_check::check_resume_config(dir, &self.config_toml)?;
+        crate::run_folder::resume_check::check_resume_config(dir, &self.config_toml)?;
         let t = &self.config.training;
         let mut state = checkpoint::read_state(dir)?;
         if state.seed != t.seed {
@@ -725,7 +725,7 @@ impl<'c> Trainer<'c> {
         let after = self.load_best_weights()?;
         let outcome = self.outcome(after);
         let records = self.metrics.as_ref().map(|m| m.records()).unwrap_or(&[]);
-        crate::output::write_output(&crate::output::OutputParts {
+        crate::run_folder::output::write_output(&crate::run_folder::output::OutputParts {
             dir: &self.config.output.dir,
             model: &self.model,
             loss_vars: &self.loss_vars,

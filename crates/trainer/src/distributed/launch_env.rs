@@ -14,6 +14,9 @@ pub struct LaunchEnv {
     /// Rank 0's address: it serves the rendezvous store there.
     pub master_addr: String,
     pub master_port: u16,
+    /// torchrun's agent already serves the store at the master address
+    /// (`TORCHELASTIC_USE_AGENT_STORE=True`): rank 0 connects to it instead of serving.
+    pub agent_store: bool,
 }
 
 fn bad(variable: &str, message: String) -> Error {
@@ -102,6 +105,8 @@ impl LaunchEnv {
             // torch.distributed's default.
             None => 29500,
         };
+        let agent_store = lookup("TORCHELASTIC_USE_AGENT_STORE")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
         Ok(Some(LaunchEnv {
             rank,
             world_size,
@@ -109,6 +114,7 @@ impl LaunchEnv {
             local_world_size,
             master_addr: master_addr.trim().to_owned(),
             master_port,
+            agent_store,
         }))
     }
 
@@ -156,6 +162,7 @@ mod tests {
                 local_world_size: 2,
                 master_addr: "10.0.0.7".into(),
                 master_port: 29400,
+                agent_store: false,
             }
         );
         assert!(!env.is_loopback());

@@ -49,7 +49,7 @@ impl Distributed {
     /// a port already taken is an error within `timeout`, naming the address.
     pub fn join(env: LaunchEnv, timeout: Duration) -> Result<Self> {
         let rank = env.rank;
-        let is_server = rank == 0;
+        let is_server = rank == 0 && !env.agent_store;
         let fail = |what: &str, err: torch_ext::Error| Error::Distributed {
             rank,
             message: format!(
@@ -298,13 +298,9 @@ fn first_difference(ours: &str, theirs: &str) -> String {
     }
 }
 
-/// The name peers on other machines reach this one by (the kernel's host name).
+/// The name peers on other machines reach this one by (its host name).
 fn this_host() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_owned())
-        .ok()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "127.0.0.1".into())
+    crate::run_folder::output_lock::host_name().unwrap_or_else(|| "127.0.0.1".into())
 }
 
 /// The share of a global batch of `len` rows that `rank` of `world` trains on, as weight of

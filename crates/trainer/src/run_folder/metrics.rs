@@ -11,7 +11,7 @@ use eval::MetricValues;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{io_error, Result};
-use crate::tensorboard::EventWriter;
+use crate::run_folder::tensorboard::EventWriter;
 
 /// One line of `metrics.jsonl`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -162,7 +162,7 @@ impl MetricsLog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tensorboard::{read_event_file, EventPayload};
+    use crate::run_folder::tensorboard::{read_event_file, EventPayload};
 
     fn eval_record(step: u64) -> MetricsRecord {
         let mut metrics = MetricValues::new();

@@ -167,14 +167,18 @@ fn leads_to(_path: &Path, _file: &File) -> Result<bool> {
 }
 
 /// This machine's name (Linux's `uname` node name), for the message only.
-fn hostname() -> String {
+/// This machine's host name (`/proc`, `/etc/hostname`, then `$HOSTNAME`), if any is known.
+pub(crate) fn host_name() -> Option<String> {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .or_else(|_| std::fs::read_to_string("/etc/hostname"))
         .map(|s| s.trim().to_string())
         .ok()
         .filter(|s| !s.is_empty())
         .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "(unknown)".into())
+}
+
+fn hostname() -> String {
+    host_name().unwrap_or_else(|| "(unknown)".into())
 }
 
 fn utc_now() -> String {

@@ -426,9 +426,7 @@ fn next_field<'a>(data: &mut &'a [u8]) -> Result<(u64, Field<'a>), CorruptRecord
 /// This machine's name for the file name, with characters other than letters, digits, `-`,
 /// `_` and `.` left out (`localhost` when it cannot be read).
 fn hostname() -> String {
-    let name: String = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
-        .or_else(|_| std::env::var("HOSTNAME"))
+    let name: String = super::output_lock::host_name()
         .unwrap_or_default()
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))

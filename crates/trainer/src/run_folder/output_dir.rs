@@ -11,7 +11,7 @@
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::output_lock::LOCK_FILE;
+use crate::run_folder::output_lock::LOCK_FILE;
 
 /// What a previous run leaves in its output folder (any one of them is enough).
 const RUN_MARKERS: &[&str] = &[

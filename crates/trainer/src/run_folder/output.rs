@@ -7,11 +7,11 @@ use std::path::Path;
 use config::TrainConfig;
 use tch::{nn, Tensor};
 
-use crate::checkpoint::named_variables;
 use crate::error::{io_error, Error, Result};
 use crate::evaluators::{EvalReport, SelectionMetric};
-use crate::metrics::MetricsRecord;
-use crate::plot::{write_training_plot, Series};
+use crate::run_folder::checkpoint::named_variables;
+use crate::run_folder::metrics::MetricsRecord;
+use crate::run_folder::plot::{write_training_plot, Series};
 use crate::trainer::TrainOutcome;
 
 pub(crate) struct OutputParts<'a> {
