@@ -1,10 +1,17 @@
-//! `train-cli encode`: texts in, embeddings out.
+//! `train-cli encode`: texts in, embeddings out. Under a launcher (`--nproc N`, torchrun or
+//! any that sets `RANK`/`WORLD_SIZE`), each rank encodes its contiguous shard of the texts,
+//! the float32 rows are gathered in rank order (input order), and rank 0 alone quantizes and
+//! writes them as one process would.
 
+use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use model::{EncodeOptions, PromptChoice};
+use model::{DeviceChoice, EncodeOptions, PromptChoice, SentenceTransformer};
+use tch::Tensor;
+use trainer::distributed::{Distributed, LaunchEnv, DEFAULT_TIMEOUT};
 
 use crate::load::ModelArgs;
 
@@ -48,6 +55,19 @@ pub struct EncodeArgs {
     /// int8/uint8: use these ranges (.npy [2, dim]: the minima, then the maxima)
     #[arg(long)]
     pub ranges: Option<PathBuf>,
+    /// Encode as N processes on this machine, each its share of the texts (one output, as one
+    /// process writes). Under torchrun or another launcher that sets RANK, leave it out
+    #[arg(long, value_name = "N")]
+    pub nproc: Option<usize>,
+    /// Under a launcher: seconds a rank waits for the others (to join, to gather) before
+    /// failing
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = DEFAULT_TIMEOUT.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub ddp_timeout: u64,
 }
 
 impl EncodeArgs {
@@ -67,41 +87,50 @@ enum OutputFormat {
 }
 
 pub fn run(args: &EncodeArgs) -> Result<()> {
-    // Check the cheap things before loading a model.
+    // Check the cheap things before loading a model (or starting ranks).
     args.model.check()?;
     let format = output_format(&args.output)?;
     refuse_input_as_output(&args.input, &args.output)?;
-    check_output_folder(&args.output)?;
-    let given_ranges = read_ranges(args)?;
-    let texts = read_texts(&args.input, args.column.as_deref())?;
-    let model = args.model.load()?;
-    if let Some(ranges) = &given_ranges {
-        let dim = model.embedding_dimension();
-        if ranges.dim() as i64 != dim {
-            let file = args.ranges.as_ref().or(args.calibration.as_ref());
-            bail!(
-                "{} is {} values wide but {} embeds into {dim}: give ranges or calibration \
-                 embeddings of this model",
-                file.map(|p| p.display().to_string()).unwrap_or_default(),
-                ranges.dim(),
-                args.model.model
-            );
-        }
+    if let Some(nproc) = args.nproc {
+        check_output_folder(&args.output)?;
+        read_ranges(args)?;
+        return crate::launch::run(nproc);
     }
+    let mut dist = match LaunchEnv::from_env()? {
+        None => None,
+        Some(env) => Some(
+            Distributed::join(env, Duration::from_secs(args.ddp_timeout))
+                .context("joining the distributed encode")?,
+        ),
+    };
+    let main = dist.as_ref().is_none_or(Distributed::is_main);
+    // Every rank prepares (rank 0 alone checks where it writes); if one fails, all stop
+    // before encoding, each with its own error or one naming the failure elsewhere.
+    let prepared = prepare(args, dist.as_ref().map(Distributed::env), main);
+    let prepared = match dist.as_mut() {
+        Some(dist) => agree(dist, prepared)?,
+        None => prepared?,
+    };
+    let Prepared {
+        texts,
+        model,
+        given_ranges,
+    } = prepared;
     let options = EncodeOptions {
         batch_size: args.model.runtime.batch_size as usize,
         normalize: args.normalize,
-        show_progress: !args.quiet,
+        show_progress: !args.quiet && main,
         prompt: args.prompt_choice(),
     };
-    // An unknown name fails here, before any work, naming the known ones.
-    model
-        .prompts()
-        .resolve(&options.prompt)
-        .context("choosing the prompt")?;
     let start = std::time::Instant::now();
-    let embeddings = model.encode(&texts, &options).context("encoding")?;
+    let embeddings = match dist.as_ref() {
+        None => model.encode(&texts, &options).context("encoding")?,
+        Some(dist) => encode_shard(dist, &model, &texts, &options)?,
+    };
     let seconds = start.elapsed().as_secs_f64();
+    if !main {
+        return Ok(());
+    }
     let matrix = eval::Embeddings::new(&embeddings.data, embeddings.rows, embeddings.dim)?;
     let computed_ranges = match (&given_ranges, args.precision.uses_ranges()) {
         (None, true) => Some(
@@ -137,7 +166,7 @@ pub fn run(args: &EncodeArgs) -> Result<()> {
         }
     }
     eprintln!(
-        "encoded {} texts into [{}, {}] {} in {seconds:.2} s ({:.0} texts/s, computed in {}), \
+        "encoded {} texts into [{}, {}] {} in {seconds:.2} s ({:.0} texts/s, computed in {}{}), \
          wrote {}",
         embeddings.rows,
         embeddings.rows,
@@ -145,9 +174,141 @@ pub fn run(args: &EncodeArgs) -> Result<()> {
         args.precision,
         embeddings.rows as f64 / seconds.max(1e-9),
         model.dtype(),
+        dist.as_ref()
+            .map(|d| format!(" by {} processes", d.world_size()))
+            .unwrap_or_default(),
         args.output.display()
     );
     Ok(())
+}
+
+/// What every rank reads and loads before encoding.
+struct Prepared {
+    texts: Vec<String>,
+    model: SentenceTransformer,
+    given_ranges: Option<eval::QuantizationRanges>,
+}
+
+/// Reads the texts and the ranges and loads the model (on `cuda:LOCAL_RANK` for `--device
+/// auto` under a launcher on a machine with several GPUs); `main` also checks the folder it
+/// will write to. Under a launcher without `--threads`, each rank takes its share of the
+/// cores.
+fn prepare(args: &EncodeArgs, launch: Option<&LaunchEnv>, main: bool) -> Result<Prepared> {
+    if main {
+        check_output_folder(&args.output)?;
+    }
+    let given_ranges = read_ranges(args)?;
+    let texts = read_texts(&args.input, args.column.as_deref())?;
+    let mut model_args = args.model.clone();
+    if let Some(env) = launch {
+        if model_args.runtime.threads.is_none() {
+            // As train: torchrun's OMP_NUM_THREADS=1 wastes a CPU-only machine's cores.
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            tch::set_num_threads((cores / env.local_world_size).max(1) as i32);
+        }
+        let gpus = tch::Cuda::device_count();
+        if model_args.runtime.device == DeviceChoice::Auto && tch::Cuda::is_available() && gpus > 1
+        {
+            model_args.runtime.device = DeviceChoice::Cuda(env.local_rank % gpus as usize);
+        }
+    }
+    let model = model_args.load()?;
+    if let Some(ranges) = &given_ranges {
+        let dim = model.embedding_dimension();
+        if ranges.dim() as i64 != dim {
+            let file = args.ranges.as_ref().or(args.calibration.as_ref());
+            bail!(
+                "{} is {} values wide but {} embeds into {dim}: give ranges or calibration \
+                 embeddings of this model",
+                file.map(|p| p.display().to_string()).unwrap_or_default(),
+                ranges.dim(),
+                args.model.model
+            );
+        }
+    }
+    // An unknown name fails here, before any work, naming the known ones.
+    model
+        .prompts()
+        .resolve(&args.prompt_choice())
+        .context("choosing the prompt")?;
+    Ok(Prepared {
+        texts,
+        model,
+        given_ranges,
+    })
+}
+
+/// `mine`, unless some rank failed: then every rank stops, those that failed with their own
+/// error, the others with one saying where to look.
+fn agree<T>(dist: &mut Distributed, mine: Result<T>) -> Result<T> {
+    let failed = f64::from(u8::from(mine.is_err()));
+    let total = dist
+        .sum(&[failed])
+        .context("checking that every rank is ready to encode")?;
+    let mine = mine?;
+    if total[0] > 0.0 {
+        bail!(
+            "{} other rank(s) failed before encoding (see their errors); stopping",
+            total[0] as usize
+        );
+    }
+    Ok(mine)
+}
+
+/// The texts rank `rank` of `world_size` encodes: contiguous shards in rank order whose sizes
+/// differ by at most one, the first ranks taking one more (`data::ScheduledBatch::shard`'s
+/// rule); empty for the ranks beyond the number of texts.
+fn shard_range(len: usize, rank: usize, world_size: usize) -> Range<usize> {
+    let (base, extra) = (len / world_size, len % world_size);
+    let start = rank * base + rank.min(extra);
+    start..start + base + usize::from(rank < extra)
+}
+
+/// This rank's shard of `texts` encoded, and every rank's rows gathered in rank order: the
+/// embeddings of all `texts`, in input order, on every rank.
+fn encode_shard(
+    dist: &Distributed,
+    model: &SentenceTransformer,
+    texts: &[String],
+    options: &EncodeOptions,
+) -> Result<model::EmbeddingMatrix> {
+    let range = shard_range(texts.len(), dist.rank(), dist.world_size());
+    let shard = model
+        .encode(&texts[range.clone()], options)
+        .with_context(|| {
+            format!(
+                "encoding texts {}..{} (rank {} of {})",
+                range.start,
+                range.end,
+                dist.rank(),
+                dist.world_size()
+            )
+        })?;
+    let dim = shard.dim;
+    if texts.is_empty() {
+        // Every rank knows: nothing to gather.
+        return Ok(shard);
+    }
+    let rows = Tensor::from_slice(&shard.data).view([shard.rows as i64, dim as i64]);
+    let gathered = dist
+        .all_gather_rows(&rows)
+        .context("gathering the embeddings of every rank")?;
+    let count = gathered.size().first().copied().unwrap_or(0) as usize;
+    if count != texts.len() {
+        bail!(
+            "gathered {count} embeddings from {} ranks for {} texts: the ranks read different \
+             inputs",
+            dist.world_size(),
+            texts.len()
+        );
+    }
+    let data = Vec::<f32>::try_from(gathered.contiguous().view(-1))
+        .context("reading the gathered embeddings")?;
+    Ok(model::EmbeddingMatrix {
+        data,
+        rows: count,
+        dim,
+    })
 }
 
 /// `OUTPUT`'s name with `.ranges.npy` for its extension: `emb.npy` → `emb.ranges.npy`.
@@ -294,4 +455,30 @@ pub(crate) fn read_texts(input: &Path, column: Option<&str>) -> Result<Vec<Strin
         (false, None) => data::read_lines(input)?,
     };
     Ok(texts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_follow_the_training_split_rule() {
+        for len in 0..12 {
+            for world in 1..6 {
+                let indices: Vec<usize> = (0..len).collect();
+                let batch = data::ScheduledBatch {
+                    dataset: 0,
+                    indices: indices.clone(),
+                };
+                let mut next = 0;
+                for rank in 0..world {
+                    let range = shard_range(len, rank, world);
+                    assert_eq!(range.start, next, "len {len}, world {world}, rank {rank}");
+                    assert_eq!(&indices[range.clone()], batch.shard(rank, world).unwrap());
+                    next = range.end;
+                }
+                assert_eq!(next, len);
+            }
+        }
+    }
 }

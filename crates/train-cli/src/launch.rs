@@ -108,7 +108,7 @@ fn wait_all(mut children: Vec<Child>) -> Result<()> {
     match first_failure {
         None => Ok(()),
         Some((rank, s)) if s.code() == Some(130) => {
-            eprintln!("rank {rank} was interrupted; resume with --resume latest");
+            eprintln!("rank {rank} was interrupted");
             std::process::exit(130);
         }
         Some((rank, s)) => bail!("rank {rank} failed ({}); the run stopped", describe(s)),
