@@ -2,12 +2,19 @@
 //! and by Python sentence-transformers on the same rows, hyperparameters, machine and thread
 //! count, in one invocation. Prints training examples/s for both sides and their ratio, and
 //! STS-B validation Spearman (cosine) for both, so one run answers "as good?" and "faster?".
+//!
+//! With `--nproc N` it compares this project with itself instead: the MNRL recipe trained
+//! data-parallel as N processes (`train-cli train --nproc N`, gathered MNRL) against one
+//! process with all the threads, alternating run by run, with the all-reduce's cost and each
+//! process's peak resident memory.
 
 use std::fmt::Write as _;
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
-use anyhow::{ensure, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use clap::ValueEnum;
 use config::{DataConfig, DataFormat, NeutralChoice, SentencePairing, StsEvaluatorConfig};
 use data::{TargetColumn, TrainingSet};
@@ -179,19 +186,32 @@ pub struct TrainBench {
     pub precision: BenchDtype,
     /// Alternating rounds: each trains every side once.
     pub rounds: usize,
+    /// Compare `nproc` processes of `threads / nproc` threads each with one process of
+    /// `threads` (see [`train_nproc`]) instead of this project with sentence-transformers.
+    pub nproc: Option<usize>,
 }
 
 /// Spearman gap the issue accepts between the two sides.
 const PARITY_TOLERANCE: f64 = 0.01;
 
+// `--nproc`: several processes of this project against one.
+mod nproc;
+use nproc::{check_nproc, train_nproc, Layout};
+
 pub fn train(root: &Path, opts: &TrainBench) -> Result<()> {
     // Before the downloads, the venv and the release build, which take minutes.
     ensure!(!opts.seeds.is_empty(), "--seed needs at least one seed");
+    if let Some(nproc) = opts.nproc {
+        check_nproc(nproc, opts)?;
+    }
     let client = hub::HubClient::from_env()?;
     let model_dir = hub::resolve_model(&client, BENCH_MODEL)?;
     let out_dir = root.join("target").join("bench").join("train");
     std::fs::create_dir_all(&out_dir)?;
     let eval_file = write_stsb_validation(&client, &out_dir)?;
+    if let Some(nproc) = opts.nproc {
+        return train_nproc(root, &client, nproc, opts, &out_dir);
+    }
 
     let rust_bin = if opts.sides != Sides::Python {
         Some(build_train_cli(root)?)
@@ -554,9 +574,36 @@ fn run_rust(
     dtype: BenchDtype,
     opts: &TrainBench,
 ) -> Result<Value> {
+    let layout = Layout::single(opts.threads);
+    let (config_path, model_out) = write_rust_config(run, loss, seed, dtype, opts, layout)?;
+    run_captured(
+        Command::new(bin)
+            .args(["train", "--quiet", "--config"])
+            .arg(&config_path),
+        opts.threads,
+    )?;
+    read_rust_metrics(&model_out, loss, opts.threads)
+}
+
+/// Writes the run config of this project's side as `layout` runs it and returns its path and
+/// the model folder the run will write (removed if a previous run left it).
+fn write_rust_config(
+    run: &RustRun<'_>,
+    loss: BenchLoss,
+    seed: u64,
+    dtype: BenchDtype,
+    opts: &TrainBench,
+    layout: Layout,
+) -> Result<(PathBuf, PathBuf)> {
     let (train_file, out_dir) = (run.train_file, run.out_dir);
-    let (evaluator, metric) = loss.evaluator_toml();
-    let model_out = out_dir.join(format!("rust-{}-{}", loss.name(), dtype.arg()));
+    let (evaluator, _) = loss.evaluator_toml();
+    let stem = format!(
+        "rust-{}-{}{}",
+        loss.name(),
+        dtype.arg(),
+        layout.file_suffix()
+    );
+    let model_out = out_dir.join(&stem);
     if model_out.exists() {
         std::fs::remove_dir_all(&model_out)
             .with_context(|| format!("removing the previous run {}", model_out.display()))?;
@@ -569,8 +616,15 @@ fn run_rust(
             stsb_rows_path(out_dir).display().to_string(),
         )
     } else {
+        // Several processes score their anchors against every process's candidates, as
+        // one process does over the global batch (check_nproc allows MNRL only).
+        let gather = if layout.processes > 1 {
+            "gather_across_devices = true\n"
+        } else {
+            ""
+        };
         format!(
-            "[data]\ndataset = {:?}\nformat = \"columns\"\ncolumns = {:?}\n\n[loss]\n{}",
+            "[data]\ndataset = {:?}\nformat = \"columns\"\ncolumns = {:?}\n\n[loss]\n{}{gather}",
             train_file.display().to_string(),
             loss.columns(),
             loss.loss_toml()
@@ -619,7 +673,7 @@ progress = false
         wd = opts.weight_decay,
         seed = seed,
         device = if opts.cuda { "cuda" } else { "cpu" },
-        threads = opts.threads,
+        threads = layout.threads,
         precision = dtype.arg(),
         sampler = match opts.order {
             Order::Same => "sequential",
@@ -627,14 +681,15 @@ progress = false
         },
         dir = model_out.display().to_string(),
     );
-    let config_path = out_dir.join(format!("rust-{}-{}.toml", loss.name(), dtype.arg()));
+    let config_path = out_dir.join(format!("{stem}.toml"));
     std::fs::write(&config_path, config)?;
-    run_captured(
-        Command::new(bin)
-            .args(["train", "--quiet", "--config"])
-            .arg(&config_path),
-        opts.threads,
-    )?;
+    Ok((config_path, model_out))
+}
+
+/// The record of a finished run of this project: its last logged examples/s and its
+/// Spearman before and after training, from its metrics.jsonl.
+fn read_rust_metrics(model_out: &Path, loss: BenchLoss, threads: usize) -> Result<Value> {
+    let (_, metric) = loss.evaluator_toml();
     let metrics_path = model_out.join("metrics.jsonl");
     let text = std::fs::read_to_string(&metrics_path)
         .with_context(|| format!("reading {}", metrics_path.display()))?;
@@ -661,7 +716,7 @@ progress = false
         "rate": last_train["examples_per_second"],
         "spearman_before": spearman(evals.first()),
         "spearman_after": spearman(evals.last()),
-        "threads": opts.threads,
+        "threads": threads,
     }))
 }
 

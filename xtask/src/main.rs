@@ -147,6 +147,13 @@ enum BenchKind {
         /// Alternating rounds (every side trained once per round)
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
         rounds: u64,
+        /// Data-parallel instead of against sentence-transformers: the MNRL recipe as N
+        /// processes (`train-cli train --nproc N`, gathered MNRL) of threads / N threads each,
+        /// against one process of all the threads; examples/s, Spearman, the all-reduce's
+        /// bytes and seconds per step, and each process's peak resident memory
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(2..),
+              conflicts_with_all = ["cross_encoder", "sides", "python", "cuda"])]
+        nproc: Option<u64>,
     },
     /// `train-cli mine` against sentence-transformers' `mine_hard_negatives` (default and
     /// use_faiss=True): MNLI anchors against a corpus of unique sentences, time and peak memory
@@ -211,6 +218,7 @@ fn main() -> Result<()> {
                     python,
                     precision,
                     rounds,
+                    nproc,
                 },
         } => bench_train::train(
             &root,
@@ -235,6 +243,7 @@ fn main() -> Result<()> {
                 python,
                 precision,
                 rounds: rounds as usize,
+                nproc: nproc.map(|n| n as usize),
             },
         ),
         Command::Bench {
