@@ -13,6 +13,7 @@ mod optimizer;
 mod plan;
 mod progress;
 mod rerank_step;
+mod run_builder;
 mod run_folder;
 mod schedule;
 mod step_profile;
@@ -43,6 +44,7 @@ pub use evaluators::{
 pub use optimizer::{AdamW, AdamWSettings};
 pub use plan::StepPlan;
 pub use rerank_step::rerank_micro_batch;
+pub use run_builder::{RunBuilder, RunParts};
 pub use run_folder::metrics::MetricsRecord;
 pub use run_folder::output_lock::LockOwner;
 pub use run_folder::tensorboard::{read_event_file, CorruptRecord, EventPayload, TensorBoardEvent};

@@ -13,9 +13,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use config::{load_training_sets, ModelWeights, Precision, TrainConfig};
+use config::{Precision, TrainConfig};
 use data::ScheduledBatch;
-use model::{PoolingMode, ResolveDevice};
 use tch::{nn, Device, Kind};
 use tracing::{info, warn};
 
@@ -27,6 +26,7 @@ use crate::evaluators::{EvalReport, EvaluatorSet};
 use crate::grad_scaler::GradScaler;
 use crate::optimizer::{AdamW, AdamWSettings};
 use crate::plan::StepPlan;
+use crate::run_builder::{RunBuilder, RunParts};
 use crate::run_folder::checkpoint::{self, BestEval, CheckpointParts, TrainerState};
 use crate::run_folder::metrics::{MetricsLog, MetricsRecord};
 use crate::run_folder::output_lock::OutputLock;
@@ -157,56 +157,34 @@ impl<'c> Trainer<'c> {
         client: &hub::HubClient,
         custom: Vec<Box<dyn crate::Evaluator>>,
     ) -> Result<Self> {
-        crate::run_folder::output_dir::check_output_dir(&config.output.dir)?;
+        let parts = RunBuilder::new(config, client)
+            .resume(resume)
+            .evaluators(custom)
+            .build()?;
+        Self::from_parts(config, parts)
+    }
+
+    /// A trainer for parts a [`RunBuilder`] built from `config` (the same config).
+    pub fn from_parts(config: &'c TrainConfig, parts: RunParts) -> Result<Self> {
+        let RunParts {
+            mut model,
+            base_dir,
+            loss_vars,
+            sets,
+            evaluators,
+            device,
+            resumed_from,
+            config_toml,
+        } = parts;
+        if config_toml != config.to_toml()? {
+            return Err(Error::Config {
+                origin: "Trainer::from_parts".into(),
+                message: "the parts were built from another config than the one given; build \
+                          them from the config the trainer runs"
+                    .into(),
+            });
+        }
         let t = &config.training;
-        if let Some(threads) = t.threads {
-            tch::set_num_threads(threads as i32);
-        }
-        let device = resolve_device(config)?;
-        let resumed_from = resume_checkpoint(config, &resume)?;
-
-        // Data and evaluation first: a missing file or a split without labels fails before
-        // the (slower) model load.
-        let rows = load_training_sets(client, config)?;
-        let mut evaluators = EvaluatorSet::from_config(client, &config.evaluation, custom)?;
-        let base_dir = hub::resolve_model(client, &config.model.base)?;
-        let model_dir = match &resumed_from {
-            Some(dir) => dir.join("model"),
-            None => base_dir.clone(),
-        };
-        // A cross-encoder's new head is drawn while loading: from the run's seed.
-        tch::manual_seed(t.seed as i64);
-        let mut model = RunModel::load(config, &model_dir, device)?;
-        if let (Some(name), RunModel::Bi(bi)) = (&config.model.pooling, &mut model) {
-            bi.set_pooling_modes(vec![pooling_mode(name)?])?;
-        }
-        // A resumed run continues from its checkpoint's weights, never from a new draw.
-        if config.model.weights == ModelWeights::Random && resumed_from.is_none() {
-            tch::manual_seed(t.seed as i64);
-            let bad = |message: String| Error::Config {
-                origin: "model.architecture".into(),
-                message,
-            };
-            let changes = match serde_json::to_value(&config.model.architecture) {
-                Ok(serde_json::Value::Object(changes)) => changes,
-                Ok(other) => return Err(bad(format!("not a table: {other}"))),
-                Err(err) => return Err(bad(err.to_string())),
-            };
-            model = match model {
-                RunModel::Bi(bi) => RunModel::Bi(
-                    bi.reinitialized_with(&changes)
-                        .map_err(|err| bad(err.to_string()))?,
-                ),
-                // Refused by the config's validation: a cross-encoder starts pretrained.
-                cross => cross,
-            };
-        }
-
-        tch::manual_seed(t.seed as i64);
-        let loss_vars = nn::VarStore::new(device);
-        let resolve_model = |id: &str| Ok(hub::resolve_model(client, id)?);
-        let sets = TrainSets::new(config, rows, &model, &loss_vars, &resolve_model)?;
-        evaluators.attach_losses(&sets.named_losses())?;
         let plan = StepPlan::new(t.epochs, t.max_steps, t.gradient_accumulation_steps, |e| {
             Ok(sets.epoch_schedule(t, e)?.len())
         })?;
@@ -217,7 +195,7 @@ impl<'c> Trainer<'c> {
         model.set_training_autocast(autocast_kind(t.precision, use_fp16));
         let mut trainer = Self {
             config,
-            config_toml: config.to_toml()?,
+            config_toml,
             sets,
             model,
             base_dir,
@@ -808,46 +786,8 @@ impl<'c> Trainer<'c> {
 /// Where `load_best` keeps the best weights until the run ends.
 const BEST_MODEL_DIR: &str = "best-model";
 
-fn checkpoints_root(config: &TrainConfig) -> PathBuf {
+pub(crate) fn checkpoints_root(config: &TrainConfig) -> PathBuf {
     config.output.dir.join("checkpoints")
-}
-
-/// `model.pooling`'s mode, by its sentence-transformers name.
-fn pooling_mode(name: &str) -> Result<PoolingMode> {
-    serde_json::from_value(serde_json::Value::String(name.to_owned())).map_err(|_| Error::Config {
-        origin: "model.pooling".into(),
-        message: format!(
-            "unknown pooling mode {name:?}; expected one of {}",
-            PoolingMode::ALL.map(PoolingMode::name).join(", ")
-        ),
-    })
-}
-
-fn resolve_device(config: &TrainConfig) -> Result<Device> {
-    let device = config.training.device.resolve()?;
-    if config.training.precision == Precision::Fp16 && device == Device::Cpu {
-        warn!("precision fp16 needs CUDA; training in fp32 on the CPU");
-    }
-    Ok(match device {
-        Device::Cuda(_) => {
-            info!("training on {device:?}");
-            device
-        }
-        _ => Device::Cpu,
-    })
-}
-
-fn resume_checkpoint(config: &TrainConfig, resume: &Resume) -> Result<Option<PathBuf>> {
-    Ok(match resume {
-        Resume::Fresh => None,
-        Resume::Latest => checkpoint::list_checkpoints(&checkpoints_root(config))?
-            .pop()
-            .map(|(_, path)| path),
-        Resume::From(path) => {
-            checkpoint::read_state(path)?;
-            Some(path.clone())
-        }
-    })
 }
 
 fn autocast_kind(precision: Precision, use_fp16: bool) -> Option<Kind> {
