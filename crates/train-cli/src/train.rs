@@ -232,6 +232,9 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     }
     let outcome = trainer::train_distributed(&config, resume, &client, &stop, dist)
         .context("training failed")?;
+    if let (Some(env), Some(peak)) = (&launch, peak_resident_mib()) {
+        println!("rank {}: peak resident memory {peak:.0} MiB", env.rank);
+    }
     if !main {
         if outcome.interrupted.is_some() {
             std::process::exit(130);
@@ -294,4 +297,12 @@ fn before_after_tables(outcome: &trainer::TrainOutcome, which: &str) -> String {
         }
     }
     out
+}
+
+/// This process's peak resident set (`VmHWM`), in MiB, where /proc has it.
+fn peak_resident_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
 }

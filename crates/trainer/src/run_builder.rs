@@ -26,6 +26,7 @@ pub struct RunBuilder<'c> {
     resume: Resume,
     rows: Option<Vec<TrainingSet>>,
     custom: Vec<Box<dyn crate::Evaluator>>,
+    local_rank: Option<usize>,
 }
 
 /// A run's loaded and checked parts, ready for [`Trainer::from_parts`](crate::Trainer::from_parts).
@@ -65,7 +66,16 @@ impl<'c> RunBuilder<'c> {
             resume: Resume::Fresh,
             rows: None,
             custom: Vec::new(),
+            local_rank: None,
         }
+    }
+
+    /// This process's index on its machine in a data-parallel run: with `training.device =
+    /// "auto"` on a machine with several GPUs, process `i` trains on GPU `i mod count` (as
+    /// `torch.cuda.set_device(LOCAL_RANK)`); an explicit `cuda:N` is kept.
+    pub fn local_rank(mut self, local_rank: usize) -> Self {
+        self.local_rank = Some(local_rank);
+        self
     }
 
     /// Where the run starts (default: fresh).
@@ -97,13 +107,22 @@ impl<'c> RunBuilder<'c> {
             resume,
             rows,
             custom,
+            local_rank,
         } = self;
         crate::run_folder::output_dir::check_output_dir(&config.output.dir)?;
         let t = &config.training;
         if let Some(threads) = t.threads {
             tch::set_num_threads(threads as i32);
         }
-        let device = resolve_device(config)?;
+        let device = match (resolve_device(config)?, config.training.device, local_rank) {
+            (Device::Cuda(_), config::DeviceChoice::Auto, Some(local)) => {
+                let count = usize::try_from(tch::Cuda::device_count())
+                    .unwrap_or(1)
+                    .max(1);
+                Device::Cuda(local % count)
+            }
+            (device, _, _) => device,
+        };
         let resumed_from = resume_checkpoint(config, &resume)?;
 
         // Data and evaluation first: a missing file or a split without labels fails before

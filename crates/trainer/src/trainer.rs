@@ -88,7 +88,11 @@ pub fn train_distributed(
     stop: &AtomicBool,
     dist: Option<Distributed>,
 ) -> Result<TrainOutcome> {
-    let mut trainer = Trainer::new(config, resume, client)?;
+    let mut builder = RunBuilder::new(config, client).resume(resume);
+    if let Some(dist) = &dist {
+        builder = builder.local_rank(dist.env().local_rank);
+    }
+    let mut trainer = Trainer::from_parts(config, builder.build()?)?;
     if let Some(dist) = dist {
         trainer = trainer.distributed(dist)?;
     }
