@@ -1,5 +1,8 @@
-//! Compiles src/shim.cpp against the libtorch that torch-sys links (its lib folder comes as
-//! DEP_TCH_LIBTORCH_LIB), with the same C++ flags torch-sys uses for its own C++.
+//! Compiles the C++ shim against the libtorch that torch-sys links (its lib folder comes as
+//! DEP_TCH_LIBTORCH_LIB), with the same C++ flags torch-sys uses for its own C++. With the
+//! `nccl` feature it also compiles ProcessGroupNCCL's binding, against the CUDA and NCCL
+//! headers of the CUDA torch install `cargo xtask setup --cuda` links, and links
+//! libtorch_cuda.
 
 use std::path::PathBuf;
 
@@ -9,6 +12,10 @@ fn main() {
     println!("cargo:rerun-if-changed=src/linear.cpp");
     println!("cargo:rerun-if-changed=src/shim_error.h");
     println!("cargo:rerun-if-changed=src/c10d.cpp");
+    println!("cargo:rerun-if-changed=src/c10d_nccl.cpp");
+    println!("cargo:rerun-if-changed=src/c10d_handles.h");
+    println!("cargo:rerun-if-env-changed=CUDA_INCLUDE_DIR");
+    println!("cargo:rerun-if-env-changed=NCCL_INCLUDE_DIR");
     println!("cargo:rerun-if-env-changed=GLOO_INCLUDE_DIR");
     println!("cargo:rerun-if-env-changed=LIBTORCH_CXX11_ABI");
     let Some(lib) = std::env::var_os("DEP_TCH_LIBTORCH_LIB") else {
@@ -26,7 +33,19 @@ fn main() {
     let include = root.join("include");
     let gloo = gloo_include();
     let abi = std::env::var("LIBTORCH_CXX11_ABI").unwrap_or_else(|_| "1".to_owned());
-    cc::Build::new()
+    let mut build = cc::Build::new();
+    if std::env::var_os("CARGO_FEATURE_NCCL").is_some() {
+        for dir in cuda_includes(&root) {
+            build.include(dir);
+        }
+        build
+            .flag("-DUSE_C10D_NCCL")
+            .flag("-DUSE_CUDA")
+            .file("src/c10d_nccl.cpp");
+        println!("cargo:rustc-link-lib=dylib=torch_cuda");
+        println!("cargo:rustc-link-lib=dylib=c10_cuda");
+    }
+    build
         .cpp(true)
         .pic(true)
         .warnings(false)
@@ -66,4 +85,53 @@ fn gloo_include() -> PathBuf {
          libgloo-dev",
         std::env::var_os("GLOO_INCLUDE_DIR")
     );
+}
+
+/// The CUDA runtime's and NCCL's headers for ProcessGroupNCCL.hpp: `CUDA_INCLUDE_DIR` and
+/// `NCCL_INCLUDE_DIR`, else the `nvidia/…/include` folders the pip CUDA wheels install beside
+/// the linked torch, else the CUDA toolkit's.
+fn cuda_includes(torch_root: &std::path::Path) -> Vec<PathBuf> {
+    let site = std::fs::canonicalize(torch_root)
+        .ok()
+        .and_then(|t| t.parent().map(PathBuf::from));
+    let mut found = Vec::new();
+    // The CUDA headers must be whole: cuda_runtime.h includes crt/host_config.h (the
+    // nvidia-cuda-crt wheel, not a torch dependency) and cuda_fp16.h nv/target (CCCL).
+    for (var, headers, wheel_dirs) in [
+        (
+            "CUDA_INCLUDE_DIR",
+            &["cuda_runtime_api.h", "crt/host_config.h", "nv/target"][..],
+            &["nvidia/cu13/include", "nvidia/cuda_runtime/include"][..],
+        ),
+        (
+            "NCCL_INCLUDE_DIR",
+            &["nccl.h"][..],
+            &["nvidia/nccl/include"][..],
+        ),
+    ] {
+        let candidates = std::env::var_os(var)
+            .map(PathBuf::from)
+            .into_iter()
+            .chain([PathBuf::from("/usr/local/cuda/include")])
+            .chain(
+                wheel_dirs
+                    .iter()
+                    .filter_map(|d| site.as_ref().map(|s| s.join(d))),
+            )
+            .chain([PathBuf::from("/usr/include")]);
+        match candidates
+            .into_iter()
+            .find(|dir| headers.iter().all(|h| dir.join(h).exists()))
+        {
+            Some(dir) => found.push(dir),
+            None => panic!(
+                "the nccl feature needs {}: set {var} to a folder with them (a CUDA \
+                 toolkit's include/), or `pip install nvidia-cuda-crt nvidia-cuda-cccl` (the \
+                 CUDA major of your torch) into the torch install `cargo xtask setup --cuda` \
+                 links",
+                headers.join(", ")
+            ),
+        }
+    }
+    found
 }

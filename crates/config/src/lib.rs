@@ -36,7 +36,7 @@ pub use rerank_loss::{
     RerankReductionLog, RERANK_LOSS_PREFIX,
 };
 pub use train::{
-    BatchSampler, CrossEncoderSettings, DataConfig, DataFormat, DatasetConfig, EvaluationConfig,
-    ModelConfig, ModelWeights, NeutralChoice, OutputConfig, Precision, ReportTo, TrainConfig,
-    TrainingConfig, TrainingDataset, TrainingPrompts, DEFAULT_CONFIG_TOML,
+    BatchSampler, CrossEncoderSettings, DataConfig, DataFormat, DatasetConfig, DdpBackend,
+    EvaluationConfig, ModelConfig, ModelWeights, NeutralChoice, OutputConfig, Precision, ReportTo,
+    TrainConfig, TrainingConfig, TrainingDataset, TrainingPrompts, DEFAULT_CONFIG_TOML,
 };

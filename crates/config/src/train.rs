@@ -303,6 +303,10 @@ pub struct TrainingConfig {
     /// collective, at a barrier (rank 0 may be evaluating) — before it fails (the Hugging
     /// Face Trainer's `ddp_timeout`). A process that dies is noticed at once, not after this.
     pub ddp_timeout: u64,
+    /// The c10d backend of a data-parallel run (the Hugging Face Trainer's `ddp_backend`):
+    /// `auto` (NCCL when training on CUDA in a build with the `nccl` feature, else Gloo),
+    /// `gloo` (CPU or CUDA tensors) or `nccl` (CUDA tensors; needs that build).
+    pub ddp_backend: DdpBackend,
     /// With several `[[datasets]]`: `proportional` (every batch of every dataset once per
     /// epoch, datasets in a seeded random order; sentence-transformers' default) or
     /// `round_robin` (one batch of each in turn, until the smallest runs out).
@@ -331,9 +335,20 @@ impl Default for TrainingConfig {
             drop_last: false,
             threads: None,
             ddp_timeout: 1800,
+            ddp_backend: DdpBackend::Auto,
             multi_dataset_sampling: data::MultiDatasetSampling::Proportional,
         }
     }
+}
+
+/// The c10d backend of a data-parallel run (see [`TrainingConfig::ddp_backend`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DdpBackend {
+    #[default]
+    Auto,
+    Gloo,
+    Nccl,
 }
 
 /// When and how the model is evaluated while training, and which metric picks the best model.

@@ -129,7 +129,7 @@ impl CachedMultipleNegativesRankingLoss {
         gather: &RowGather,
         grad_scale: f64,
     ) -> Result<(f64, Vec<Tensor>), TchError> {
-        let layout = gather.layout(leaves[0].size()[0])?;
+        let layout = gather.layout(leaves[0].size()[0], leaves[0].device())?;
         let columns = tch::no_grad(|| {
             leaves[1..]
                 .iter()

@@ -45,11 +45,12 @@ impl RowGather {
         &self.group
     }
 
-    /// Every rank's row count for a local batch of `rows`.
-    pub fn layout(&self, rows: i64) -> Result<RowLayout, TchError> {
+    /// Every rank's row count for a local batch of `rows` on `device` (where the group's
+    /// backend reduces: NCCL only reduces GPU tensors).
+    pub fn layout(&self, rows: i64, device: tch::Device) -> Result<RowLayout, TchError> {
         let counts = self
             .group
-            .all_gather(&Tensor::from_slice(&[rows]))
+            .all_gather(&Tensor::from_slice(&[rows]).f_to_device(device)?)
             .map_err(torch_error)?
             .iter()
             .map(|t| t.f_int64_value(&[0]))

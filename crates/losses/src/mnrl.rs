@@ -115,7 +115,7 @@ impl Candidates {
                 offset: 0,
             });
         };
-        let layout = gather.layout(batch)?;
+        let layout = gather.layout(batch, anchors.device())?;
         // Each column gathered on its own keeps the single-process layout.
         let columns = embeddings[1..]
             .iter()

@@ -3,6 +3,7 @@
 // and an all-gather that autograd can differentiate (reduce-scatter backward). Handles are
 // heap-allocated wrappers owned by the Rust side; errors follow shim_error.h.
 
+#include "c10d_handles.h"
 #include "shim_error.h"
 
 #include <ATen/ATen.h>
@@ -24,15 +25,8 @@
 namespace {
 
 using torch_ext::error_message;
-
-struct StoreHandle {
-  c10::intrusive_ptr<c10d::Store> store;
-};
-
-struct GroupHandle {
-  c10::intrusive_ptr<c10d::Backend> backend;
-  std::chrono::milliseconds timeout;
-};
+using torch_ext::GroupHandle;
+using torch_ext::StoreHandle;
 
 std::vector<at::Tensor> tensors(at::Tensor** handles, size_t n) {
   std::vector<at::Tensor> out;
@@ -66,7 +60,8 @@ void wait(const GroupHandle& group, const c10::intrusive_ptr<c10d::Work>& work,
 // Row counts of every rank's tensor (dim 0), gathered so ranks may hold different batches.
 std::vector<int64_t> gather_rows(const GroupHandle& group, const at::Tensor& input) {
   const int world = group.backend->getSize();
-  auto mine = at::full({1}, input.size(0), at::TensorOptions().dtype(at::kLong));
+  // On the input's device: NCCL reduces device tensors only.
+  auto mine = at::full({1}, input.size(0), input.options().dtype(at::kLong));
   std::vector<at::Tensor> all;
   for (int r = 0; r < world; ++r) all.push_back(at::empty({1}, mine.options()));
   std::vector<std::vector<at::Tensor>> outputs{all};

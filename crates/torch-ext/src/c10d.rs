@@ -76,6 +76,14 @@ extern "C" {
         out: *mut *mut c_void,
     ) -> *mut c_char;
     fn torch_ext_group_free(group: *mut c_void);
+    #[cfg(feature = "nccl")]
+    fn torch_ext_group_nccl(
+        store: *mut c_void,
+        rank: c_int,
+        size: c_int,
+        timeout_ms: i64,
+        out: *mut *mut c_void,
+    ) -> *mut c_char;
     fn torch_ext_group_allreduce(
         group: *mut c_void,
         tensors: *const *mut C_tensor,
@@ -108,6 +116,9 @@ extern "C" {
         out: *mut *mut C_tensor,
     ) -> *mut c_char;
 }
+
+/// Whether this build has ProcessGroupNCCL (the `nccl` feature).
+pub const HAS_NCCL: bool = cfg!(feature = "nccl");
 
 fn c_string(what: &str, text: &str) -> Result<CString> {
     CString::new(text).map_err(|_| Error::Invalid(format!("{what} {text:?} contains a NUL byte")))
@@ -319,6 +330,40 @@ impl ProcessGroup {
         };
         check("ProcessGroupGloo", message)?;
         Ok(ProcessGroup { ptr, rank, size })
+    }
+
+    /// Joins a NCCL group over `store` as `rank` of `size` (CUDA tensors only; the process's
+    /// current CUDA device is its GPU). Needs the `nccl` feature, built against a CUDA libtorch.
+    #[cfg(feature = "nccl")]
+    pub fn nccl(store: &Store, rank: usize, size: usize, timeout: Duration) -> Result<Self> {
+        if rank >= size {
+            return Err(Error::Invalid(format!(
+                "rank {rank} is not below the world size {size}"
+            )));
+        }
+        let mut ptr = std::ptr::null_mut();
+        // SAFETY: as in `gloo`.
+        let message = unsafe {
+            torch_ext_group_nccl(
+                store.ptr,
+                c_int_of("rank", rank)?,
+                c_int_of("world size", size)?,
+                millis(timeout),
+                &mut ptr,
+            )
+        };
+        check("ProcessGroupNCCL", message)?;
+        Ok(ProcessGroup { ptr, rank, size })
+    }
+
+    /// Without the `nccl` feature: an error saying how to build with it.
+    #[cfg(not(feature = "nccl"))]
+    pub fn nccl(_store: &Store, _rank: usize, _size: usize, _timeout: Duration) -> Result<Self> {
+        Err(Error::Invalid(
+            "this build has no NCCL: build with `--features torch-ext/nccl` on a machine set \
+             up with `cargo xtask setup --cuda`"
+                .into(),
+        ))
     }
 
     pub fn rank(&self) -> usize {

@@ -11,7 +11,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use model::{DeviceChoice, EncodeOptions, PromptChoice, SentenceTransformer};
 use tch::Tensor;
-use trainer::distributed::{Distributed, LaunchEnv, DEFAULT_TIMEOUT};
+use trainer::distributed::{Backend, Distributed, LaunchEnv, DEFAULT_TIMEOUT};
 
 use crate::load::ModelArgs;
 
@@ -99,7 +99,8 @@ pub fn run(args: &EncodeArgs) -> Result<()> {
     let mut dist = match LaunchEnv::from_env()? {
         None => None,
         Some(env) => Some(
-            Distributed::join(env, Duration::from_secs(args.ddp_timeout))
+            // The embeddings are gathered on the CPU, where encode hands them back.
+            Distributed::join(env, Duration::from_secs(args.ddp_timeout), Backend::Gloo)
                 .context("joining the distributed encode")?,
         ),
     };

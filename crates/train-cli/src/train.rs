@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::Args;
 use model::DeviceChoice;
-use trainer::distributed::{Distributed, LaunchEnv};
+use trainer::distributed::{Backend, Distributed, LaunchEnv};
 use trainer::{Resume, TrainConfig, DEFAULT_CONFIG_TOML};
 
 #[derive(Args, Debug, Default, Clone)]
@@ -180,7 +180,16 @@ pub fn run(args: &TrainArgs) -> Result<()> {
                 tch::set_num_threads((cores / env.local_world_size).max(1) as i32);
             }
             let timeout = std::time::Duration::from_secs(config.training.ddp_timeout);
-            Some(Distributed::join(env.clone(), timeout).context("joining the distributed run")?)
+            let cuda = match config.training.device {
+                model::DeviceChoice::Cpu => false,
+                model::DeviceChoice::Cuda(_) => true,
+                model::DeviceChoice::Auto => tch::Cuda::is_available(),
+            };
+            let backend = Backend::choose(config.training.ddp_backend, cuda);
+            Some(
+                Distributed::join(env.clone(), timeout, backend)
+                    .context("joining the distributed run")?,
+            )
         }
     };
     let main = launch.as_ref().is_none_or(|env| env.rank == 0);

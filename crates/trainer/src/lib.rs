@@ -28,11 +28,11 @@ pub use run_folder::checkpoint::{list_checkpoints, BestEval, TrainerState};
 // too); re-exported so `trainer::TrainConfig` and friends keep working.
 pub use config::{
     load_training_set, resolve_dataset_file, BatchSampler, CrossEncoderSettings, DataConfig,
-    DataFormat, DatasetConfig, EvaluationConfig, EvaluatorConfig, LabelAccuracySettings,
-    LossChoice, ModelConfig, NeutralChoice, NoSettings, OutputConfig, Precision, ReportTo,
-    RerankActivation, RerankLossConfig, RetrievalEvaluatorConfig, RetrievalSource,
-    StsEvaluatorConfig, TaskEvaluatorConfig, TrainConfig, TrainingConfig, TrainingDataset,
-    TrainingPrompts, DEFAULT_CONFIG_TOML,
+    DataFormat, DatasetConfig, DdpBackend, EvaluationConfig, EvaluatorConfig,
+    LabelAccuracySettings, LossChoice, ModelConfig, NeutralChoice, NoSettings, OutputConfig,
+    Precision, ReportTo, RerankActivation, RerankLossConfig, RetrievalEvaluatorConfig,
+    RetrievalSource, StsEvaluatorConfig, TaskEvaluatorConfig, TrainConfig, TrainingConfig,
+    TrainingDataset, TrainingPrompts, DEFAULT_CONFIG_TOML,
 };
 pub use error::{Error, Result};
 pub use evaluators::{

@@ -25,11 +25,42 @@ use liveness::Heartbeat;
 /// fails, unless the config says otherwise: torch.distributed's default for Gloo.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1800);
 
+/// The c10d backend that reduces the model's tensors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Gloo,
+    Nccl,
+}
+
+impl Backend {
+    /// `choice` for a run on `cuda` or not: `auto` takes NCCL on CUDA when this build has it.
+    pub fn choose(choice: config::DdpBackend, cuda: bool) -> Self {
+        match choice {
+            config::DdpBackend::Gloo => Backend::Gloo,
+            config::DdpBackend::Nccl => Backend::Nccl,
+            config::DdpBackend::Auto if cuda && torch_ext::c10d::HAS_NCCL => Backend::Nccl,
+            config::DdpBackend::Auto => Backend::Gloo,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Gloo => "gloo",
+            Backend::Nccl => "nccl",
+        }
+    }
+}
+
 /// This process's membership of a data-parallel run.
 pub struct Distributed {
     env: LaunchEnv,
     store: Store,
+    /// Reduces the model's tensors where they live (Gloo, or NCCL on GPUs).
     group: Rc<ProcessGroup>,
+    /// Gloo, for the small CPU-side agreements (summed step values, barriers); the same group
+    /// as `group` when that is Gloo.
+    control: Rc<ProcessGroup>,
+    backend: Backend,
     heartbeat: Heartbeat,
     stats: CommStats,
 }
@@ -47,7 +78,7 @@ impl Distributed {
     /// Joins the run `env` describes. Rank 0 serves the store; the others connect to it,
     /// retrying until `timeout`. A peer that never comes, an address where nothing listens or
     /// a port already taken is an error within `timeout`, naming the address.
-    pub fn join(env: LaunchEnv, timeout: Duration) -> Result<Self> {
+    pub fn join(env: LaunchEnv, timeout: Duration, backend: Backend) -> Result<Self> {
         let rank = env.rank;
         let is_server = rank == 0 && !env.agent_store;
         let fail = |what: &str, err: torch_ext::Error| Error::Distributed {
@@ -80,8 +111,22 @@ impl Distributed {
         } else {
             this_host()
         };
-        let group = ProcessGroup::gloo(&group_store, rank, env.world_size, &hostname, timeout, 2)
-            .map_err(|e| fail("joining the Gloo group", e))?;
+        let control = Rc::new(
+            ProcessGroup::gloo(&group_store, rank, env.world_size, &hostname, timeout, 2)
+                .map_err(|e| fail("joining the Gloo group", e))?,
+        );
+        let group = match backend {
+            Backend::Gloo => control.clone(),
+            Backend::Nccl => {
+                let nccl_store = store
+                    .prefixed("nccl_pg")
+                    .map_err(|e| fail("the rendezvous store", e))?;
+                Rc::new(
+                    ProcessGroup::nccl(&nccl_store, rank, env.world_size, timeout)
+                        .map_err(|e| fail("joining the NCCL group", e))?,
+                )
+            }
+        };
         let ours = store
             .prefixed("sentence_rs")
             .map_err(|e| fail("the rendezvous store", e))?;
@@ -89,7 +134,9 @@ impl Distributed {
         Ok(Distributed {
             env,
             store: ours,
-            group: Rc::new(group),
+            group,
+            control,
+            backend,
             heartbeat,
             stats: CommStats::default(),
         })
@@ -110,6 +157,10 @@ impl Distributed {
 
     pub fn env(&self) -> &LaunchEnv {
         &self.env
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// What the collectives have cost so far.
@@ -170,7 +221,7 @@ impl Distributed {
     /// Element-wise sums of `values` over the ranks.
     pub fn sum(&mut self, values: &[f64]) -> Result<Vec<f64>> {
         let t = Tensor::from_slice(values);
-        self.group
+        self.control
             .all_reduce(&[&t], ReduceOp::Sum)
             .map_err(|e| self.lost_peer("summing step values", e))?;
         Vec::<f64>::try_from(&t).map_err(|source| Error::Torch {
@@ -224,7 +275,7 @@ impl Distributed {
 
     /// Waits for every rank (`what` names the point, for the error).
     pub fn barrier(&self, what: &str) -> Result<()> {
-        self.group
+        self.control
             .barrier()
             .map_err(|e| self.lost_peer(&format!("waiting for every rank {what}"), e))
     }
@@ -310,5 +361,32 @@ pub fn share_weight(local: usize, global: usize) -> f64 {
         0.0
     } else {
         local as f64 / global as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use config::DdpBackend;
+
+    #[test]
+    fn auto_takes_nccl_only_on_cuda_in_a_build_with_it() {
+        assert_eq!(Backend::choose(DdpBackend::Auto, false), Backend::Gloo);
+        let on_cuda = if torch_ext::c10d::HAS_NCCL {
+            Backend::Nccl
+        } else {
+            Backend::Gloo
+        };
+        assert_eq!(Backend::choose(DdpBackend::Auto, true), on_cuda);
+        assert_eq!(Backend::choose(DdpBackend::Gloo, true), Backend::Gloo);
+        assert_eq!(Backend::choose(DdpBackend::Nccl, false), Backend::Nccl);
+    }
+
+    #[test]
+    fn the_first_differing_line_is_named() {
+        let a = "[training]\nseed = 1\nbatch_size = 8\n";
+        let b = "[training]\nseed = 2\nbatch_size = 8\n";
+        assert_eq!(first_difference(a, b), "here `seed = 1`, there `seed = 2`");
+        assert_eq!(first_difference("x\n", "x\ny\n"), "here `<end>`, there `y`");
     }
 }

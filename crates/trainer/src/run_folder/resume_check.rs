@@ -27,6 +27,7 @@ const MAY_CHANGE: &[&str] = &[
     "output.save_total_limit",
     "training.threads",
     "training.ddp_timeout",
+    "training.ddp_backend",
     "training.device",
     "evaluation",
 ];
