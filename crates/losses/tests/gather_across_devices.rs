@@ -114,6 +114,21 @@ fn gathered_mnrl_equals_one_process_over_the_global_batch() {
             (value.double_value(&[]) * weight, grads)
         });
         let value: f64 = results.iter().map(|(v, _)| v).sum();
+        let worst = results
+            .iter()
+            .enumerate()
+            .flat_map(|(rank, (_, grads))| {
+                grads
+                    .iter()
+                    .enumerate()
+                    .map(move |(column, grad)| (rank, column, grad))
+            })
+            .map(|(rank, column, grad)| max_diff(grad, &rows(&want_grads[column], rank)))
+            .fold(0.0, f64::max);
+        eprintln!(
+            "{config:?}: loss difference {:e}, largest gradient difference {worst:e}",
+            (value - want_value).abs()
+        );
         assert!(
             (value - want_value).abs() < TOLERANCE,
             "{config:?}: {value} vs {want_value}"
@@ -279,6 +294,15 @@ fn gathered_training_step_equals_one_process() {
             (value * weight, grads)
         });
         let value: f64 = results.iter().map(|(v, _)| v).sum();
+        let worst = results
+            .iter()
+            .flat_map(|(_, grads)| grads.iter().zip(&want))
+            .map(|((_, got), (_, want))| max_diff(got, want))
+            .fold(0.0, f64::max);
+        eprintln!(
+            "{config:?}: loss difference {:e}, largest gradient difference {worst:e}",
+            (value - want_value).abs()
+        );
         assert!(
             (value - want_value).abs() < TOLERANCE,
             "{config:?}: {value} vs {want_value}"

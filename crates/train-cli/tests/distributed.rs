@@ -177,6 +177,7 @@ fn two_processes_train_like_one_and_resume_exactly_after_a_killed_rank() {
         dir.path(),
     );
     let difference = max_difference(&one, &two);
+    eprintln!("2 processes vs 1: largest weight difference {difference:e}");
     assert!(
         difference < TOLERANCE,
         "2 processes end {difference} away from 1 process"
@@ -224,6 +225,7 @@ fn two_processes_train_like_one_and_resume_exactly_after_a_killed_rank() {
     let out = launcher.wait_with_output().unwrap();
     let elapsed = killed_at.elapsed();
     let err = stderr(&out);
+    eprintln!("rank 1 SIGKILLed: the run ended {elapsed:?} later");
     assert!(!out.status.success());
     assert!(
         !killed.join("README.md").exists(),
