@@ -78,8 +78,8 @@ type = "multiple_negatives_ranking"
 gather_across_devices = true
 
 [training]
-epochs = 1
-max_steps = 12
+epochs = 2
+max_steps = 24
 batch_size = 7
 learning_rate = 1e-3
 warmup_steps = 2
@@ -183,7 +183,7 @@ fn two_processes_train_like_one_and_resume_exactly_after_a_killed_rank() {
         "2 processes end {difference} away from 1 process"
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("[rank 0] trained 12 steps"), "{stdout}");
+    assert!(stdout.contains("[rank 0] trained 24 steps"), "{stdout}");
     let card = std::fs::read_to_string(two.join("README.md")).unwrap();
     assert!(card.contains("| processes | 2 |"), "{card}");
     let metrics = std::fs::read_to_string(two.join("metrics.jsonl")).unwrap();
