@@ -431,7 +431,7 @@ pub(crate) fn run_measured(
 }
 
 /// The `VmHWM:   123 kB` line of /proc/<pid>/status.
-fn vm_hwm_kib(pid: u32) -> Option<u64> {
+pub(crate) fn vm_hwm_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()

@@ -20,6 +20,7 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
+use std::ops::Range;
 
 use crate::epoch_iter::{EpochIter, EpochSource};
 use crate::error::{Error, Result};
@@ -79,19 +80,23 @@ impl ScheduledBatch {
     /// at most one, the first `len % world_size` ranks taking one more (a rank's share is
     /// empty when the batch has fewer examples than ranks).
     pub fn shard(&self, rank: usize, world_size: usize) -> Result<&[usize]> {
-        if world_size == 0 || rank >= world_size {
-            return Err(Error::Sampler {
-                reason: format!("rank {rank} is not in a world of {world_size} ranks"),
-            });
-        }
-        let (base, extra) = (
-            self.indices.len() / world_size,
-            self.indices.len() % world_size,
-        );
-        let start = rank * base + rank.min(extra);
-        let end = start + base + usize::from(rank < extra);
-        Ok(self.indices.get(start..end).unwrap_or(&[]))
+        let range = shard_range(self.indices.len(), rank, world_size)?;
+        Ok(self.indices.get(range).unwrap_or(&[]))
     }
+}
+
+/// Rank `rank`'s contiguous share of `len` items among `world_size` ranks: sizes differ by at
+/// most one, the first `len % world_size` ranks taking one more; empty for the ranks beyond
+/// `len`. Data-parallel training splits each batch this way, sharded encoding its texts.
+pub fn shard_range(len: usize, rank: usize, world_size: usize) -> Result<Range<usize>> {
+    if world_size == 0 || rank >= world_size {
+        return Err(Error::Sampler {
+            reason: format!("rank {rank} is not in a world of {world_size} ranks"),
+        });
+    }
+    let (base, extra) = (len / world_size, len % world_size);
+    let start = rank * base + rank.min(extra);
+    Ok(start..start + base + usize::from(rank < extra))
 }
 
 /// Mixed into the seed of the dataset-order shuffle, so it does not replay the draws of a

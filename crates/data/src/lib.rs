@@ -46,8 +46,8 @@ mod training_set;
 mod user_dataset;
 
 pub use batch_schedule::{
-    dataset_order, interleave, BatchSchedule, BatchSource, MultiDatasetSampling, ScheduleIter,
-    ScheduledBatch,
+    dataset_order, interleave, shard_range, BatchSchedule, BatchSource, MultiDatasetSampling,
+    ScheduleIter, ScheduledBatch,
 };
 pub use beir::{
     beir_paths, read_beir, read_beir_corpus, read_beir_qrels, read_beir_queries, BeirDocument,

@@ -100,25 +100,22 @@ at::Tensor gather_cat(const GroupHandle& group, const at::Tensor& input,
 struct AllGatherBackward : public torch::autograd::Node {
   GroupHandle group;
   std::vector<int64_t> rows;
+  // The gathered tensor's shape and options: a gradient autograd leaves undefined is zeros
+  // here, so every rank still joins the reduce-scatter instead of leaving the others waiting.
+  std::vector<int64_t> gathered_sizes;
+  at::TensorOptions options;
 
   torch::autograd::variable_list apply(torch::autograd::variable_list&& grads) override {
     const int rank = group.backend->getRank();
     const int64_t most = *std::max_element(rows.begin(), rows.end());
-    auto grad = grads[0];
-    std::vector<at::Tensor> slices;
-    int64_t start = 0;
-    for (size_t r = 0; r < rows.size(); ++r) {
-      at::Tensor slice;
-      if (grad.defined()) {
-        slice = grad.narrow(0, start, rows[r]);
-      }
-      start += rows[r];
-      slices.push_back(slice);
-    }
-    at::Tensor like = grad.defined() ? grad : at::Tensor();
-    if (!like.defined()) return {at::Tensor()};
+    const auto grad =
+        grads[0].defined() ? grads[0].contiguous() : at::zeros(gathered_sizes, options);
     std::vector<at::Tensor> inputs;
-    for (auto& s : slices) inputs.push_back(pad_rows(s, most));
+    int64_t start = 0;
+    for (const auto r : rows) {
+      inputs.push_back(pad_rows(grad.narrow(0, start, r), most));
+      start += r;
+    }
     auto out = at::empty_like(inputs[0]);
     std::vector<at::Tensor> outputs{out};
     std::vector<std::vector<at::Tensor>> input_lists{inputs};
@@ -331,6 +328,8 @@ char* torch_ext_group_all_gather_autograd(void* group, at::Tensor* input, at::Te
                                                      torch::autograd::deleteNode);
       node->group = g;
       node->rows = rows;
+      node->gathered_sizes = gathered.sizes().vec();
+      node->options = gathered.options();
       node->set_next_edges(torch::autograd::collect_next_edges(*input));
       torch::autograd::set_history(gathered, node);
     }

@@ -3,7 +3,6 @@
 //! the float32 rows are gathered in rank order (input order), and rank 0 alone quantizes and
 //! writes them as one process would.
 
-use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -256,15 +255,6 @@ fn agree<T>(dist: &mut Distributed, mine: Result<T>) -> Result<T> {
     Ok(mine)
 }
 
-/// The texts rank `rank` of `world_size` encodes: contiguous shards in rank order whose sizes
-/// differ by at most one, the first ranks taking one more (`data::ScheduledBatch::shard`'s
-/// rule); empty for the ranks beyond the number of texts.
-fn shard_range(len: usize, rank: usize, world_size: usize) -> Range<usize> {
-    let (base, extra) = (len / world_size, len % world_size);
-    let start = rank * base + rank.min(extra);
-    start..start + base + usize::from(rank < extra)
-}
-
 /// This rank's shard of `texts` encoded, and every rank's rows gathered in rank order: the
 /// embeddings of all `texts`, in input order, on every rank.
 fn encode_shard(
@@ -273,7 +263,8 @@ fn encode_shard(
     texts: &[String],
     options: &EncodeOptions,
 ) -> Result<model::EmbeddingMatrix> {
-    let range = shard_range(texts.len(), dist.rank(), dist.world_size());
+    // The texts of this rank: the split data-parallel training gives each batch.
+    let range = data::shard_range(texts.len(), dist.rank(), dist.world_size())?;
     let shard = model
         .encode(&texts[range.clone()], options)
         .with_context(|| {
@@ -460,7 +451,6 @@ pub(crate) fn read_texts(input: &Path, column: Option<&str>) -> Result<Vec<Strin
 
 #[cfg(test)]
 mod tests {
-    use super::*;
 
     #[test]
     fn shards_follow_the_training_split_rule() {
@@ -473,7 +463,7 @@ mod tests {
                 };
                 let mut next = 0;
                 for rank in 0..world {
-                    let range = shard_range(len, rank, world);
+                    let range = data::shard_range(len, rank, world).unwrap();
                     assert_eq!(range.start, next, "len {len}, world {world}, rank {rank}");
                     assert_eq!(&indices[range.clone()], batch.shard(rank, world).unwrap());
                     next = range.end;

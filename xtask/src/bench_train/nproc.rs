@@ -3,6 +3,7 @@
 //! all-reduce's cost and each process's peak resident memory.
 
 use super::*;
+use crate::bench_mine::vm_hwm_kib;
 
 /// How a run of this project spreads over the CPU: processes of `threads` threads each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -298,18 +299,6 @@ fn run_watched(cmd: &mut Command, threads: usize, ranks: usize) -> Result<Watche
         ranks_kib,
         launcher_kib: (ranks > 1).then_some(launcher_kib),
     })
-}
-
-/// The `VmHWM:   123 kB` line of /proc/<pid>/status.
-fn vm_hwm_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
 }
 
 /// The processes whose parent is `parent` (/proc/<pid>/stat's fourth field, after the

@@ -354,8 +354,8 @@ fn this_host() -> String {
     crate::run_folder::output_lock::host_name().unwrap_or_else(|| "127.0.0.1".into())
 }
 
-/// The share of a global batch of `len` rows that `rank` of `world` trains on, as weight of
-/// its loss in the summed gradient (rows / global rows).
+/// The weight of a rank's loss in the summed gradient: its `local` rows of a global batch of
+/// `global` rows, as a fraction.
 pub fn share_weight(local: usize, global: usize) -> f64 {
     if global == 0 {
         0.0
