@@ -36,6 +36,11 @@ pub struct MineArgs {
     /// Text column of a parquet --corpus
     #[arg(long)]
     pub corpus_column: Option<String>,
+    /// With an NLI hub dataset as --pairs: every hypothesis of the split joins the corpus,
+    /// the neutral and contradiction ones too (the corpus of the NLI retrieval task), so the
+    /// negatives include each premise's own non-entailments
+    #[arg(long)]
+    pub all_hypotheses: bool,
     /// Where to write: .jsonl or .parquet (columns anchor, positive, negative…)
     #[arg(long, short)]
     pub output: PathBuf,
@@ -132,15 +137,19 @@ impl MineArgs {
         }
     }
 
-    /// The pairs as (anchor name, positive name, anchors, positives).
-    fn read_pairs(
-        &self,
-        client: &hub::HubClient,
-    ) -> Result<(String, String, Vec<String>, Vec<String>)> {
+    /// The pairs as (anchor name, positive name, anchors, positives, and with
+    /// --all-hypotheses every hypothesis of the split).
+    fn read_pairs(&self, client: &hub::HubClient) -> Result<MinePairs> {
         let local = std::path::Path::new(&self.pairs).is_file();
         if local && self.columns.is_none() {
             bail!(
                 "--pairs {} is a file: name its columns with --columns anchor=<column>,positive=<column>",
+                self.pairs
+            );
+        }
+        if local && self.all_hypotheses {
+            bail!(
+                "--all-hypotheses takes the hypotheses of an NLI hub dataset (glue/mnli, snli); --pairs {} is a file (give its other texts with --corpus)",
                 self.pairs
             );
         }
@@ -153,7 +162,12 @@ impl MineArgs {
             } else {
                 DataFormat::ScoredPairs
             },
-            neutral: NeutralChoice::Drop,
+            // Neutral pairs are never positives; --all-hypotheses keeps them for the corpus.
+            neutral: if self.all_hypotheses {
+                NeutralChoice::Zero
+            } else {
+                NeutralChoice::Drop
+            },
             columns: self.columns.clone(),
             max_rows: if local { max_rows } else { None },
             ..DataConfig::default()
@@ -174,20 +188,52 @@ impl MineArgs {
             let data::TargetColumn::Scores(scores) = set.target() else {
                 bail!("{} has no entailment labels", self.pairs);
             };
-            let keep: Vec<bool> = scores.iter().map(|&s| s == 1.0).collect();
+            // The rows up to the --max-rows-th entailment: their entailments are the pairs,
+            // and with --all-hypotheses all their hypotheses join the corpus.
+            let end = match max_rows {
+                Some(n) => scores
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, &s)| s == 1.0)
+                    .nth(n.saturating_sub(1))
+                    .map_or(scores.len(), |(row, _)| row + 1),
+                None => scores.len(),
+            };
+            let hypotheses = self.all_hypotheses.then(|| positives[..end].to_vec());
             let take = |v: Vec<String>| -> Vec<String> {
                 v.into_iter()
-                    .zip(&keep)
-                    .filter_map(|(t, &k)| k.then_some(t))
-                    .take(max_rows.unwrap_or(usize::MAX))
+                    .zip(&scores[..end])
+                    .filter_map(|(t, &s)| (s == 1.0).then_some(t))
                     .collect()
             };
             anchors = take(anchors);
             positives = take(positives);
-            return Ok(("anchor".into(), "positive".into(), anchors, positives));
+            return Ok(MinePairs {
+                anchor_name: "anchor".into(),
+                positive_name: "positive".into(),
+                anchors,
+                positives,
+                hypotheses,
+            });
         }
-        Ok((names[0].clone(), names[1].clone(), anchors, positives))
+        Ok(MinePairs {
+            anchor_name: names[0].clone(),
+            positive_name: names[1].clone(),
+            anchors,
+            positives,
+            hypotheses: None,
+        })
     }
+}
+
+/// What `mine` reads from --pairs.
+struct MinePairs {
+    anchor_name: String,
+    positive_name: String,
+    anchors: Vec<String>,
+    positives: Vec<String>,
+    /// Every hypothesis of an NLI split (--all-hypotheses), for the corpus.
+    hypotheses: Option<Vec<String>>,
 }
 
 pub fn run(args: &MineArgs) -> Result<()> {
@@ -203,14 +249,23 @@ pub fn run(args: &MineArgs) -> Result<()> {
     check_output_folder(&args.output)?;
     let params = args.params();
     let client = hub::HubClient::from_env()?;
-    let (anchor_name, positive_name, anchors, positives) = args.read_pairs(&client)?;
-    let corpus = match &args.corpus {
+    let MinePairs {
+        anchor_name,
+        positive_name,
+        anchors,
+        positives,
+        hypotheses,
+    } = args.read_pairs(&client)?;
+    let mut corpus = match &args.corpus {
         Some(path) => Some(
             read_texts(path, args.corpus_column.as_deref())
                 .with_context(|| format!("reading the corpus {}", path.display()))?,
         ),
         None => None,
     };
+    if let Some(hypotheses) = hypotheses {
+        corpus.get_or_insert_with(Vec::new).extend(hypotheses);
+    }
     let texts = MiningTexts::new(
         retrieval::TextColumn::new(&anchor_name, &anchors),
         retrieval::TextColumn::new(&positive_name, &positives),

@@ -183,4 +183,90 @@ fn bad_mining_input_is_named_before_any_work() {
     );
     assert_fails_with(&run, &["pairs.jsonl", "line 2", "empty"]);
     assert!(!out.exists(), "a refused run wrote its output");
+
+    let run = train_cli(
+        &[
+            "mine",
+            "--model",
+            test_support::MINILM,
+            "--pairs",
+            pairs.to_str().unwrap(),
+            "--columns",
+            "anchor=q,positive=a",
+            "--all-hypotheses",
+            "--output",
+            o,
+        ],
+        &endpoint(),
+        &dir.join("hf"),
+    );
+    assert_fails_with(&run, &["--all-hypotheses", "pairs.jsonl"]);
+}
+
+/// The corpus size `mine` reports ("a corpus of N").
+fn corpus_size(run: &std::process::Output) -> usize {
+    let err = stderr(run);
+    let tail = err
+        .split("a corpus of ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no corpus size in:\n{err}"));
+    tail.split(|c: char| !c.is_ascii_digit())
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no corpus size in:\n{err}"))
+}
+
+#[test]
+fn all_hypotheses_put_the_non_entailments_in_the_corpus() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let plain = dir.join("plain.jsonl");
+    let all = dir.join("all.jsonl");
+    let common = ["--format", "n-tuple", "--num-negatives", "3"];
+    let run = mine(
+        dir,
+        &[&["--output", plain.to_str().unwrap()], &common[..]].concat(),
+    );
+    assert!(run.status.success(), "{}", stderr(&run));
+    let plain_corpus = corpus_size(&run);
+    let run = mine(
+        dir,
+        &[
+            &["--output", all.to_str().unwrap(), "--all-hypotheses"],
+            &common[..],
+        ]
+        .concat(),
+    );
+    assert!(run.status.success(), "{}", stderr(&run));
+    // MNLI is balanced: the rows up to the 120th entailment hold about twice as many
+    // neutral and contradiction hypotheses.
+    let all_corpus = corpus_size(&run);
+    assert!(
+        all_corpus > 2 * plain_corpus,
+        "{all_corpus} texts with every hypothesis against {plain_corpus} entailments"
+    );
+
+    let (plain_rows, all_rows) = (jsonl_rows(&plain), jsonl_rows(&all));
+    assert_eq!(plain_rows.len(), all_rows.len(), "the same pairs");
+    let entailments: std::collections::HashSet<&str> = plain_rows
+        .iter()
+        .map(|r| r["positive"].as_str().unwrap())
+        .collect();
+    let negatives = |rows: &[serde_json::Value]| -> Vec<String> {
+        rows.iter()
+            .flat_map(|r| (1..=3).map(move |i| r[format!("negative_{i}")].clone()))
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(negatives(&plain_rows)
+        .iter()
+        .all(|n| entailments.contains(n.as_str())));
+    let others = negatives(&all_rows)
+        .into_iter()
+        .filter(|n| !entailments.contains(n.as_str()))
+        .count();
+    assert!(
+        others > all_rows.len(),
+        "only {others} of the negatives are neutral or contradiction hypotheses"
+    );
 }
