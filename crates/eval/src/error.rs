@@ -246,6 +246,28 @@ pub enum Error {
         list: &'static str,
     },
 
+    /// A first-stage weight of score fusion that is negative or not finite.
+    #[error("the first-stage weight must be finite and at least 0, got {weight}")]
+    FusionWeight { weight: f64 },
+
+    /// Score fusion of lists of different lengths.
+    #[error("score fusion got {reranker} reranker scores but {first_stage} first-stage scores")]
+    FusionLengths { reranker: usize, first_stage: usize },
+
+    /// A reranking sample's first-stage `scores` that do not fit its `documents`.
+    #[error("reranking sample for query {query:?}: {reason}")]
+    SampleScores { query: String, reason: String },
+
+    /// Score fusion of a sample without first-stage scores for every ranked document.
+    #[error(
+        "reranking sample {sample} (query {query:?}) cannot be fused with its first stage: {reason}"
+    )]
+    NoFirstStageScores {
+        sample: usize,
+        query: String,
+        reason: &'static str,
+    },
+
     /// A reranking sample with both or neither of `negative` and `documents`.
     #[error("reranking sample for query {query:?} needs exactly one of negative and documents, got {got}")]
     SampleCandidates { query: String, got: &'static str },

@@ -47,7 +47,7 @@ pub use binary_classification::{
 };
 pub use correlation::{pearson, spearman};
 pub use cross_encoder::{
-    Candidates, CrossEncoderBinaryScores, CrossEncoderClassificationEvaluator,
+    fuse_first_stage, Candidates, CrossEncoderBinaryScores, CrossEncoderClassificationEvaluator,
     CrossEncoderClassificationMetrics, CrossEncoderCorrelationEvaluator,
     CrossEncoderRerankingConfig, CrossEncoderRerankingEvaluator, CrossEncoderRerankingMetrics,
     MulticlassF1, RankingScores, RerankingSample,

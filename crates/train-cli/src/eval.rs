@@ -117,6 +117,12 @@ pub struct EvalArgs {
     /// the first stage missed (always_rerank_positives=False)
     #[arg(long)]
     pub rerank_found_only: bool,
+    /// cross-encoder-reranking: also report the rankings by the cross-encoder's score fused
+    /// with the first stage's (`fused_*`: per query, the z-normalised scores plus this
+    /// weight times the z-normalised first-stage scores; 1 weighs them equally). Needs
+    /// first-stage scores: --retriever, or --samples whose rows carry `scores`
+    #[arg(long)]
+    pub first_stage_weight: Option<f64>,
 }
 
 pub(crate) fn parse_format(text: &str) -> Result<DataFormat, String> {
@@ -212,6 +218,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         ("--samples", args.samples.is_some()),
         ("--retriever", args.retriever.is_some()),
         ("--write-samples", args.write_samples.is_some()),
+        ("--first-stage-weight", args.first_stage_weight.is_some()),
     ];
     if let Some((flag, _)) = reranking_flags.iter().find(|(_, given)| *given) {
         if args.task != Task::CrossEncoderReranking {

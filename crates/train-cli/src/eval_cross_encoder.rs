@@ -8,7 +8,7 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use config::{DataFormat, RetrievalSource};
 use eval::{
-    Candidates, CrossEncoderClassificationEvaluator, CrossEncoderCorrelationEvaluator,
+    CrossEncoderClassificationEvaluator, CrossEncoderCorrelationEvaluator,
     CrossEncoderRerankingConfig, CrossEncoderRerankingEvaluator, NamedMetrics, RerankingSample,
 };
 use model::{CrossEncoder, CrossEncoderOptions, PredictOptions};
@@ -34,7 +34,11 @@ impl Evaluator {
         }
     }
 
-    fn evaluate(&self, scores: &[f32]) -> Result<(eval::MetricValues, String)> {
+    fn evaluate(
+        &self,
+        scores: &[f32],
+        first_stage_weight: Option<f64>,
+    ) -> Result<(eval::MetricValues, String)> {
         Ok(match self {
             Evaluator::Correlation(e) => {
                 let m = e.evaluate(scores)?;
@@ -46,7 +50,23 @@ impl Evaluator {
             }
             Evaluator::Reranking(e) => {
                 let m = e.evaluate(scores)?;
-                (m.metric_values(), m.primary_metric().to_string())
+                let mut values = m.metric_values();
+                let mut primary = m.primary_metric().to_string();
+                if let Some(weight) = first_stage_weight {
+                    let fused = e.evaluate_fused(scores, weight)?;
+                    // `base_*` are the first stage's either way.
+                    let fused: eval::MetricValues = fused
+                        .metric_values()
+                        .iter()
+                        .filter(|(name, _)| !name.starts_with("base_"))
+                        .fold(eval::MetricValues::new(), |mut v, (name, value)| {
+                            v.push(format!("fused_{name}"), value);
+                            v
+                        });
+                    values.extend(fused);
+                    primary = format!("fused_{primary}");
+                }
+                (values, primary)
             }
         })
     }
@@ -134,6 +154,21 @@ pub fn run(args: &EvalArgs) -> Result<()> {
             if let Some(n) = max_rows {
                 samples.truncate(n as usize);
             }
+            if let Some(weight) = args.first_stage_weight {
+                if !weight.is_finite() || weight < 0.0 {
+                    bail!("--first-stage-weight must be finite and at least 0, got {weight}");
+                }
+                if let Some(row) = samples
+                    .iter()
+                    .position(|s| s.first_stage_scores().is_none())
+                {
+                    bail!(
+                        "--first-stage-weight fuses the first stage's scores, but sample {row} \
+                         of {origin} has no `scores` (use --retriever, or samples written by \
+                         --write-samples with --retriever)"
+                    );
+                }
+            }
             if let Some(path) = &args.write_samples {
                 write_samples(path, &samples)?;
             }
@@ -155,7 +190,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         .predict(&evaluator.pairs(), &options)
         .context("scoring the evaluation pairs")?;
     let (metrics, primary) = evaluator
-        .evaluate(&scores.data)
+        .evaluate(&scores.data, args.first_stage_weight)
         .with_context(|| format!("evaluating {}", args.model.model))?;
     crate::eval::print_metrics(args, &metrics, &primary, &model.dtype().to_string())
 }
@@ -234,13 +269,12 @@ fn first_stage_samples(
         .zip(hits)
         .zip(set.relevant())
         .map(|((query, hits), relevant)| {
-            Ok(RerankingSample {
+            Ok(RerankingSample::with_documents(
                 query,
-                positive: relevant.iter().map(|&d| text(d)).collect::<Result<_>>()?,
-                candidates: Candidates::Documents(
-                    hits.iter().map(|h| text(h.row)).collect::<Result<_>>()?,
-                ),
-            })
+                relevant.iter().map(|&d| text(d)).collect::<Result<_>>()?,
+                hits.iter().map(|h| text(h.row)).collect::<Result<_>>()?,
+            )
+            .with_first_stage_scores(hits.iter().map(|h| h.score as f32).collect())?)
         })
         .collect()
 }

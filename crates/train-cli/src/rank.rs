@@ -36,6 +36,11 @@ pub struct RankArgs {
     /// The activation on the logits: the model's by default; `identity` gives raw logits
     #[arg(long)]
     pub activation: Option<ScoreActivation>,
+    /// With --candidates: rank by the cross-encoder's score fused with the first stage's
+    /// `score` (per query, the z-normalised scores plus this weight times the z-normalised
+    /// first-stage scores; 1 weighs them equally); the fused score is what is written
+    #[arg(long, requires = "candidates")]
+    pub first_stage_weight: Option<f64>,
     /// Hide the progress bar
     #[arg(long)]
     pub quiet: bool,
@@ -55,6 +60,11 @@ pub fn run(args: &RankArgs) -> Result<()> {
         }
         check_output_folder(output)?;
     }
+    if let Some(weight) = args.first_stage_weight {
+        if !weight.is_finite() || weight < 0.0 {
+            bail!("--first-stage-weight must be finite and at least 0, got {weight}");
+        }
+    }
     let queries = match (&args.query, &args.documents, &args.candidates) {
         (Some(query), Some(documents), None) => {
             let texts = data::read_lines(documents)?;
@@ -71,7 +81,13 @@ pub fn run(args: &RankArgs) -> Result<()> {
                     .collect(),
             }]
         }
-        (None, None, Some(candidates)) => read_results(candidates)?,
+        (None, None, Some(candidates)) => {
+            let queries = read_results(candidates)?;
+            if args.first_stage_weight.is_some() {
+                check_first_stage_scores(candidates, &queries)?;
+            }
+            queries
+        }
         _ => bail!("give --query with --documents, or --candidates"),
     };
     let model = args.model.load_cross_encoder(&CrossEncoderOptions {
@@ -105,10 +121,18 @@ pub fn run(args: &RankArgs) -> Result<()> {
     let mut reranked = Vec::with_capacity(queries.len());
     for query in queries {
         let n = query.hits.len();
-        let ranking = model::rank_scores(
-            &scores.data[offset..offset + n],
-            args.top_k.map(|k| k as usize),
-        );
+        let own = &scores.data[offset..offset + n];
+        let fused;
+        let own = match args.first_stage_weight {
+            Some(weight) => {
+                let first: Vec<f32> = query.hits.iter().map(|h| h.score as f32).collect();
+                fused = eval::fuse_first_stage(own, &first, weight)
+                    .with_context(|| format!("fusing the scores of query {:?}", query.query))?;
+                fused.as_slice()
+            }
+            None => own,
+        };
+        let ranking = model::rank_scores(own, args.top_k.map(|k| k as usize));
         offset += n;
         let mut hits: Vec<Option<HitOut>> = query.hits.into_iter().map(Some).collect();
         let hits = ranking
@@ -131,6 +155,9 @@ pub fn run(args: &RankArgs) -> Result<()> {
         reranked.len(),
         pair_count as f64 / seconds.max(1e-9)
     );
+    if args.first_stage_weight.is_some() {
+        eprintln!("scores are the cross-encoder's fused with the first stage's");
+    }
     match &args.output {
         Some(path) => {
             write_results(path, &reranked)?;
@@ -149,6 +176,22 @@ pub fn run(args: &RankArgs) -> Result<()> {
                     );
                 }
             }
+        }
+    }
+    Ok(())
+}
+
+/// Fusion needs a finite first-stage score on every hit; names the file, query and hit.
+fn check_first_stage_scores(path: &std::path::Path, queries: &[QueryResult]) -> Result<()> {
+    for (row, query) in queries.iter().enumerate() {
+        if let Some(hit) = query.hits.iter().position(|h| !h.score.is_finite()) {
+            bail!(
+                "{}: query {row} ({:?}), hit {hit}: --first-stage-weight needs a finite \
+                 first-stage `score`, got {}",
+                path.display(),
+                query.query,
+                query.hits[hit].score
+            );
         }
     }
     Ok(())

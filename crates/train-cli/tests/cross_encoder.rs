@@ -221,6 +221,44 @@ fn rank_orders_a_query_s_documents_and_each_query_s_candidates() {
             assert_eq!(hit["text"], texts[id]);
         }
     }
+
+    // Fused with the first stage's scores: weight 0 keeps the cross-encoder's order, a large
+    // weight gives back the first stage's (ids in order, the scores above descend).
+    let ids = |path: &Path| -> Vec<Vec<u64>> {
+        rows(path)
+            .iter()
+            .map(|q| {
+                q["hits"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|h| h["id"].as_u64().unwrap())
+                    .collect()
+            })
+            .collect()
+    };
+    for (weight, want) in [
+        ("0", ids(&out)),
+        ("1000", vec![(0..texts.len() as u64).collect(); 2]),
+    ] {
+        let fused = dir.path().join(format!("fused-{weight}.jsonl"));
+        let result = run(
+            dir.path(),
+            &[
+                "rank",
+                "--model",
+                &model("bert-1"),
+                "--candidates",
+                s(&candidates),
+                "--first-stage-weight",
+                weight,
+                "--output",
+                s(&fused),
+            ],
+        );
+        assert!(result.status.success(), "{}", stderr(&result));
+        assert_eq!(ids(&fused), want, "weight {weight}");
+    }
 }
 
 #[test]
@@ -690,4 +728,72 @@ fn eval_reranks_a_retrievers_first_stage() {
         ],
     );
     assert_eq!(again["ndcg@10"], metrics["ndcg@10"]);
+
+    // The first stage's scores travel with the samples, best first, for score fusion.
+    for sample in &samples {
+        let scores: Vec<f64> = sample["scores"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        assert_eq!(scores.len(), 3);
+        assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+    }
+    let fused = |weight: &str| {
+        eval_json(
+            dir.path(),
+            &[
+                "--model",
+                &model("bert-1"),
+                "--task",
+                "cross-encoder-reranking",
+                "--samples",
+                s(&written),
+                "--rerank-found-only",
+                "--first-stage-weight",
+                weight,
+            ],
+        )
+    };
+    // Weight 0 is the cross-encoder alone; a large weight is the (perfect) first stage.
+    let alone = fused("0");
+    assert_eq!(alone["fused_ndcg@10"], metrics["ndcg@10"], "{alone:?}");
+    assert_eq!(alone["fused_map"], metrics["map"], "{alone:?}");
+    let first = fused("1000");
+    assert!(
+        (first["fused_ndcg@10"].as_f64().unwrap() - 1.0).abs() < 1e-12,
+        "{first:?}"
+    );
+    assert_eq!(first["ndcg@10"], metrics["ndcg@10"], "{first:?}");
+
+    // Samples without first-stage scores, or a negative weight: refused by name.
+    let plain = dir.path().join("plain.jsonl");
+    let text: String = samples
+        .iter()
+        .map(|row| {
+            let mut row = row.clone();
+            row.as_object_mut().unwrap().remove("scores");
+            format!("{row}\n")
+        })
+        .collect();
+    std::fs::write(&plain, text).unwrap();
+    let base = [
+        "eval",
+        "--model",
+        &model("bert-1"),
+        "--task",
+        "cross-encoder-reranking",
+        "--samples",
+    ];
+    let result = run(
+        dir.path(),
+        &[&base[..], &[s(&plain), "--first-stage-weight", "1"]].concat(),
+    );
+    assert_fails_with(&result, &["sample 0", "plain.jsonl", "scores"]);
+    let result = run(
+        dir.path(),
+        &[&base[..], &[s(&written), "--first-stage-weight=-1"]].concat(),
+    );
+    assert_fails_with(&result, &["--first-stage-weight", "-1"]);
 }

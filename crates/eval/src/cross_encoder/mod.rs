@@ -16,6 +16,7 @@
 
 mod classification;
 mod correlation;
+mod fusion;
 mod reranking;
 
 pub use classification::{
@@ -23,6 +24,7 @@ pub use classification::{
     CrossEncoderClassificationMetrics, MulticlassF1,
 };
 pub use correlation::CrossEncoderCorrelationEvaluator;
+pub use fusion::fuse_first_stage;
 pub use reranking::{
     Candidates, CrossEncoderRerankingConfig, CrossEncoderRerankingEvaluator,
     CrossEncoderRerankingMetrics, RankingScores, RerankingSample,

@@ -40,7 +40,9 @@ impl Default for CrossEncoderRerankingConfig {
 /// One query of a reranking evaluation.
 ///
 /// (De)serialises as sentence-transformers' sample dict: `query`, `positive` (a list, or one
-/// string) and exactly one of `negative` and `documents`.
+/// string) and exactly one of `negative` and `documents`; with `documents`, optionally the
+/// first stage's `scores` of them (a key sentence-transformers ignores), which score fusion
+/// ([`CrossEncoderRerankingEvaluator::evaluate_fused`]) reads.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "RawSample", into = "RawSample")]
 pub struct RerankingSample {
@@ -48,6 +50,8 @@ pub struct RerankingSample {
     /// The relevant documents.
     pub positive: Vec<String>,
     pub candidates: Candidates,
+    /// The first stage's score of each of `Candidates::Documents`, in their order.
+    first_stage_scores: Option<Vec<f32>>,
 }
 
 /// The documents of a sample besides its positives.
@@ -87,6 +91,7 @@ impl RerankingSample {
             query: query.into(),
             positive,
             candidates: Candidates::Negative(negative),
+            first_stage_scores: None,
         }
     }
 
@@ -100,7 +105,42 @@ impl RerankingSample {
             query: query.into(),
             positive,
             candidates: Candidates::Documents(documents),
+            first_stage_scores: None,
         }
+    }
+
+    /// The sample with the first stage's score of each of its `documents`, in their order.
+    ///
+    /// Errors on a sample with `negative`, another count than the documents, or a NaN or
+    /// infinite score, naming the query.
+    pub fn with_first_stage_scores(mut self, scores: Vec<f32>) -> Result<Self> {
+        let reason = match &self.candidates {
+            Candidates::Negative(_) => {
+                Some("first-stage scores need `documents`, it has `negative`".to_string())
+            }
+            Candidates::Documents(documents) if documents.len() != scores.len() => Some(format!(
+                "{} first-stage scores for {} documents",
+                scores.len(),
+                documents.len()
+            )),
+            Candidates::Documents(_) => scores
+                .iter()
+                .position(|s| !s.is_finite())
+                .map(|i| format!("first-stage score {i} is {}", scores[i])),
+        };
+        if let Some(reason) = reason {
+            return Err(Error::SampleScores {
+                query: self.query,
+                reason,
+            });
+        }
+        self.first_stage_scores = Some(scores);
+        Ok(self)
+    }
+
+    /// The first stage's score of each of `documents`, when the sample has them.
+    pub fn first_stage_scores(&self) -> Option<&[f32]> {
+        self.first_stage_scores.as_deref()
     }
 
     /// The text of a candidate, `None` only for a candidate of another sample.
@@ -123,6 +163,9 @@ struct RawSample {
     negative: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     documents: Option<Vec<String>>,
+    /// This project's addition: the first stage's scores of `documents`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    scores: Option<Vec<f32>>,
 }
 
 /// sentence-transformers also takes a single positive as a bare string.
@@ -155,11 +198,16 @@ impl TryFrom<RawSample> for RerankingSample {
                 })
             }
         };
-        Ok(Self {
+        let sample = Self {
             query: raw.query,
             positive,
             candidates,
-        })
+            first_stage_scores: None,
+        };
+        match raw.scores {
+            Some(scores) => sample.with_first_stage_scores(scores),
+            None => Ok(sample),
+        }
     }
 }
 
@@ -174,6 +222,7 @@ impl From<RerankingSample> for RawSample {
             positive: Positives::Many(sample.positive),
             negative,
             documents,
+            scores: sample.first_stage_scores,
         }
     }
 }
@@ -377,6 +426,33 @@ impl CrossEncoderRerankingEvaluator {
     ///
     /// Errors on another length or a NaN or infinite score (naming its row).
     pub fn evaluate(&self, scores: &[f32]) -> Result<CrossEncoderRerankingMetrics> {
+        self.evaluate_with(scores, None)
+    }
+
+    /// The metrics of the rankings by each pair's score fused with its first-stage score
+    /// ([`fuse_first_stage`](super::fuse_first_stage): per sample, z-normalised reranker
+    /// scores plus `weight` times z-normalised first-stage scores). `base_*` stay the first
+    /// stage's.
+    ///
+    /// # Shapes
+    /// scores: `[num_pairs]`
+    ///
+    /// Errors as [`Self::evaluate`], and on a ranked sample without first-stage scores or
+    /// with a positive the first stage missed (`always_rerank_positives = true` ranks it
+    /// without a first-stage score), naming the sample.
+    pub fn evaluate_fused(
+        &self,
+        scores: &[f32],
+        weight: f64,
+    ) -> Result<CrossEncoderRerankingMetrics> {
+        self.evaluate_with(scores, Some(weight))
+    }
+
+    fn evaluate_with(
+        &self,
+        scores: &[f32],
+        fusion_weight: Option<f64>,
+    ) -> Result<CrossEncoderRerankingMetrics> {
         let scores = checked_scores(scores, self.pair_count, 1)?.as_slice();
         let mut rest = scores;
         let mut sum = RankingScores::default();
@@ -390,6 +466,15 @@ impl CrossEncoderRerankingEvaluator {
                         expected: self.pair_count as u128,
                     })?;
             rest = tail;
+            let fused;
+            let own = match fusion_weight {
+                Some(weight) => {
+                    let first = self.first_stage_of(ranking)?;
+                    fused = super::fuse_first_stage(own, &first, weight)?;
+                    fused.as_slice()
+                }
+                None => own,
+            };
             // `+ 0.0` turns -0.0 into 0.0: numpy ties them, `total_cmp` would not.
             let own: Vec<f64> = own.iter().map(|&s| f64::from(s) + 0.0).collect();
             sum.add(ranking_scores(
@@ -410,6 +495,45 @@ impl CrossEncoderRerankingEvaluator {
             "cross-encoder reranking evaluation"
         );
         Ok(metrics(self.config.at_k, reranked, self.base))
+    }
+}
+
+impl CrossEncoderRerankingEvaluator {
+    /// The first-stage score of each candidate of `ranking`, in pair order.
+    fn first_stage_of(&self, ranking: &Ranking) -> Result<Vec<f32>> {
+        let sample = self.samples.get(ranking.sample);
+        let missing = |reason| Error::NoFirstStageScores {
+            sample: ranking.sample,
+            query: sample.map(|s| s.query.clone()).unwrap_or_default(),
+            reason,
+        };
+        let scores = sample
+            .and_then(RerankingSample::first_stage_scores)
+            .ok_or_else(|| missing("it has no first-stage `scores`"))?;
+        ranking
+            .candidates
+            .iter()
+            .map(|c| match c {
+                Candidate::Listed(i) => scores
+                    .get(*i)
+                    .copied()
+                    .ok_or_else(|| missing("its `scores` are fewer than its documents")),
+                // always_rerank_positives ranks every positive: a found one has the score of
+                // its first place in `documents`, a missed one none.
+                Candidate::Positive(i) => sample
+                    .and_then(|s| {
+                        let text = s.positive.get(*i)?;
+                        s.candidates.list().iter().position(|d| d == text)
+                    })
+                    .and_then(|row| scores.get(row).copied())
+                    .ok_or_else(|| {
+                        missing(
+                            "a positive the first stage missed has no first-stage score (rank \
+                             the documents as found: always_rerank_positives = false)",
+                        )
+                    }),
+            })
+            .collect()
     }
 }
 
@@ -640,6 +764,86 @@ mod tests {
             ]
         );
         assert_eq!(e.primary_metric(), "ndcg@10");
+    }
+
+    #[test]
+    fn fused_rankings_add_the_first_stage_z_scores() {
+        // The first stage ranks p first; the reranker puts n1 a little above p and n2 far
+        // below. Alone, the reranker ranks p second; fused with equal weight, p is first.
+        let sample =
+            RerankingSample::with_documents("q", strings(&["p"]), strings(&["p", "n1", "n2"]))
+                .with_first_stage_scores(vec![0.9, 0.5, 0.4])
+                .unwrap();
+        for always in [false, true] {
+            let e = CrossEncoderRerankingEvaluator::new(vec![sample.clone()], config(10, always))
+                .unwrap();
+            // Both pair orders are p, n1, n2 here: the positive is the first document.
+            let reranker = [2.0, 2.1, -3.0];
+            let m = e.evaluate(&reranker).unwrap();
+            assert_eq!(m.reranked.mrr, 0.5);
+            let fused = e.evaluate_fused(&reranker, 1.0).unwrap();
+            assert_eq!(fused.reranked.mrr, 1.0);
+            assert_eq!(fused.base, m.base);
+            // Weight 0 is the reranker alone.
+            assert_eq!(e.evaluate_fused(&reranker, 0.0).unwrap(), m);
+        }
+
+        // A positive the first stage missed has no score to fuse.
+        let missed =
+            RerankingSample::with_documents("q", strings(&["p", "x"]), strings(&["p", "n"]))
+                .with_first_stage_scores(vec![0.9, 0.5])
+                .unwrap();
+        let e =
+            CrossEncoderRerankingEvaluator::new(vec![missed.clone()], config(10, true)).unwrap();
+        let err = e
+            .evaluate_fused(&[1.0, 1.0, 0.0], 1.0)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("sample 0") && err.contains("missed"), "{err}");
+        let e = CrossEncoderRerankingEvaluator::new(vec![missed], config(10, false)).unwrap();
+        assert!(e.evaluate_fused(&[1.0, 0.0], 1.0).is_ok());
+
+        let plain = RerankingSample::with_documents("r", strings(&["p"]), strings(&["p", "n"]));
+        let e = CrossEncoderRerankingEvaluator::new(vec![plain], config(10, false)).unwrap();
+        let err = e.evaluate_fused(&[1.0, 0.0], 1.0).unwrap_err().to_string();
+        assert!(
+            err.contains("\"r\"") && err.contains("no first-stage"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn first_stage_scores_round_trip_and_are_checked() {
+        let s: RerankingSample = serde_json::from_str(
+            r#"{"query": "q", "positive": ["p"], "documents": ["p", "n"], "scores": [0.75, 0.5]}"#,
+        )
+        .unwrap();
+        assert_eq!(s.first_stage_scores(), Some(&[0.75f32, 0.5][..]));
+        let json = serde_json::to_string(&s).unwrap();
+        assert_eq!(
+            json,
+            r#"{"query":"q","positive":["p"],"documents":["p","n"],"scores":[0.75,0.5]}"#
+        );
+        for (text, want) in [
+            (
+                r#"{"query": "q", "positive": ["p"], "documents": ["p", "n"], "scores": [0.5]}"#,
+                "1 first-stage scores for 2 documents",
+            ),
+            (
+                r#"{"query": "q", "positive": ["p"], "negative": ["n"], "scores": [0.5]}"#,
+                "need `documents`",
+            ),
+        ] {
+            let err = serde_json::from_str::<RerankingSample>(text)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(want) && err.contains("\"q\""), "{err}");
+        }
+        let err = RerankingSample::with_documents("q", vec![], strings(&["a"]))
+            .with_first_stage_scores(vec![f32::NAN])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("first-stage score 0 is NaN"), "{err}");
     }
 
     #[test]
