@@ -715,18 +715,21 @@ fn eval_reranks_a_retrievers_first_stage() {
     );
 
     // The samples it wrote evaluate the same way through --samples.
-    let again = eval_json(
-        dir.path(),
-        &[
+    let bert = model("bert-1");
+    let from_samples = |extra: &[&str]| {
+        let mut args = vec![
             "--model",
-            &model("bert-1"),
+            bert.as_str(),
             "--task",
             "cross-encoder-reranking",
             "--samples",
             s(&written),
             "--rerank-found-only",
-        ],
-    );
+        ];
+        args.extend(extra);
+        eval_json(dir.path(), &args)
+    };
+    let again = from_samples(&[]);
     assert_eq!(again["ndcg@10"], metrics["ndcg@10"]);
 
     // The first stage's scores travel with the samples, best first, for score fusion.
@@ -740,22 +743,7 @@ fn eval_reranks_a_retrievers_first_stage() {
         assert_eq!(scores.len(), 3);
         assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
     }
-    let fused = |weight: &str| {
-        eval_json(
-            dir.path(),
-            &[
-                "--model",
-                &model("bert-1"),
-                "--task",
-                "cross-encoder-reranking",
-                "--samples",
-                s(&written),
-                "--rerank-found-only",
-                "--first-stage-weight",
-                weight,
-            ],
-        )
-    };
+    let fused = |weight: &str| from_samples(&["--first-stage-weight", weight]);
     // Weight 0 is the cross-encoder alone; a large weight is the (perfect) first stage.
     let alone = fused("0");
     assert_eq!(alone["fused_ndcg@10"], metrics["ndcg@10"], "{alone:?}");

@@ -166,8 +166,8 @@ fn bad_mining_input_is_named_before_any_work() {
         "{\"q\": \"a cat\", \"a\": \"a feline\"}\n{\"q\": \"a dog\", \"a\": \"\"}\n",
     )
     .unwrap();
-    let run = train_cli(
-        &[
+    let mine_file = |extra: &[&str]| {
+        let mut args = vec![
             "mine",
             "--model",
             test_support::MINILM,
@@ -177,30 +177,17 @@ fn bad_mining_input_is_named_before_any_work() {
             "anchor=q,positive=a",
             "--output",
             o,
-        ],
-        &endpoint(),
-        &dir.join("hf"),
-    );
-    assert_fails_with(&run, &["pairs.jsonl", "line 2", "empty"]);
+        ];
+        args.extend(extra);
+        train_cli(&args, &endpoint(), &dir.join("hf"))
+    };
+    assert_fails_with(&mine_file(&[]), &["pairs.jsonl", "line 2", "empty"]);
     assert!(!out.exists(), "a refused run wrote its output");
 
-    let run = train_cli(
-        &[
-            "mine",
-            "--model",
-            test_support::MINILM,
-            "--pairs",
-            pairs.to_str().unwrap(),
-            "--columns",
-            "anchor=q,positive=a",
-            "--all-hypotheses",
-            "--output",
-            o,
-        ],
-        &endpoint(),
-        &dir.join("hf"),
+    assert_fails_with(
+        &mine_file(&["--all-hypotheses"]),
+        &["--all-hypotheses", "pairs.jsonl"],
     );
-    assert_fails_with(&run, &["--all-hypotheses", "pairs.jsonl"]);
 }
 
 /// The corpus size `mine` reports ("a corpus of N").
