@@ -195,20 +195,23 @@ fn rank_orders_a_query_s_documents_and_each_query_s_candidates() {
         })
         .collect();
     std::fs::write(&candidates, lines.join("\n") + "\n").unwrap();
-    let out = dir.path().join("reranked.jsonl");
-    let result = run(
-        dir.path(),
-        &[
+    let bert = model("bert-1");
+    let rank_candidates = |out: &Path, extra: &[&str]| {
+        let mut args = vec![
             "rank",
             "--model",
-            &model("bert-1"),
+            bert.as_str(),
             "--candidates",
             s(&candidates),
             "--output",
-            s(&out),
-        ],
-    );
-    assert!(result.status.success(), "{}", stderr(&result));
+            s(out),
+        ];
+        args.extend(extra);
+        let result = run(dir.path(), &args);
+        assert!(result.status.success(), "{}", stderr(&result));
+    };
+    let out = dir.path().join("reranked.jsonl");
+    rank_candidates(&out, &[]);
     let reranked = rows(&out);
     assert_eq!(reranked.len(), 2);
     for query in &reranked {
@@ -242,21 +245,7 @@ fn rank_orders_a_query_s_documents_and_each_query_s_candidates() {
         ("1000", vec![(0..texts.len() as u64).collect(); 2]),
     ] {
         let fused = dir.path().join(format!("fused-{weight}.jsonl"));
-        let result = run(
-            dir.path(),
-            &[
-                "rank",
-                "--model",
-                &model("bert-1"),
-                "--candidates",
-                s(&candidates),
-                "--first-stage-weight",
-                weight,
-                "--output",
-                s(&fused),
-            ],
-        );
-        assert!(result.status.success(), "{}", stderr(&result));
+        rank_candidates(&fused, &["--first-stage-weight", weight]);
         assert_eq!(ids(&fused), want, "weight {weight}");
     }
 }
