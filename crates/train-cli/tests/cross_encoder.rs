@@ -385,6 +385,22 @@ fn bad_input_is_refused_by_name() {
     assert_fails_with(&result, &["no sequence-classification head"]);
 }
 
+/// `eval --task cross-encoder-reranking --samples` of the bert-1 cross-encoder.
+fn eval_samples(dir: &Path, samples: &Path, extra: &[&str]) -> Output {
+    let bert = model("bert-1");
+    let mut args = vec![
+        "eval",
+        "--model",
+        bert.as_str(),
+        "--task",
+        "cross-encoder-reranking",
+        "--samples",
+        s(samples),
+    ];
+    args.extend(extra);
+    run(dir, &args)
+}
+
 fn eval_json(dir: &Path, args: &[&str]) -> serde_json::Map<String, Value> {
     let mut all = vec!["eval", "--json"];
     all.extend(args);
@@ -510,18 +526,7 @@ fn eval_runs_the_cross_encoder_evaluators_on_predict_s_scores() {
 
     // Bad samples are named by file and line.
     std::fs::write(&samples, format!("{}\n{{\"query\": \"q\"}}\n", text[0])).unwrap();
-    let result = run(
-        dir.path(),
-        &[
-            "eval",
-            "--model",
-            &model("bert-1"),
-            "--task",
-            "cross-encoder-reranking",
-            "--samples",
-            s(&samples),
-        ],
-    );
+    let result = eval_samples(dir.path(), &samples, &[]);
     assert_fails_with(&result, &["samples.jsonl", "line 2"]);
     let result = run(
         dir.path(),
@@ -755,22 +760,8 @@ fn eval_reranks_a_retrievers_first_stage() {
         })
         .collect();
     std::fs::write(&plain, text).unwrap();
-    let base = [
-        "eval",
-        "--model",
-        &model("bert-1"),
-        "--task",
-        "cross-encoder-reranking",
-        "--samples",
-    ];
-    let result = run(
-        dir.path(),
-        &[&base[..], &[s(&plain), "--first-stage-weight", "1"]].concat(),
-    );
+    let result = eval_samples(dir.path(), &plain, &["--first-stage-weight", "1"]);
     assert_fails_with(&result, &["sample 0", "plain.jsonl", "scores"]);
-    let result = run(
-        dir.path(),
-        &[&base[..], &[s(&written), "--first-stage-weight=-1"]].concat(),
-    );
+    let result = eval_samples(dir.path(), &written, &["--first-stage-weight=-1"]);
     assert_fails_with(&result, &["--first-stage-weight", "-1"]);
 }
