@@ -21,6 +21,13 @@ pub fn tiny_bert(dir: &Path, words: &[&str], seed: i64) -> Result<PathBuf> {
         source,
     })?;
     let tokenizer = SentenceTokenizer::from_vocab(&vocab_path, true, 32)?;
+    // libtorch's generator is process-wide and tests run on parallel threads: without the
+    // lock, two calls interleave their seeding and draws, and a model's weights depend on
+    // timing (a student could come out as its teacher).
+    static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _init = INIT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     tch::manual_seed(seed);
     let config = BertConfig::tiny(vocab.len() as i64);
     let model = SentenceTransformer::from_config(
