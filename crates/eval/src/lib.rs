@@ -47,10 +47,10 @@ pub use binary_classification::{
 };
 pub use correlation::{pearson, spearman};
 pub use cross_encoder::{
-    fuse_first_stage, Candidates, CrossEncoderBinaryScores, CrossEncoderClassificationEvaluator,
-    CrossEncoderClassificationMetrics, CrossEncoderCorrelationEvaluator,
-    CrossEncoderRerankingConfig, CrossEncoderRerankingEvaluator, CrossEncoderRerankingMetrics,
-    MulticlassF1, RankingScores, RerankingSample,
+    check_first_stage_weight, fuse_first_stage, Candidates, CrossEncoderBinaryScores,
+    CrossEncoderClassificationEvaluator, CrossEncoderClassificationMetrics,
+    CrossEncoderCorrelationEvaluator, CrossEncoderRerankingConfig, CrossEncoderRerankingEvaluator,
+    CrossEncoderRerankingMetrics, MulticlassF1, RankingScores, RerankingSample,
 };
 pub use embeddings::Embeddings;
 pub use error::{Error, Result};

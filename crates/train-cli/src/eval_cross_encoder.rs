@@ -53,16 +53,10 @@ impl Evaluator {
                 let mut values = m.metric_values();
                 let mut primary = m.primary_metric().to_string();
                 if let Some(weight) = first_stage_weight {
-                    let fused = e.evaluate_fused(scores, weight)?;
+                    let mut fused = e.evaluate_fused(scores, weight)?;
                     // `base_*` are the first stage's either way.
-                    let fused: eval::MetricValues = fused
-                        .metric_values()
-                        .iter()
-                        .filter(|(name, _)| !name.starts_with("base_"))
-                        .fold(eval::MetricValues::new(), |mut v, (name, value)| {
-                            v.push(format!("fused_{name}"), value);
-                            v
-                        });
+                    fused.base = None;
+                    let fused = fused.metric_values().prefixed("fused");
                     values.extend(fused);
                     primary = format!("fused_{primary}");
                 }
@@ -155,9 +149,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
                 samples.truncate(n as usize);
             }
             if let Some(weight) = args.first_stage_weight {
-                if !weight.is_finite() || weight < 0.0 {
-                    bail!("--first-stage-weight must be finite and at least 0, got {weight}");
-                }
+                eval::check_first_stage_weight(weight).context("--first-stage-weight")?;
                 if let Some(row) = samples
                     .iter()
                     .position(|s| s.first_stage_scores().is_none())

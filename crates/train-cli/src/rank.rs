@@ -61,9 +61,7 @@ pub fn run(args: &RankArgs) -> Result<()> {
         check_output_folder(output)?;
     }
     if let Some(weight) = args.first_stage_weight {
-        if !weight.is_finite() || weight < 0.0 {
-            bail!("--first-stage-weight must be finite and at least 0, got {weight}");
-        }
+        eval::check_first_stage_weight(weight).context("--first-stage-weight")?;
     }
     let queries = match (&args.query, &args.documents, &args.candidates) {
         (Some(query), Some(documents), None) => {

@@ -13,9 +13,7 @@ use crate::error::{Error, Result};
 /// model. Errors on lists of different lengths, a NaN or infinite score (naming its row and
 /// model), or a weight that is negative or not finite.
 pub fn fuse_first_stage(reranker: &[f32], first_stage: &[f32], weight: f64) -> Result<Vec<f32>> {
-    if !weight.is_finite() || weight < 0.0 {
-        return Err(Error::FusionWeight { weight });
-    }
+    check_first_stage_weight(weight)?;
     if reranker.len() != first_stage.len() {
         return Err(Error::FusionLengths {
             reranker: reranker.len(),
@@ -29,6 +27,16 @@ pub fn fuse_first_stage(reranker: &[f32], first_stage: &[f32], weight: f64) -> R
         .zip(&first)
         .map(|(r, f)| (r + weight * f) as f32)
         .collect())
+}
+
+/// Errors on a first-stage weight that is negative or not finite: a check to make before the
+/// scoring that [`fuse_first_stage`] follows.
+pub fn check_first_stage_weight(weight: f64) -> Result<()> {
+    if weight.is_finite() && weight >= 0.0 {
+        Ok(())
+    } else {
+        Err(Error::FusionWeight { weight })
+    }
 }
 
 /// `(x − mean) / std` (population std, in f64); zeros when the std is 0.

@@ -24,7 +24,7 @@ pub use classification::{
     CrossEncoderClassificationMetrics, MulticlassF1,
 };
 pub use correlation::CrossEncoderCorrelationEvaluator;
-pub use fusion::fuse_first_stage;
+pub use fusion::{check_first_stage_weight, fuse_first_stage};
 pub use reranking::{
     Candidates, CrossEncoderRerankingConfig, CrossEncoderRerankingEvaluator,
     CrossEncoderRerankingMetrics, RankingScores, RerankingSample,
